@@ -1,0 +1,1 @@
+//! footml C ABI.

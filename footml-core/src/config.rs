@@ -1,0 +1,571 @@
+//! Pipeline configuration: the JSON request of the original service, accepted as is.
+//!
+//! Unknown keys are errors naming the key (with its path, e.g.
+//! `stage_configs.video_decoding.fps_target`). Environment variables of the original service
+//! fill values the JSON leaves out:
+//!
+//! | variable | fills |
+//! |---|---|
+//! | `YOLO_MODEL_PATH` | `stage_configs.player_detection.model_path` |
+//! | `MODEL_CACHE_DIR` | `model_cache_dir` |
+//! | `CHECKPOINT_TTL_SECONDS` | `checkpoint_ttl_seconds` |
+//! | `REDIS_URL` | `redis_url` |
+//! | `CUDA_VISIBLE_DEVICES` | `cuda_visible_devices` |
+//! | `GPU_MEMORY_FRACTION` | `gpu_memory_fraction` |
+//! | `ML_PIPELINE_LOG_LEVEL` | `log_level` |
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Errors in a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A key the configuration does not know.
+    #[error("unknown config key `{key}`")]
+    UnknownKey {
+        /// The key with its path, e.g. `stage_configs.video_decoding.fps`.
+        key: String,
+    },
+    /// The JSON could not be parsed or a value had the wrong type.
+    #[error("invalid config at `{path}`: {message}")]
+    Parse {
+        /// Where in the document (`.` for the root).
+        path: String,
+        /// What serde said.
+        message: String,
+    },
+    /// A value is out of range or inconsistent with another.
+    #[error("invalid config value `{key}`: expected {expected}, found {found}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is accepted.
+        expected: String,
+        /// What was given.
+        found: String,
+    },
+    /// An environment variable could not be parsed.
+    #[error("environment variable {var}: expected {expected}, found `{found}`")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is accepted.
+        expected: String,
+        /// Its value.
+        found: String,
+    },
+}
+
+fn default_batch_size() -> usize {
+    8
+}
+fn default_true() -> bool {
+    true
+}
+fn default_checkpoint_interval() -> u64 {
+    250
+}
+fn default_channel_capacity() -> usize {
+    4
+}
+
+/// The whole configuration of a pipeline run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Video to analyse.
+    #[serde(default)]
+    pub video_path: Option<PathBuf>,
+    /// MOTChallenge player detections to analyse instead of video.
+    #[serde(default)]
+    pub detections_path: Option<PathBuf>,
+    /// MOTChallenge ball candidates to go with `detections_path`.
+    #[serde(default)]
+    pub ball_detections_path: Option<PathBuf>,
+    /// Image → pitch homography file (see DESIGN.md).
+    #[serde(default)]
+    pub homography_path: Option<PathBuf>,
+    /// Frame rate of a detections input.
+    #[serde(default)]
+    pub fps: Option<f64>,
+    /// `[width, height]` of the frames a detections input refers to.
+    #[serde(default)]
+    pub frame_size: Option<[u32; 2]>,
+    /// Model version label, carried into the report.
+    #[serde(default)]
+    pub model_version: Option<String>,
+    /// Frames per batch between streaming stages.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Use the GPU for inference when available.
+    #[serde(default)]
+    pub gpu_enabled: bool,
+    /// Write checkpoints so that an interrupted run can resume.
+    #[serde(default = "default_true")]
+    pub checkpoint_enabled: bool,
+    /// Frames per checkpoint chunk.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_frames: u64,
+    /// Where the filesystem checkpoint store writes (the CLI defaults to `OUT/checkpoints`).
+    #[serde(default)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// How long checkpoints live in stores that expire entries (Redis).
+    #[serde(default)]
+    pub checkpoint_ttl_seconds: Option<u64>,
+    /// Redis URL for the Redis checkpoint store.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Id of the run; derived from the inputs and config when absent, so that the same
+    /// analysis resumes from its own checkpoints.
+    #[serde(default)]
+    pub pipeline_id: Option<String>,
+    /// Batches buffered between two streaming stages (back-pressure bound).
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: usize,
+    /// Where models are cached.
+    #[serde(default)]
+    pub model_cache_dir: Option<PathBuf>,
+    /// Log level for the CLI (`error`, `warn`, `info`, `debug`, `trace`).
+    #[serde(default)]
+    pub log_level: Option<String>,
+    /// GPUs visible to inference, as CUDA understands the variable.
+    #[serde(default)]
+    pub cuda_visible_devices: Option<String>,
+    /// Share of GPU memory inference may use, in `(0, 1]`.
+    #[serde(default)]
+    pub gpu_memory_fraction: Option<f64>,
+    /// How failing stages are retried.
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// Per-stage settings.
+    #[serde(default)]
+    pub stage_configs: StageConfigs,
+}
+
+/// Retry policy settings (see [`crate::RetryPolicy`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, including the first (1 = no retry).
+    pub max_attempts: u32,
+    /// Wait before the first retry, in milliseconds.
+    pub initial_backoff_ms: u64,
+    /// Upper bound of a wait, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// Factor between consecutive waits.
+    pub multiplier: f64,
+    /// Random spread of each wait, as a fraction (0.2 = ±20%).
+    pub jitter: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { max_attempts: 3, initial_backoff_ms: 200, max_backoff_ms: 10_000, multiplier: 2.0, jitter: 0.2 }
+    }
+}
+
+/// Settings of each built-in stage.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StageConfigs {
+    /// Video decoding.
+    pub video_decoding: VideoDecodingConfig,
+    /// Player detection.
+    pub player_detection: PlayerDetectionConfig,
+    /// Player tracking.
+    pub player_tracking: PlayerTrackingConfig,
+    /// Ball tracking.
+    pub ball_tracking: BallTrackingConfig,
+}
+
+/// Video decoding settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoDecodingConfig {
+    /// Output frame rate; frames are picked by timestamp (the first frame at or after each
+    /// tick of the target clock). `None` keeps every frame.
+    pub target_fps: Option<f64>,
+    /// `[width, height]` box the frames are scaled to fit, aspect ratio kept (the output is
+    /// the largest size with the source's aspect that fits the box, rounded to even numbers);
+    /// never upscales. `None` keeps the source size.
+    pub target_resolution: Option<[u32; 2]>,
+    /// Write the first audio track as a WAV file beside the report.
+    pub extract_audio: bool,
+    /// FFmpeg decoder threads (0 = FFmpeg chooses).
+    pub threads: usize,
+}
+
+/// Player detection settings (used by the detection stage).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlayerDetectionConfig {
+    /// YOLO ONNX model.
+    pub model_path: Option<PathBuf>,
+    /// Minimum detection confidence.
+    pub confidence_threshold: f32,
+    /// IoU above which NMS suppresses the weaker box.
+    pub nms_threshold: f32,
+    /// Frames per inference call for dynamic-batch models.
+    pub batch_size: Option<usize>,
+    /// `[cols, rows]` of tiles for small players.
+    pub tiles: [u32; 2],
+    /// Overlap between neighbouring tiles as a fraction of a tile.
+    pub tile_overlap: f32,
+    /// Also run the whole frame when tiling.
+    pub tile_full_frame: bool,
+}
+
+impl Default for PlayerDetectionConfig {
+    fn default() -> Self {
+        PlayerDetectionConfig {
+            model_path: None,
+            confidence_threshold: 0.5,
+            nms_threshold: 0.45,
+            batch_size: None,
+            tiles: [1, 1],
+            tile_overlap: 0.1,
+            tile_full_frame: true,
+        }
+    }
+}
+
+/// Player tracking (ByteTrack-style) settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlayerTrackingConfig {
+    /// Detections at or above this score take part in the first association.
+    pub high_threshold: f32,
+    /// Detections between this and `high_threshold` take part in the second association.
+    pub low_threshold: f32,
+    /// An unmatched detection at or above this score starts a new track.
+    pub new_track_threshold: f32,
+    /// Minimum IoU for a match in the first association.
+    pub match_iou: f32,
+    /// Minimum IoU for a match in the second (low-score) association.
+    pub low_match_iou: f32,
+    /// Minimum IoU for matching a tentative (not yet confirmed) track.
+    pub unconfirmed_match_iou: f32,
+    /// Weigh the IoU by the detection score in the high-score associations (ByteTrack's
+    /// `fuse_score`): the cost is `1 − IoU · score`, so a confident detection wins a
+    /// contested track.
+    pub fuse_score: bool,
+    /// Consecutive matched frames before a new track is confirmed and reported.
+    pub min_hits: u32,
+    /// Frames a lost track is kept for re-association before it is deleted.
+    pub max_lost_frames: u32,
+}
+
+impl Default for PlayerTrackingConfig {
+    fn default() -> Self {
+        PlayerTrackingConfig {
+            high_threshold: 0.5,
+            low_threshold: 0.1,
+            new_track_threshold: 0.6,
+            match_iou: 0.2,
+            low_match_iou: 0.5,
+            unconfirmed_match_iou: 0.3,
+            fuse_score: true,
+            min_hits: 2,
+            max_lost_frames: 30,
+        }
+    }
+}
+
+/// How the ball is tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BallTrackingMethod {
+    /// Constant-velocity Kalman filter.
+    #[default]
+    Kalman,
+    /// Particle filter.
+    ParticleFilter,
+}
+
+/// Ball tracking settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BallTrackingConfig {
+    /// Filter used.
+    pub tracking_method: BallTrackingMethod,
+    /// Smallest ball radius in pixels.
+    pub min_ball_radius: f32,
+    /// Largest ball radius in pixels.
+    pub max_ball_radius: f32,
+    /// Frames the ball may be unseen before it is lost.
+    pub max_missing_frames: u32,
+}
+
+impl Default for BallTrackingConfig {
+    fn default() -> Self {
+        BallTrackingConfig {
+            tracking_method: BallTrackingMethod::Kalman,
+            min_ball_radius: 5.0,
+            max_ball_radius: 50.0,
+            max_missing_frames: 10,
+        }
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        // An empty object is a valid config: every field has a default.
+        serde_json::from_str("{}").expect("the empty config is valid")
+    }
+}
+
+impl PipelineConfig {
+    /// Parses a JSON config and fills gaps from the process environment.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        Self::from_json_with_env(json, |k| std::env::var(k).ok())
+    }
+
+    /// Parses a JSON config, filling gaps from `env` (a lookup of environment variables), and
+    /// validates it.
+    pub fn from_json_with_env(json: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        let mut cfg: PipelineConfig = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
+        de.end().map_err(|e| ConfigError::Parse { path: ".".into(), message: e.to_string() })?;
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a JSON config file.
+    pub fn from_file(path: &std::path::Path) -> crate::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+        Ok(Self::from_json(&text)?)
+    }
+
+    /// Fills values the config left out from the original service's environment variables.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(var: &str, v: String, expected: &str) -> Result<T, ConfigError> {
+            v.trim().parse().map_err(|_| ConfigError::Env { var: var.into(), expected: expected.into(), found: v })
+        }
+        let pd = &mut self.stage_configs.player_detection;
+        if pd.model_path.is_none() {
+            pd.model_path = env("YOLO_MODEL_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
+        }
+        if self.model_cache_dir.is_none() {
+            self.model_cache_dir = env("MODEL_CACHE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
+        }
+        if self.checkpoint_ttl_seconds.is_none()
+            && let Some(v) = env("CHECKPOINT_TTL_SECONDS")
+        {
+            self.checkpoint_ttl_seconds = Some(parsed("CHECKPOINT_TTL_SECONDS", v, "a whole number of seconds")?);
+        }
+        if self.redis_url.is_none() {
+            self.redis_url = env("REDIS_URL").filter(|v| !v.is_empty());
+        }
+        if self.cuda_visible_devices.is_none() {
+            self.cuda_visible_devices = env("CUDA_VISIBLE_DEVICES");
+        }
+        if self.gpu_memory_fraction.is_none()
+            && let Some(v) = env("GPU_MEMORY_FRACTION")
+        {
+            self.gpu_memory_fraction = Some(parsed("GPU_MEMORY_FRACTION", v, "a number in (0, 1]")?);
+        }
+        if self.log_level.is_none() {
+            self.log_level = env("ML_PIPELINE_LOG_LEVEL").filter(|v| !v.is_empty());
+        }
+        Ok(())
+    }
+
+    /// Checks ranges and consistency.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
+            ConfigError::Invalid { key: key.into(), expected: expected.into(), found: format!("{found:?}") }
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", "at least 1", self.batch_size));
+        }
+        if self.channel_capacity == 0 {
+            return Err(invalid("channel_capacity", "at least 1", self.channel_capacity));
+        }
+        if self.checkpoint_interval_frames == 0 {
+            return Err(invalid("checkpoint_interval_frames", "at least 1", 0));
+        }
+        if let Some(fps) = self.fps
+            && !(fps.is_finite() && fps > 0.0)
+        {
+            return Err(invalid("fps", "a positive number", fps));
+        }
+        if let Some([w, h]) = self.frame_size
+            && (w == 0 || h == 0)
+        {
+            return Err(invalid("frame_size", "positive width and height", [w, h]));
+        }
+        if let Some(f) = self.gpu_memory_fraction
+            && !(f > 0.0 && f <= 1.0)
+        {
+            return Err(invalid("gpu_memory_fraction", "a number in (0, 1]", f));
+        }
+        if let Some(level) = &self.log_level
+            && !["error", "warn", "info", "debug", "trace"].contains(&level.to_ascii_lowercase().as_str())
+        {
+            return Err(invalid("log_level", "one of error, warn, info, debug, trace", level));
+        }
+        let r = &self.retry;
+        if r.max_attempts == 0 {
+            return Err(invalid("retry.max_attempts", "at least 1", 0));
+        }
+        if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
+            return Err(invalid("retry.multiplier", "a number ≥ 1", r.multiplier));
+        }
+        if !(0.0..=1.0).contains(&r.jitter) {
+            return Err(invalid("retry.jitter", "a fraction in [0, 1]", r.jitter));
+        }
+        let vd = &self.stage_configs.video_decoding;
+        if let Some(fps) = vd.target_fps
+            && !(fps.is_finite() && fps > 0.0)
+        {
+            return Err(invalid("stage_configs.video_decoding.target_fps", "a positive number", fps));
+        }
+        if let Some([w, h]) = vd.target_resolution
+            && (w < 2 || h < 2)
+        {
+            return Err(invalid("stage_configs.video_decoding.target_resolution", "width and height ≥ 2", [w, h]));
+        }
+        let pd = &self.stage_configs.player_detection;
+        if !(0.0..=1.0).contains(&pd.confidence_threshold) {
+            return Err(invalid("stage_configs.player_detection.confidence_threshold", "a number in [0, 1]", pd.confidence_threshold));
+        }
+        if !(0.0..=1.0).contains(&pd.nms_threshold) {
+            return Err(invalid("stage_configs.player_detection.nms_threshold", "a number in [0, 1]", pd.nms_threshold));
+        }
+        if pd.tiles[0] == 0 || pd.tiles[1] == 0 {
+            return Err(invalid("stage_configs.player_detection.tiles", "[cols, rows] ≥ 1", pd.tiles));
+        }
+        if !(0.0..0.5).contains(&pd.tile_overlap) {
+            return Err(invalid("stage_configs.player_detection.tile_overlap", "a fraction in [0, 0.5)", pd.tile_overlap));
+        }
+        crate::stages::player_tracking::validate_config(&self.stage_configs.player_tracking)?;
+        let bt = &self.stage_configs.ball_tracking;
+        if !(bt.min_ball_radius > 0.0 && bt.min_ball_radius <= bt.max_ball_radius) {
+            return Err(invalid(
+                "stage_configs.ball_tracking.min_ball_radius",
+                "0 < min_ball_radius ≤ max_ball_radius",
+                (bt.min_ball_radius, bt.max_ball_radius),
+            ));
+        }
+        if self.video_path.is_some() && self.detections_path.is_some() {
+            return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
+        }
+        if self.detections_path.is_some() && (self.fps.is_none() || self.frame_size.is_none()) {
+            return Err(invalid("fps/frame_size", "both set for a detections input", (self.fps, self.frame_size)));
+        }
+        Ok(())
+    }
+}
+
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let message = inner.to_string();
+    // serde's own wording: "unknown field `x`, expected one of ..."
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some(end) = rest.find('`')
+    {
+        let field = &rest[..end];
+        let key = if path == "." || path.is_empty() {
+            field.to_string()
+        } else {
+            // serde_path_to_error already appends the unknown field to the path.
+            if path.ends_with(field) { path.clone() } else { format!("{path}.{field}") }
+        };
+        return ConfigError::UnknownKey { key };
+    }
+    ConfigError::Parse { path, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE_REQUEST: &str = r#"{"video_path": "match.mp4", "model_version": "v1.0.0", "batch_size": 8, "gpu_enabled": true,
+ "checkpoint_enabled": true,
+ "stage_configs": {
+   "video_decoding": {"target_fps": 25, "target_resolution": [1280, 720], "extract_audio": false},
+   "player_detection": {"model_path": "yolov8n.onnx", "confidence_threshold": 0.5, "nms_threshold": 0.4, "batch_size": 8,
+                        "tiles": [2, 2], "tile_overlap": 0.1, "tile_full_frame": true},
+   "ball_tracking": {"tracking_method": "kalman", "min_ball_radius": 5, "max_ball_radius": 50, "max_missing_frames": 10}}}"#;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn accepts_the_service_request_unchanged() {
+        let c = PipelineConfig::from_json_with_env(SERVICE_REQUEST, no_env).unwrap();
+        assert_eq!(c.video_path.as_deref(), Some(std::path::Path::new("match.mp4")));
+        assert_eq!(c.model_version.as_deref(), Some("v1.0.0"));
+        assert!(c.gpu_enabled);
+        assert_eq!(c.stage_configs.video_decoding.target_fps, Some(25.0));
+        assert_eq!(c.stage_configs.video_decoding.target_resolution, Some([1280, 720]));
+        assert_eq!(c.stage_configs.player_detection.tiles, [2, 2]);
+        assert_eq!(c.stage_configs.player_detection.nms_threshold, 0.4);
+        assert_eq!(c.stage_configs.ball_tracking.tracking_method, BallTrackingMethod::Kalman);
+        assert_eq!(c.stage_configs.ball_tracking.max_missing_frames, 10);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let e = PipelineConfig::from_json_with_env(r#"{"video_path": "a.mp4", "batch_sise": 4}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "batch_sise"), "{e}");
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"video_decoding": {"target_fps": 25, "fps_target": 3}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.video_decoding.fps_target"), "{e}");
+        let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"jersey_numbers": {}}}"#, no_env).unwrap_err();
+        assert_eq!(e.to_string(), "unknown config key `stage_configs.jersey_numbers`");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_errors() {
+        let e = PipelineConfig::from_json_with_env(r#"{"batch_size": "eight"}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "batch_size"), "{e}");
+        let e = PipelineConfig::from_json_with_env(r#"{"batch_size": 0}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::Invalid { key, .. } if key == "batch_size"), "{e}");
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"ball_tracking": {"tracking_method": "magic"}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "stage_configs.ball_tracking.tracking_method"), "{e}");
+        assert!(PipelineConfig::from_json_with_env("{} trailing", no_env).is_err());
+        assert!(PipelineConfig::from_json_with_env(r#"{"detections_path": "d.txt"}"#, no_env).is_err());
+    }
+
+    #[test]
+    fn environment_fills_gaps_but_never_overrides() {
+        let env = |k: &str| match k {
+            "YOLO_MODEL_PATH" => Some("/models/env.onnx".to_string()),
+            "MODEL_CACHE_DIR" => Some("/cache".to_string()),
+            "CHECKPOINT_TTL_SECONDS" => Some("3600".to_string()),
+            "REDIS_URL" => Some("redis://127.0.0.1:6379/0".to_string()),
+            "CUDA_VISIBLE_DEVICES" => Some("1".to_string()),
+            "GPU_MEMORY_FRACTION" => Some("0.5".to_string()),
+            "ML_PIPELINE_LOG_LEVEL" => Some("debug".to_string()),
+            _ => None,
+        };
+        let c = PipelineConfig::from_json_with_env("{}", env).unwrap();
+        assert_eq!(c.stage_configs.player_detection.model_path, Some(PathBuf::from("/models/env.onnx")));
+        assert_eq!(c.model_cache_dir, Some(PathBuf::from("/cache")));
+        assert_eq!(c.checkpoint_ttl_seconds, Some(3600));
+        assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        assert_eq!(c.cuda_visible_devices.as_deref(), Some("1"));
+        assert_eq!(c.gpu_memory_fraction, Some(0.5));
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        let c = PipelineConfig::from_json_with_env(SERVICE_REQUEST, env).unwrap();
+        assert_eq!(c.stage_configs.player_detection.model_path, Some(PathBuf::from("yolov8n.onnx")));
+        let bad = |k: &str| (k == "GPU_MEMORY_FRACTION").then(|| "half".to_string());
+        let e = PipelineConfig::from_json_with_env("{}", bad).unwrap_err();
+        assert!(matches!(&e, ConfigError::Env { var, .. } if var == "GPU_MEMORY_FRACTION"), "{e}");
+        let out_of_range = |k: &str| (k == "GPU_MEMORY_FRACTION").then(|| "1.5".to_string());
+        assert!(PipelineConfig::from_json_with_env("{}", out_of_range).is_err());
+    }
+}

@@ -1,0 +1,108 @@
+//! The top-level error type and the per-module errors it wraps.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::pipeline::BuildError;
+use crate::pipeline::checkpoint::CheckpointError;
+use crate::stages::detections_file::DetectionsError;
+#[cfg(feature = "video")]
+use crate::stages::video_decoding::VideoError;
+
+/// Result alias used throughout footml.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error footml returns.
+///
+/// Errors say whether retrying can help ([`Error::is_transient`]); the retry policy only
+/// retries those.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid (unknown key, bad value).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The pipeline graph is invalid (missing input, cycle, no source).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// Video input could not be opened or decoded.
+    #[cfg(feature = "video")]
+    #[error(transparent)]
+    Video(#[from] VideoError),
+    /// A detections file could not be read or parsed.
+    #[error(transparent)]
+    Detections(#[from] DetectionsError),
+    /// The checkpoint store failed.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A stage reported an error of its own (user stages use this through
+    /// [`Error::transient`] and [`Error::permanent`]).
+    #[error("{message}")]
+    Stage {
+        /// What went wrong.
+        message: String,
+        /// Whether retrying the same work may succeed.
+        transient: bool,
+    },
+    /// A stage failed after exhausting its retry policy.
+    #[error("stage `{stage}` failed after {attempts} attempt(s): {source}")]
+    StageFailed {
+        /// The stage's name.
+        stage: String,
+        /// Attempts made, including the first.
+        attempts: u32,
+        /// The last error.
+        source: Box<Error>,
+    },
+    /// A stage panicked; the panic was caught and the pipeline stopped.
+    #[error("stage `{stage}` panicked: {message}")]
+    Panicked {
+        /// The stage's name.
+        stage: String,
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+    /// The run was cancelled through its [`crate::CancellationToken`].
+    #[error("the pipeline was cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    /// An error that may go away if the same work is tried again (a busy device, a network
+    /// store timing out). Retried by the stage's retry policy.
+    pub fn transient(message: impl Into<String>) -> Self {
+        Error::Stage { message: message.into(), transient: true }
+    }
+
+    /// An error that retrying cannot fix (bad input, a bug).
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Error::Stage { message: message.into(), transient: false }
+    }
+
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// Whether retrying the failed work may succeed.
+    pub fn is_transient(&self) -> bool {
+        use std::io::ErrorKind as K;
+        match self {
+            Error::Stage { transient, .. } => *transient,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                K::Interrupted | K::TimedOut | K::WouldBlock | K::ConnectionReset | K::ConnectionAborted
+            ),
+            Error::Checkpoint(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}

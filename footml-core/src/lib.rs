@@ -1,0 +1,66 @@
+//! # footml — football match video analysis
+//!
+//! footml turns match video (or detections you already have) into analysis: player tracks,
+//! and, as stages are added, ball, teams, events, formations and physical metrics.
+//!
+//! ## The pipeline
+//!
+//! A [`Pipeline`] is a source of frames followed by **streaming stages** and **match stages**:
+//!
+//! ```text
+//! source ─► [stream stage] ─► [stream stage] ─► … ─► per-frame records ─► [match stage] ─► … ─► MatchReport
+//! ```
+//!
+//! * The source ([`FrameSource`]) yields frames in order: decoded video
+//!   ([`stages::video_decoding::VideoSource`]) or a detections file
+//!   ([`stages::detections_file::DetectionsFileSource`]).
+//! * Streaming stages ([`StreamStage`]) run each on its own thread and see frames in batches
+//!   through bounded channels, so memory does not grow with the length of the video. Pixels
+//!   are dropped once the last stage that needs them has run.
+//! * Match stages ([`MatchStage`]) run after the stream on the compact records of the whole
+//!   match.
+//! * Every stage declares the [`Artifact`]s it requires and provides; [`PipelineBuilder::build`]
+//!   orders the stages and rejects a missing input or a cycle, naming the stage and artifact.
+//! * A [`CheckpointStore`] keeps the records of every chunk of `checkpoint_interval_frames`
+//!   frames together with the state of each stage at the chunk's end, so a resumed run gives
+//!   the same report as an uninterrupted one.
+//! * [`EventSink`]s receive [`PipelineEvent`]s (progress, retries, checkpoints); a slow or
+//!   failing sink never slows or fails the analysis.
+//!
+//! ```no_run
+//! use footml::{Pipeline, PipelineConfig};
+//! let config = PipelineConfig::from_json(r#"{"detections_path": "dets.txt", "fps": 25,
+//!     "frame_size": [1920, 1080]}"#)?;
+//! let report = Pipeline::from_config(&config)?.run()?;
+//! println!("{} tracks", report.tracks.len());
+//! # Ok::<(), footml::Error>(())
+//! ```
+//!
+//! ## Cargo features
+//!
+//! * `video` (default): FFmpeg decoding through ffmpeg-next.
+//! * `cli` (default): the `footml` command-line tool.
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod config;
+pub mod error;
+pub mod pipeline;
+pub mod report;
+pub mod stages;
+pub mod types;
+pub mod vision;
+
+pub use config::PipelineConfig;
+pub use error::{Error, Result};
+pub use pipeline::cancel::CancellationToken;
+pub use pipeline::checkpoint::{CheckpointKey, CheckpointStore, FsCheckpointStore, MemoryCheckpointStore};
+pub use pipeline::events::{EventSink, PipelineEvent};
+pub use pipeline::retry::RetryPolicy;
+pub use pipeline::stage::{Artifact, FrameSource, MatchStage, StageContext, StreamStage};
+pub use pipeline::{Pipeline, PipelineBuilder};
+pub use report::MatchReport;
+pub use types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, MatchData, RgbFrame, TrackedBox, VideoInfo};
+
+/// footml's version, as in Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,525 @@
+//! The pipeline engine: builder, graph validation, streaming executor, match stages,
+//! checkpoints and resume.
+
+pub mod cancel;
+pub mod checkpoint;
+pub mod events;
+mod executor;
+pub mod retry;
+pub mod stage;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::PipelineConfig;
+use crate::pipeline::cancel::CancellationToken;
+use crate::pipeline::checkpoint::{CheckpointStore, FsCheckpointStore};
+use crate::pipeline::events::EventSink;
+use crate::pipeline::retry::RetryPolicy;
+use crate::pipeline::stage::{Artifact, FrameSource, MatchStage, Stage, StreamStage};
+use crate::report::MatchReport;
+use crate::stages::detections_file::{DetectionsFileSource, HomographyFile, HomographyFromFile};
+use crate::stages::player_tracking::PlayerTracker;
+use crate::Result;
+
+/// Errors in the shape of a pipeline, found by [`PipelineBuilder::build`].
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No source was given.
+    #[error("the pipeline has no source: add a video or a detections file")]
+    NoSource,
+    /// A stage requires an artifact that no source or stage provides.
+    #[error("stage `{stage}` requires `{artifact}`, which no source or stage provides")]
+    MissingInput {
+        /// The stage.
+        stage: String,
+        /// The artifact.
+        artifact: String,
+    },
+    /// Stages depend on each other in a circle.
+    #[error("stage `{stage}` requires `{artifact}`, which is provided only by stages that depend on `{stage}` (a cycle)")]
+    Cycle {
+        /// A stage on the cycle.
+        stage: String,
+        /// The artifact it waits for.
+        artifact: String,
+    },
+    /// Two stages have the same name.
+    #[error("two stages are named `{0}`; stage names must be unique")]
+    DuplicateStage(String),
+    /// Two stages provide the same artifact.
+    #[error("`{artifact}` is provided by both `{first}` and `{second}`")]
+    DuplicateProvider {
+        /// The artifact.
+        artifact: String,
+        /// The first provider.
+        first: String,
+        /// The second provider.
+        second: String,
+    },
+    /// The config asks for something this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Builds a [`Pipeline`]: a source, streaming stages, match stages and the run's settings.
+///
+/// ```
+/// use footml::{Pipeline, MemoryCheckpointStore};
+/// use footml::stages::detections_file::DetectionsFileSource;
+/// use footml::stages::player_tracking::PlayerTracker;
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("d.txt");
+/// # std::fs::write(&path, "1,-1,10,10,20,40,0.9,-1,-1,-1\n")?;
+/// let pipeline = Pipeline::builder()
+///     .source(DetectionsFileSource::open(&path, None, 25.0, [1920, 1080])?)
+///     .stream_stage(PlayerTracker::new(&Default::default())?)
+///     .checkpoint_store(MemoryCheckpointStore::new())
+///     .build()?;
+/// let report = pipeline.run()?;
+/// assert_eq!(report.video.frame_count, Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct PipelineBuilder {
+    pipeline_id: Option<String>,
+    source: Option<Box<dyn FrameSource>>,
+    stream: Vec<Box<dyn StreamStage>>,
+    matches: Vec<Box<dyn MatchStage>>,
+    store: Option<Arc<dyn CheckpointStore>>,
+    sinks: Vec<Box<dyn EventSink>>,
+    retry: RetryPolicy,
+    stage_retry: BTreeMap<String, RetryPolicy>,
+    cancel: CancellationToken,
+    batch_size: usize,
+    channel_capacity: usize,
+    checkpoint_interval: u64,
+    resume: bool,
+    keep_checkpoints: bool,
+    pace: Option<f64>,
+    model_version: Option<String>,
+    sink_grace: Duration,
+    output_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for PipelineBuilder {
+    fn default() -> Self {
+        PipelineBuilder {
+            pipeline_id: None,
+            source: None,
+            stream: Vec::new(),
+            matches: Vec::new(),
+            store: None,
+            sinks: Vec::new(),
+            retry: RetryPolicy::default(),
+            stage_retry: BTreeMap::new(),
+            cancel: CancellationToken::new(),
+            batch_size: 8,
+            channel_capacity: 4,
+            checkpoint_interval: 250,
+            resume: true,
+            keep_checkpoints: false,
+            pace: None,
+            model_version: None,
+            sink_grace: Duration::from_secs(2),
+            output_dir: None,
+        }
+    }
+}
+
+impl PipelineBuilder {
+    /// The run's id (checkpoints are keyed by it). Derived from the source and stages when
+    /// not given.
+    pub fn pipeline_id(mut self, id: impl Into<String>) -> Self {
+        self.pipeline_id = Some(id.into());
+        self
+    }
+    /// Where frames come from.
+    pub fn source(mut self, source: impl FrameSource + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+    /// Where frames come from (boxed).
+    pub fn boxed_source(mut self, source: Box<dyn FrameSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+    /// Adds a streaming stage. Stages run in the order their inputs allow, ties in the
+    /// order added.
+    pub fn stream_stage(mut self, stage: impl StreamStage + 'static) -> Self {
+        self.stream.push(Box::new(stage));
+        self
+    }
+    /// Adds a boxed streaming stage.
+    pub fn boxed_stream_stage(mut self, stage: Box<dyn StreamStage>) -> Self {
+        self.stream.push(stage);
+        self
+    }
+    /// Adds a match stage (runs after the stream).
+    pub fn match_stage(mut self, stage: impl MatchStage + 'static) -> Self {
+        self.matches.push(Box::new(stage));
+        self
+    }
+    /// Adds a boxed match stage.
+    pub fn boxed_match_stage(mut self, stage: Box<dyn MatchStage>) -> Self {
+        self.matches.push(stage);
+        self
+    }
+    /// Keeps checkpoints in `store`.
+    pub fn checkpoint_store(mut self, store: impl CheckpointStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+    /// Keeps checkpoints in a shared store.
+    pub fn shared_checkpoint_store(mut self, store: Arc<dyn CheckpointStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Frames per checkpoint chunk (default 250).
+    pub fn checkpoint_interval(mut self, frames: u64) -> Self {
+        self.checkpoint_interval = frames;
+        self
+    }
+    /// Whether to continue from checkpoints of an earlier run with the same id (default
+    /// true). When false, earlier checkpoints of this id are deleted first.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+    /// Keep checkpoints after a successful run (default false: they are deleted once the
+    /// report exists).
+    pub fn keep_checkpoints(mut self, keep: bool) -> Self {
+        self.keep_checkpoints = keep;
+        self
+    }
+    /// Adds an event sink.
+    pub fn event_sink(mut self, sink: impl EventSink + 'static) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+    /// Adds a boxed event sink.
+    pub fn boxed_event_sink(mut self, sink: Box<dyn EventSink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+    /// How long the end of a run waits for sinks to deliver queued events (default 2 s).
+    pub fn sink_grace(mut self, grace: Duration) -> Self {
+        self.sink_grace = grace;
+        self
+    }
+    /// The retry policy of every stage without its own.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+    /// The retry policy of one stage (by name; the source's name works too).
+    pub fn stage_retry_policy(mut self, stage: impl Into<String>, policy: RetryPolicy) -> Self {
+        self.stage_retry.insert(stage.into(), policy);
+        self
+    }
+    /// A token another thread can use to cancel the run.
+    pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+    /// Frames per batch (default 8).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+    /// Batches buffered between two streaming stages (default 4).
+    pub fn channel_capacity(mut self, n: usize) -> Self {
+        self.channel_capacity = n;
+        self
+    }
+    /// Reads the source no faster than `speed` × its frame rate (1.0 = real time, like
+    /// `ffmpeg -re`): for simulating a live feed.
+    pub fn pace(mut self, speed: f64) -> Self {
+        self.pace = Some(speed);
+        self
+    }
+    /// Writes `report.json` and `tracks.txt` (MOTChallenge) into `dir` when the run ends,
+    /// before checkpoints are deleted, so finished work is on disk before its checkpoints go.
+    pub fn output_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.output_dir = Some(dir.into());
+        self
+    }
+    /// Model version label for the report.
+    pub fn model_version(mut self, v: impl Into<String>) -> Self {
+        self.model_version = Some(v.into());
+        self
+    }
+
+    /// Checks the graph and orders the stages.
+    pub fn build(self) -> Result<Pipeline> {
+        let source = self.source.ok_or(BuildError::NoSource)?;
+        if self.batch_size == 0 || self.channel_capacity == 0 || self.checkpoint_interval == 0 {
+            return Err(BuildError::Unsupported(
+                "batch_size, channel_capacity and checkpoint_interval must be at least 1".into(),
+            )
+            .into());
+        }
+        if let Some(p) = self.pace
+            && !(p.is_finite() && p > 0.0)
+        {
+            return Err(BuildError::Unsupported(format!("pace must be a positive number, found {p}")).into());
+        }
+        let mut names = BTreeSet::from([source.name().to_string()]);
+        let mut providers: BTreeMap<Artifact, String> =
+            source.provides().into_iter().map(|a| (a, source.name().to_string())).collect();
+        let all_stages = self.stream.iter().map(|s| s as &dyn Stage2).chain(self.matches.iter().map(|s| s as &dyn Stage2));
+        for s in all_stages {
+            if !names.insert(s.stage_name().to_string()) {
+                return Err(BuildError::DuplicateStage(s.stage_name().to_string()).into());
+            }
+            for a in s.stage_provides() {
+                if let Some(first) = providers.insert(a.clone(), s.stage_name().to_string()) {
+                    return Err(BuildError::DuplicateProvider {
+                        artifact: a.to_string(),
+                        first,
+                        second: s.stage_name().to_string(),
+                    }
+                    .into());
+                }
+            }
+        }
+        let mut available: BTreeSet<Artifact> = source.provides().into_iter().collect();
+        let stream = order_stages(self.stream, &mut available, &providers)?;
+        let matches = order_stages(self.matches, &mut available, &providers)?;
+        let pipeline_id = match self.pipeline_id {
+            Some(id) => id,
+            None => derive_id(&source, &stream, &matches),
+        };
+        Ok(Pipeline {
+            pipeline_id,
+            source,
+            stream,
+            matches,
+            store: self.store,
+            sinks: self.sinks,
+            retry: self.retry,
+            stage_retry: self.stage_retry,
+            cancel: self.cancel,
+            batch_size: self.batch_size,
+            channel_capacity: self.channel_capacity,
+            checkpoint_interval: self.checkpoint_interval,
+            resume: self.resume,
+            keep_checkpoints: self.keep_checkpoints,
+            pace: self.pace,
+            model_version: self.model_version,
+            sink_grace: self.sink_grace,
+            output_dir: self.output_dir,
+        })
+    }
+}
+
+/// Object-safe view of either kind of boxed stage, for validation.
+trait Stage2 {
+    fn stage_name(&self) -> &str;
+    fn stage_requires(&self) -> Vec<Artifact>;
+    fn stage_provides(&self) -> Vec<Artifact>;
+}
+
+impl<S: Stage + ?Sized> Stage2 for Box<S> {
+    fn stage_name(&self) -> &str {
+        self.name()
+    }
+    fn stage_requires(&self) -> Vec<Artifact> {
+        self.requires()
+    }
+    fn stage_provides(&self) -> Vec<Artifact> {
+        self.provides()
+    }
+}
+
+/// Orders stages so each comes after the providers of its inputs (Kahn's algorithm, ties
+/// broken by insertion order).
+fn order_stages<S: Stage2>(
+    mut pending: Vec<S>,
+    available: &mut BTreeSet<Artifact>,
+    providers: &BTreeMap<Artifact, String>,
+) -> Result<Vec<S>> {
+    let mut ordered = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        match pending.iter().position(|s| s.stage_requires().iter().all(|a| available.contains(a))) {
+            Some(i) => {
+                let s = pending.remove(i);
+                available.extend(s.stage_provides());
+                ordered.push(s);
+            }
+            None => {
+                let s = &pending[0];
+                let artifact = s.stage_requires().into_iter().find(|a| !available.contains(a)).expect("blocked stage");
+                let stage = s.stage_name().to_string();
+                return Err(if providers.contains_key(&artifact) {
+                    BuildError::Cycle { stage, artifact: artifact.to_string() }
+                } else {
+                    BuildError::MissingInput { stage, artifact: artifact.to_string() }
+                }
+                .into());
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+fn derive_id(source: &Box<dyn FrameSource>, stream: &[Box<dyn StreamStage>], matches: &[Box<dyn MatchStage>]) -> String {
+    let info = source.info();
+    let mut key = format!("{}|{}|{:?}|{}x{}", info.path, info.fps, info.frame_count, info.width, info.height);
+    for s in stream {
+        key.push('|');
+        key.push_str(s.name());
+    }
+    for s in matches {
+        key.push('|');
+        key.push_str(s.name());
+    }
+    format!("fm-{:016x}", fnv1a(key.as_bytes()))
+}
+
+/// 64-bit FNV-1a: a stable hash (unlike `DefaultHasher`, which may change between Rust
+/// releases) for ids that must survive restarts.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+}
+
+/// A validated pipeline, ready to run once.
+pub struct Pipeline {
+    pipeline_id: String,
+    source: Box<dyn FrameSource>,
+    stream: Vec<Box<dyn StreamStage>>,
+    matches: Vec<Box<dyn MatchStage>>,
+    store: Option<Arc<dyn CheckpointStore>>,
+    sinks: Vec<Box<dyn EventSink>>,
+    retry: RetryPolicy,
+    stage_retry: BTreeMap<String, RetryPolicy>,
+    cancel: CancellationToken,
+    batch_size: usize,
+    channel_capacity: usize,
+    checkpoint_interval: u64,
+    resume: bool,
+    keep_checkpoints: bool,
+    pace: Option<f64>,
+    model_version: Option<String>,
+    sink_grace: Duration,
+    output_dir: Option<std::path::PathBuf>,
+}
+
+impl Pipeline {
+    /// A builder.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> &str {
+        &self.pipeline_id
+    }
+
+    /// Names of the source and stages in the order they run.
+    pub fn stage_names(&self) -> Vec<String> {
+        std::iter::once(self.source.name().to_string())
+            .chain(self.stream.iter().map(|s| s.name().to_string()))
+            .chain(self.matches.iter().map(|s| s.name().to_string()))
+            .collect()
+    }
+
+    /// A token that cancels this run.
+    pub fn cancellation_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// The standard pipeline for a config: a builder with the source, stages, checkpoint
+    /// store and settings the config describes. Add sinks or stages, then `build()`.
+    pub fn builder_from_config(config: &PipelineConfig) -> Result<PipelineBuilder> {
+        config.validate()?;
+        let mut b = Pipeline::builder()
+            .batch_size(config.batch_size)
+            .channel_capacity(config.channel_capacity)
+            .checkpoint_interval(config.checkpoint_interval_frames)
+            .retry_policy(RetryPolicy::from(&config.retry));
+        if let Some(v) = &config.model_version {
+            b = b.model_version(v.clone());
+        }
+        let mut input_identity;
+        let tracking_possible;
+        if let Some(video) = &config.video_path {
+            #[cfg(feature = "video")]
+            {
+                let vd = &config.stage_configs.video_decoding;
+                let audio_dir = config.checkpoint_dir.as_deref().and_then(|d| d.parent());
+                let src = crate::stages::video_decoding::VideoSource::open(video, vd, audio_dir)?;
+                b = b.source(src);
+                input_identity = file_identity(video);
+                // Player detection arrives with the perception stages; until then a video
+                // is decoded (metadata, audio, frame count) but not tracked.
+                tracking_possible = false;
+            }
+            #[cfg(not(feature = "video"))]
+            {
+                let _ = video;
+                return Err(BuildError::Unsupported("video input needs footml built with the `video` feature".into()).into());
+            }
+        } else if let Some(dets) = &config.detections_path {
+            let (fps, size) = (config.fps.expect("validated"), config.frame_size.expect("validated"));
+            let src = DetectionsFileSource::open(dets, config.ball_detections_path.as_deref(), fps, size)?;
+            b = b.source(src);
+            input_identity = file_identity(dets);
+            if let Some(ball) = &config.ball_detections_path {
+                input_identity.push_str(&file_identity(ball));
+            }
+            tracking_possible = true;
+        } else {
+            return Err(BuildError::NoSource.into());
+        }
+        if let Some(h) = &config.homography_path {
+            b = b.stream_stage(HomographyFromFile::new(HomographyFile::load(h)?));
+            input_identity.push_str(&file_identity(h));
+        }
+        if tracking_possible {
+            b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
+        }
+        if config.checkpoint_enabled
+            && let Some(dir) = &config.checkpoint_dir
+        {
+            b = b.checkpoint_store(FsCheckpointStore::new(dir));
+        }
+        let id = match &config.pipeline_id {
+            Some(id) => id.clone(),
+            None => {
+                // Same inputs + same analysis settings = same id, so a rerun finds its own
+                // checkpoints; a changed config starts afresh.
+                let mut settings = config.clone();
+                settings.checkpoint_dir = None;
+                settings.log_level = None;
+                let json = serde_json::to_string(&settings).expect("config serialises");
+                format!("fm-{:016x}", fnv1a(format!("{json}|{input_identity}").as_bytes()))
+            }
+        };
+        Ok(b.pipeline_id(id))
+    }
+
+    /// The standard pipeline for a config (see [`Pipeline::builder_from_config`]).
+    pub fn from_config(config: &PipelineConfig) -> Result<Pipeline> {
+        Self::builder_from_config(config)?.build()
+    }
+
+    /// Runs the pipeline to the end and returns the report. On error, checkpoints written
+    /// so far are kept, so a new pipeline with the same id resumes from them.
+    pub fn run(self) -> Result<MatchReport> {
+        executor::run(self)
+    }
+}
+
+/// Path, size and modification time of a file: enough to notice that an input changed.
+fn file_identity(path: &std::path::Path) -> String {
+    let meta = std::fs::metadata(path).ok();
+    let len = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let mtime = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}:{len}:{mtime};", path.display())
+}

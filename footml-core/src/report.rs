@@ -1,0 +1,210 @@
+//! The match report (`report.json`) and the MOTChallenge tracks file.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{MatchData, VideoInfo};
+use crate::{Error, Result};
+
+/// Version of the report layout; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything footml found out about a match. See DESIGN.md for the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchReport {
+    /// Report layout version ([`SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// footml version that wrote it.
+    pub footml_version: String,
+    /// The run.
+    pub pipeline_id: String,
+    /// Model version label from the config, if any.
+    pub model_version: Option<String>,
+    /// The input.
+    pub video: VideoInfo,
+    /// Frames the input should have had but that could not be decoded.
+    pub frames_lost: u64,
+    /// Each stage's outcome.
+    pub stages: Vec<StageReport>,
+    /// Player tracks.
+    pub tracks: Vec<TrackReport>,
+    /// Ball position per frame (filled by ball tracking).
+    pub ball: Vec<serde_json::Value>,
+    /// Teams (filled by team classification).
+    pub teams: Vec<serde_json::Value>,
+    /// Team in possession per frame (filled by event detection).
+    pub possession: Vec<Option<u32>>,
+    /// Events (filled by event detection).
+    pub events: Vec<serde_json::Value>,
+    /// Formations (filled by formation analysis).
+    pub formations: Vec<serde_json::Value>,
+    /// Physical metrics (filled by the metrics stage).
+    pub metrics: Metrics,
+    /// Files written beside the report (e.g. extracted audio), by kind.
+    pub outputs: BTreeMap<String, String>,
+    /// Match-level artifacts of user stages.
+    pub extra: BTreeMap<String, serde_json::Value>,
+    /// Pipeline events that could not be delivered to a sink.
+    pub events_dropped: u64,
+}
+
+/// Metrics section of the report.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Per player.
+    pub players: Vec<serde_json::Value>,
+    /// Per team.
+    pub teams: Vec<serde_json::Value>,
+}
+
+/// How one stage went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageReport {
+    /// Stage name.
+    pub name: String,
+    /// `"completed"`.
+    pub status: String,
+    /// Seconds the stage ran in the run that finished the report (0 when everything came
+    /// from checkpoints).
+    pub duration_s: f64,
+    /// Frames the stage has processed for this report, checkpointed ones included.
+    pub frames: u64,
+    /// Most attempts any unit of the stage's work needed (1 = no retry).
+    pub attempts: u32,
+}
+
+/// One player track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackReport {
+    /// Stable id, from 1.
+    pub track_id: u64,
+    /// Team id, when known.
+    pub team: Option<u32>,
+    /// Role (`player`, `goalkeeper`, `referee`), when known.
+    pub role: Option<String>,
+    /// The frames the track was seen in.
+    pub frames: Vec<TrackFrame>,
+}
+
+/// A track in one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackFrame {
+    /// Frame index from 0.
+    pub frame: u64,
+    /// `[x, y, w, h]` in pixels.
+    pub bbox: [f32; 4],
+    /// Detection score.
+    pub score: f32,
+    /// Feet position on the pitch in metres, when the frame is calibrated.
+    pub pitch: Option<[f64; 2]>,
+}
+
+/// Maps pixel (u, v) through a row-major homography; `None` at the horizon line.
+pub fn apply_homography(h: &[[f64; 3]; 3], u: f64, v: f64) -> Option<[f64; 2]> {
+    let w = h[2][0] * u + h[2][1] * v + h[2][2];
+    if w.abs() < 1e-12 {
+        return None;
+    }
+    Some([(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w])
+}
+
+impl MatchReport {
+    /// Assembles the report from the match data.
+    pub(crate) fn from_match(
+        data: &MatchData,
+        pipeline_id: &str,
+        model_version: Option<String>,
+        stages: Vec<StageReport>,
+        frames_lost: u64,
+        outputs: BTreeMap<String, String>,
+    ) -> Self {
+        let mut tracks: BTreeMap<u64, TrackReport> = BTreeMap::new();
+        for rec in &data.frames {
+            for t in rec.tracks.iter().flatten() {
+                let (fu, fv) = t.bbox.foot();
+                let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, fu as f64, fv as f64));
+                tracks
+                    .entry(t.track_id)
+                    .or_insert_with(|| TrackReport { track_id: t.track_id, team: None, role: None, frames: vec![] })
+                    .frames
+                    .push(TrackFrame { frame: rec.index, bbox: [t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h], score: t.score, pitch });
+            }
+        }
+        MatchReport {
+            schema_version: SCHEMA_VERSION,
+            footml_version: crate::VERSION.to_string(),
+            pipeline_id: pipeline_id.to_string(),
+            model_version,
+            video: data.video.clone(),
+            frames_lost,
+            stages,
+            tracks: tracks.into_values().collect(),
+            ball: vec![],
+            teams: vec![],
+            possession: vec![],
+            events: vec![],
+            formations: vec![],
+            metrics: Metrics::default(),
+            outputs,
+            extra: data.extra.clone(),
+            events_dropped: 0,
+        }
+    }
+
+    /// Writes the report as pretty JSON, atomically (temp file + rename).
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::permanent(format!("report to JSON: {e}")))?;
+        write_atomic(path, &text)
+    }
+
+    /// Writes the tracks in MOTChallenge format: `frame,id,x,y,w,h,score,-1,-1,-1`, frames
+    /// numbered from 1, sorted by frame then id.
+    pub fn write_mot_tracks(&self, path: &Path) -> Result<()> {
+        let mut rows: Vec<(u64, u64, &TrackFrame)> =
+            self.tracks.iter().flat_map(|t| t.frames.iter().map(move |f| (f.frame, t.track_id, f))).collect();
+        rows.sort_by_key(|r| (r.0, r.1));
+        let mut out = Vec::with_capacity(rows.len() * 48);
+        for (frame, id, f) in rows {
+            let [x, y, w, h] = f.bbox;
+            writeln!(out, "{},{},{:.2},{:.2},{:.2},{:.2},{:.3},-1,-1,-1", frame + 1, id, x, y, w, h, f.score)
+                .expect("writing to a Vec cannot fail");
+        }
+        write_atomic(path, &out)
+    }
+}
+
+/// Writes a file so that readers see the old or the new content, never a partial one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn homography_maps_points() {
+        // Scale by 0.1 and shift by (-50, -30): pixel (500, 300) is the origin.
+        let h = [[0.1, 0.0, -50.0], [0.0, 0.1, -30.0], [0.0, 0.0, 1.0]];
+        assert_eq!(apply_homography(&h, 500.0, 300.0), Some([0.0, 0.0]));
+        assert_eq!(apply_homography(&h, 600.0, 100.0), Some([10.0, -20.0]));
+        let degenerate = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
+        assert_eq!(apply_homography(&degenerate, 1.0, 1.0), None);
+    }
+}

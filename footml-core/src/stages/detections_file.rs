@@ -1,0 +1,430 @@
+//! Detections input: MOTChallenge detection files instead of video, and homography files.
+//!
+//! A detection file has one line per box, `frame,-1,x,y,w,h,score,-1,-1,-1` (frames from 1,
+//! pixels, top-left origin; trailing columns may be absent), sorted by frame. Players and
+//! ball candidates come in separate files. The file is streamed, never loaded whole, so a
+//! full match of detections costs no more memory than a few frames.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::pipeline::stage::{Artifact, FrameSource, Stage, StageContext, StreamStage};
+use crate::types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, VideoInfo};
+use crate::{Error, Result};
+
+/// Errors of detections and homography files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectionsError {
+    /// The file does not exist.
+    #[error("detections file not found: {}", .0.display())]
+    NotFound(PathBuf),
+    /// A line is not a valid detection.
+    #[error("{}:{line}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Line number from 1.
+        line: usize,
+        /// What was expected and found.
+        message: String,
+    },
+    /// The homography file is invalid.
+    #[error("homography file {}: {message}", path.display())]
+    Homography {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Streams one MOTChallenge file frame by frame.
+struct MotReader {
+    path: PathBuf,
+    lines: std::io::Lines<BufReader<File>>,
+    line_no: usize,
+    /// A parsed line belonging to a later frame than the one last asked for.
+    pending: Option<(u64, Detection)>,
+    last_frame: u64,
+}
+
+impl MotReader {
+    fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
+            _ => Error::io(path, e),
+        })?;
+        Ok(MotReader { path: path.to_path_buf(), lines: BufReader::new(file).lines(), line_no: 0, pending: None, last_frame: 0 })
+    }
+
+    fn parse_err(&self, message: String) -> Error {
+        Error::Detections(DetectionsError::Parse { path: self.path.clone(), line: self.line_no, message })
+    }
+
+    fn next_line(&mut self) -> Result<Option<(u64, Detection)>> {
+        loop {
+            let Some(line) = self.lines.next() else { return Ok(None) };
+            self.line_no += 1;
+            let line = line.map_err(|e| Error::io(&self.path, e))?;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if fields.len() < 7 {
+                return Err(self.parse_err(format!(
+                    "expected `frame,-1,x,y,w,h,score[,-1,-1,-1]`, found {} field(s): `{line}`",
+                    fields.len()
+                )));
+            }
+            let num = |i: usize, name: &str| -> Result<f64> {
+                fields[i]
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| self.parse_err(format!("{name}: expected a number, found `{}`", fields[i])))
+            };
+            let frame = num(0, "frame")?;
+            if frame < 1.0 || frame.fract() != 0.0 {
+                return Err(self.parse_err(format!("frame: expected a whole number ≥ 1, found `{}`", fields[0])));
+            }
+            let frame = frame as u64;
+            let (x, y, w, h, score) = (num(2, "x")?, num(3, "y")?, num(4, "w")?, num(5, "h")?, num(6, "score")?);
+            if w <= 0.0 || h <= 0.0 {
+                return Err(self.parse_err(format!("expected a positive box size, found {w}x{h}")));
+            }
+            if frame < self.last_frame {
+                return Err(self.parse_err(format!(
+                    "frames must be in ascending order, found frame {frame} after frame {}",
+                    self.last_frame
+                )));
+            }
+            self.last_frame = frame;
+            let bbox = BBox::new(x as f32, y as f32, w as f32, h as f32);
+            return Ok(Some((frame, Detection { bbox, score: score as f32, class_id: 0 })));
+        }
+    }
+
+    /// Detections of `frame` (1-based); frames must be asked for in ascending order.
+    fn frame(&mut self, frame: u64) -> Result<Vec<Detection>> {
+        let mut out = Vec::new();
+        loop {
+            let next = match self.pending.take() {
+                Some(p) => Some(p),
+                None => self.next_line()?,
+            };
+            match next {
+                Some((f, d)) if f == frame => out.push(d),
+                Some((f, _)) if f < frame => continue,
+                Some(p) => {
+                    self.pending = Some(p);
+                    return Ok(out);
+                }
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The last frame number in the file (a fast scan that checks only the first column).
+    fn last_frame_in(path: &Path) -> Result<u64> {
+        let file = File::open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
+            _ => Error::io(path, e),
+        })?;
+        let mut last = 0u64;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| Error::io(path, e))?;
+            if let Some(f) = line.split(',').next().and_then(|f| f.trim().parse::<f64>().ok()) {
+                last = last.max(f.max(0.0) as u64);
+            }
+        }
+        Ok(last)
+    }
+}
+
+/// A source of frames made from MOTChallenge detection files (no pixels).
+pub struct DetectionsFileSource {
+    players_path: PathBuf,
+    ball_path: Option<PathBuf>,
+    players: MotReader,
+    ball: Option<MotReader>,
+    info: VideoInfo,
+    next: u64,
+}
+
+impl DetectionsFileSource {
+    /// Opens a players file (and optionally a ball-candidates file) for frames of
+    /// `frame_size` pixels at `fps`. The number of frames is the last frame in either file.
+    pub fn open(players: &Path, ball: Option<&Path>, fps: f64, frame_size: [u32; 2]) -> Result<Self> {
+        let mut frames = MotReader::last_frame_in(players)?;
+        if let Some(b) = ball {
+            frames = frames.max(MotReader::last_frame_in(b)?);
+        }
+        let info = VideoInfo {
+            path: players.display().to_string(),
+            fps,
+            width: frame_size[0],
+            height: frame_size[1],
+            duration_s: Some(frames as f64 / fps),
+            frame_count: Some(frames),
+            codec: "mot-detections".into(),
+        };
+        Ok(DetectionsFileSource {
+            players_path: players.to_path_buf(),
+            ball_path: ball.map(Path::to_path_buf),
+            players: MotReader::open(players)?,
+            ball: ball.map(MotReader::open).transpose()?,
+            info,
+            next: 0,
+        })
+    }
+}
+
+impl FrameSource for DetectionsFileSource {
+    fn name(&self) -> &str {
+        "detections_input"
+    }
+
+    fn info(&self) -> VideoInfo {
+        self.info.clone()
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        let mut a = vec![Artifact::PLAYER_DETECTIONS];
+        if self.ball.is_some() {
+            a.push(Artifact::BALL_CANDIDATES);
+        }
+        a
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<()> {
+        // Files are streamed, so seeking backwards means reopening them.
+        if frame < self.next {
+            self.players = MotReader::open(&self.players_path)?;
+            self.ball = self.ball_path.as_deref().map(MotReader::open).transpose()?;
+        }
+        self.next = frame;
+        Ok(())
+    }
+
+    fn next_frame(&mut self) -> Result<Option<FrameItem>> {
+        if self.next >= self.info.frame_count.unwrap_or(0) {
+            return Ok(None);
+        }
+        let index = self.next;
+        let players = self.players.frame(index + 1)?;
+        let ball_candidates = match &mut self.ball {
+            Some(b) => Some(b.frame(index + 1)?),
+            None => None,
+        };
+        self.next += 1;
+        let record = FrameRecord {
+            index,
+            time_s: index as f64 / self.info.fps,
+            players: Some(players),
+            ball_candidates,
+            ..Default::default()
+        };
+        Ok(Some(FrameItem { record, image: None }))
+    }
+}
+
+/// Image → pitch homographies from a file: one matrix for a static camera, or one per frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HomographyFile {
+    fixed: Option<[[f64; 3]; 3]>,
+    /// Per frame, keyed by frame index from 0.
+    frames: BTreeMap<u64, [[f64; 3]; 3]>,
+    /// Pitch length in metres.
+    pub pitch_length: f64,
+    /// Pitch width in metres.
+    pub pitch_width: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HomographyJson {
+    image_to_pitch: Option<[[f64; 3]; 3]>,
+    frames: Option<Vec<FrameHomographyJson>>,
+    pitch_length: Option<f64>,
+    pitch_width: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameHomographyJson {
+    frame: u64,
+    image_to_pitch: [[f64; 3]; 3],
+}
+
+impl HomographyFile {
+    /// Reads a homography file (DESIGN.md format).
+    pub fn load(path: &Path) -> Result<Self> {
+        let bad = |message: String| Error::Detections(DetectionsError::Homography { path: path.to_path_buf(), message });
+        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => bad("file not found".into()),
+            _ => Error::io(path, e),
+        })?;
+        let json: HomographyJson = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let check = |m: &[[f64; 3]; 3], what: &str| -> Result<()> {
+            let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+            if m.iter().flatten().any(|v| !v.is_finite()) || det.abs() < 1e-15 {
+                return Err(bad(format!("{what}: expected an invertible 3x3 matrix of finite numbers")));
+            }
+            Ok(())
+        };
+        let mut frames = BTreeMap::new();
+        match (&json.image_to_pitch, &json.frames) {
+            (Some(m), None) => check(m, "image_to_pitch")?,
+            (None, Some(list)) => {
+                for f in list {
+                    if f.frame == 0 {
+                        return Err(bad("frames are numbered from 1, found frame 0".into()));
+                    }
+                    check(&f.image_to_pitch, &format!("frame {}", f.frame))?;
+                    frames.insert(f.frame - 1, f.image_to_pitch);
+                }
+            }
+            _ => return Err(bad("expected exactly one of `image_to_pitch` or `frames`".into())),
+        }
+        Ok(HomographyFile {
+            fixed: json.image_to_pitch,
+            frames,
+            pitch_length: json.pitch_length.unwrap_or(105.0),
+            pitch_width: json.pitch_width.unwrap_or(68.0),
+        })
+    }
+
+    /// The homography of frame `index` (from 0), if the file has one.
+    pub fn for_frame(&self, index: u64) -> Option<[[f64; 3]; 3]> {
+        self.fixed.or_else(|| self.frames.get(&index).copied())
+    }
+}
+
+/// A streaming stage that attaches homographies from a [`HomographyFile`] to each frame.
+pub struct HomographyFromFile {
+    file: HomographyFile,
+}
+
+impl HomographyFromFile {
+    /// A stage serving `file`.
+    pub fn new(file: HomographyFile) -> Self {
+        HomographyFromFile { file }
+    }
+}
+
+impl Stage for HomographyFromFile {
+    fn name(&self) -> &str {
+        "pitch_calibration"
+    }
+    fn requires(&self) -> Vec<Artifact> {
+        vec![]
+    }
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::HOMOGRAPHY]
+    }
+}
+
+impl StreamStage for HomographyFromFile {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+        for item in &mut batch.items {
+            item.record.homography = self.file.for_frame(item.record.index);
+        }
+        Ok(())
+    }
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn all_frames(src: &mut DetectionsFileSource) -> Vec<FrameRecord> {
+        std::iter::from_fn(|| src.next_frame().unwrap()).map(|i| i.record).collect()
+    }
+
+    #[test]
+    fn reads_frames_in_order_with_gaps_and_ball() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "p.txt", "1,-1,10,20,30,40,0.9,-1,-1,-1\n1,-1,1,2,3,4,0.5\n\n3,-1,5,6,7,8,0.7,-1,-1,-1\n");
+        let b = write(dir.path(), "b.txt", "2,-1,100,100,8,8,0.4,-1,-1,-1\n4,-1,1,1,2,2,0.3\n");
+        let mut src = DetectionsFileSource::open(&p, Some(&b), 25.0, [1920, 1080]).unwrap();
+        assert_eq!(src.info().frame_count, Some(4));
+        assert_eq!(src.provides(), vec![Artifact::PLAYER_DETECTIONS, Artifact::BALL_CANDIDATES]);
+        let recs = all_frames(&mut src);
+        assert_eq!(recs.len(), 4);
+        assert_eq!(recs[0].players.as_ref().unwrap().len(), 2);
+        assert_eq!(recs[0].players.as_ref().unwrap()[0].bbox, BBox::new(10.0, 20.0, 30.0, 40.0));
+        assert_eq!(recs[1].players.as_deref(), Some(&[][..]));
+        assert_eq!(recs[1].ball_candidates.as_ref().unwrap()[0].score, 0.4);
+        assert_eq!(recs[2].time_s, 2.0 / 25.0);
+        assert_eq!(recs[3].ball_candidates.as_ref().unwrap().len(), 1);
+        // Seeking back and forth gives the same frames.
+        src.seek(2).unwrap();
+        assert_eq!(all_frames(&mut src), recs[2..].to_vec());
+        src.seek(0).unwrap();
+        assert_eq!(all_frames(&mut src), recs);
+    }
+
+    #[test]
+    fn bad_lines_name_file_line_and_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("1,-1,1,2,3\n", "expected `frame,-1,x,y,w,h,score"),
+            ("1,-1,1,2,3,4,abc\n", "score: expected a number, found `abc`"),
+            ("0,-1,1,2,3,4,0.5\n", "frame: expected a whole number ≥ 1"),
+            ("1,-1,1,2,-3,4,0.5\n", "expected a positive box size"),
+            ("2,-1,1,2,3,4,0.5\n1,-1,1,2,3,4,0.5\n", "ascending order"),
+        ];
+        for (text, want) in cases {
+            let p = write(dir.path(), "bad.txt", text);
+            let mut src = DetectionsFileSource::open(&p, None, 25.0, [640, 480]).unwrap();
+            let err = std::iter::from_fn(|| Some(src.next_frame())).find_map(|r| r.err()).unwrap();
+            let msg = err.to_string();
+            assert!(msg.contains(want) && msg.contains("bad.txt:"), "{msg}");
+        }
+        let e = DetectionsFileSource::open(&dir.path().join("missing.txt"), None, 25.0, [1, 1]).err().unwrap();
+        assert!(matches!(e, Error::Detections(DetectionsError::NotFound(_))), "{e}");
+    }
+
+    #[test]
+    fn homography_files_static_and_per_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "h.json", r#"{"image_to_pitch": [[0.1,0,-50],[0,0.1,-30],[0,0,1]], "pitch_length": 100}"#);
+        let h = HomographyFile::load(&p).unwrap();
+        assert_eq!(h.for_frame(0), h.for_frame(1000));
+        assert_eq!(h.pitch_length, 100.0);
+        assert_eq!(h.pitch_width, 68.0);
+        let p = write(dir.path(), "f.json", r#"{"frames": [{"frame": 2, "image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}]}"#);
+        let h = HomographyFile::load(&p).unwrap();
+        assert_eq!(h.for_frame(0), None);
+        assert_eq!(h.for_frame(1), Some([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]));
+        for bad in [
+            r#"{"image_to_pitch": [[0,0,0],[0,0,0],[0,0,0]]}"#,
+            r#"{}"#,
+            r#"{"image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]], "extra": 1}"#,
+            r#"{"frames": [{"frame": 0, "image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}]}"#,
+            "not json",
+        ] {
+            let p = write(dir.path(), "bad.json", bad);
+            assert!(matches!(HomographyFile::load(&p), Err(Error::Detections(DetectionsError::Homography { .. }))), "{bad}");
+        }
+    }
+}

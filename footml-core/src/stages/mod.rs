@@ -1,0 +1,7 @@
+//! The built-in stages, one module each.
+
+pub mod detections_file;
+pub mod player_tracking;
+#[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
+pub mod video_decoding;

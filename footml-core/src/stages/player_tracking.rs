@@ -1,0 +1,677 @@
+//! Player tracking: ByteTrack-style multi-object tracking of player detections.
+//!
+//! Each frame's detections are split by score. Every track's box is predicted by a
+//! constant-velocity Kalman filter ([`crate::vision::kalman`]), then associated with the
+//! detections by optimal assignment ([`crate::vision::assignment`]) on `1 − IoU`, in the
+//! order of ByteTrack (Zhang et al., ECCV 2022):
+//!
+//! 1. confirmed tracks (tracked and lost) with the high-score detections;
+//! 2. tracks still unmatched that were tracked in the previous frame with the low-score
+//!    detections, at a stricter IoU: a partly occluded player gets a low score, and these
+//!    detections keep their tracks alive without being trusted to start new ones;
+//! 3. tentative (not yet confirmed) tracks with the high-score detections left;
+//! 4. new tentative tracks from the high-score detections still left.
+//!
+//! A tentative track is confirmed, and gets its id, after `min_hits` consecutive matches
+//! (on the tracker's very first frame at once, as ByteTrack does, so that the players
+//! already on screen are reported from the start); it is dropped at its first miss. A
+//! confirmed track that misses a frame becomes lost; it keeps being predicted and can be
+//! re-found in step 1 for `max_lost_frames` frames, after which it is deleted. Only
+//! confirmed tracks matched in a frame are reported for that frame.
+//!
+//! Everything is ordered (tracks by creation, detections by input order) and nothing
+//! depends on hash-map iteration, so the same input gives the same output, bit for bit,
+//! and a run resumed from [`StreamStage::save_state`] at any frame gives the same tracks
+//! as an uninterrupted one.
+
+use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, PlayerTrackingConfig};
+use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
+use crate::types::{BBox, Detection, FrameBatch, TrackedBox};
+use crate::vision::assignment::LinearAssignment;
+use crate::vision::geometry::{bbox_from_xyah, xyah_from_bbox};
+use crate::vision::kalman::{BoxKalmanFilter, BoxState};
+use crate::{Error, Result};
+
+/// Version of the format written by [`StreamStage::save_state`]; bumped when it changes so
+/// that an old checkpoint is refused rather than misread.
+const STATE_VERSION: u32 = 1;
+
+/// Checks a [`PlayerTrackingConfig`]; errors name the key as in the pipeline config.
+pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigError> {
+    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
+        ConfigError::Invalid {
+            key: format!("stage_configs.player_tracking.{key}"),
+            expected: expected.into(),
+            found: format!("{found:?}"),
+        }
+    }
+    let unit = |key: &str, x: f32| {
+        if (0.0..=1.0).contains(&x) { Ok(()) } else { Err(invalid(key, "a number in [0, 1]", x)) }
+    };
+    unit("high_threshold", cfg.high_threshold)?;
+    unit("low_threshold", cfg.low_threshold)?;
+    unit("new_track_threshold", cfg.new_track_threshold)?;
+    unit("match_iou", cfg.match_iou)?;
+    unit("low_match_iou", cfg.low_match_iou)?;
+    unit("unconfirmed_match_iou", cfg.unconfirmed_match_iou)?;
+    if cfg.low_threshold > cfg.high_threshold {
+        return Err(invalid("low_threshold", "at most high_threshold", cfg.low_threshold));
+    }
+    if cfg.new_track_threshold < cfg.high_threshold {
+        return Err(invalid("new_track_threshold", "at least high_threshold", cfg.new_track_threshold));
+    }
+    if cfg.min_hits == 0 {
+        return Err(invalid("min_hits", "at least 1", cfg.min_hits));
+    }
+    Ok(())
+}
+
+/// Where a track stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Status {
+    /// Started, not yet confirmed: no id, not reported, dropped at its first miss.
+    Tentative,
+    /// Confirmed and matched in the last frame.
+    Tracked,
+    /// Confirmed, unmatched since `last_frame`.
+    Lost,
+}
+
+/// One track and its filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Track {
+    /// Id from 1 once confirmed, 0 while tentative.
+    id: u64,
+    status: Status,
+    kalman: BoxState,
+    /// Consecutive frames matched up to `last_frame`.
+    hits: u32,
+    /// Frame (tracker-local, from 1) of the last match.
+    last_frame: u64,
+    /// Score of the last matched detection.
+    score: f32,
+}
+
+/// Everything that carries over from one frame to the next.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct TrackerState {
+    /// Frames processed so far.
+    frame: u64,
+    /// The last id given out.
+    last_id: u64,
+    /// Live tracks in creation order.
+    tracks: Vec<Track>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    version: u32,
+    state: TrackerState,
+}
+
+/// The player tracking stage: ByteTrack-style association of player detections into tracks
+/// with stable ids (see the [module docs](self)).
+///
+/// Usable in a pipeline (it is a [`StreamStage`]: requires [`Artifact::PLAYER_DETECTIONS`],
+/// provides [`Artifact::PLAYER_TRACKS`]) or on its own through [`PlayerTracker::update`]:
+///
+/// ```
+/// use footml::stages::player_tracking::PlayerTracker;
+/// use footml::{BBox, Detection};
+///
+/// let mut tracker = PlayerTracker::new(&Default::default())?;
+/// for t in 0..10 {
+///     let x = 100.0 + 3.0 * t as f32;
+///     let players = [Detection { bbox: BBox::new(x, 200.0, 12.0, 30.0), score: 0.9, class_id: 0 }];
+///     let tracks = tracker.update(&players);
+///     assert_eq!(tracks.len(), 1);
+///     assert_eq!(tracks[0].track_id, 1);
+/// }
+/// # Ok::<(), footml::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct PlayerTracker {
+    cfg: PlayerTrackingConfig,
+    kf: BoxKalmanFilter,
+    state: TrackerState,
+    solver: LinearAssignment,
+}
+
+/// Which detections of a frame are still unmatched, by index into the high or low list.
+struct Pending {
+    high: Vec<usize>,
+    low: Vec<usize>,
+}
+
+impl PlayerTracker {
+    /// A tracker with the given settings; fails when they are invalid (the error names the
+    /// key, e.g. `stage_configs.player_tracking.min_hits`).
+    pub fn new(cfg: &PlayerTrackingConfig) -> Result<Self> {
+        validate_config(cfg)?;
+        Ok(PlayerTracker {
+            cfg: cfg.clone(),
+            kf: BoxKalmanFilter::default(),
+            state: TrackerState::default(),
+            solver: LinearAssignment::new(),
+        })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &PlayerTrackingConfig {
+        &self.cfg
+    }
+
+    /// Frames processed so far.
+    pub fn frames_processed(&self) -> u64 {
+        self.state.frame
+    }
+
+    /// Forgets every track and restarts ids from 1, as a new tracker would.
+    pub fn reset(&mut self) {
+        self.state = TrackerState::default();
+    }
+
+    /// Tracks one frame: takes its player detections and returns the confirmed tracks
+    /// matched in it, sorted by id.
+    ///
+    /// Detections with a non-finite value or a box without area are ignored: they cannot
+    /// be tracked.
+    pub fn update(&mut self, detections: &[Detection]) -> Vec<TrackedBox> {
+        let cfg = &self.cfg;
+        let kf = &self.kf;
+        let st = &mut self.state;
+        st.frame += 1;
+        let frame = st.frame;
+
+        let valid = |d: &&Detection| {
+            let b = d.bbox;
+            [b.x, b.y, b.w, b.h, d.score].iter().all(|v| v.is_finite()) && b.w > 0.0 && b.h > 0.0
+        };
+        let high: Vec<&Detection> = detections.iter().filter(valid).filter(|d| d.score >= cfg.high_threshold).collect();
+        let low: Vec<&Detection> = detections
+            .iter()
+            .filter(valid)
+            .filter(|d| d.score >= cfg.low_threshold && d.score < cfg.high_threshold)
+            .collect();
+        let mut pending = Pending { high: (0..high.len()).collect(), low: (0..low.len()).collect() };
+
+        for t in &mut st.tracks {
+            // As ByteTrack: a lost track keeps its motion but not its change of height,
+            // which would otherwise grow or shrink the box without limit while it coasts.
+            if t.status == Status::Lost {
+                t.kalman.mean[7] = 0.0;
+            }
+            kf.predict(&mut t.kalman);
+        }
+        let predicted: Vec<BBox> = st.tracks.iter().map(|t| bbox_from_xyah(&t.kalman.xyah())).collect();
+        let apply = |t: &mut Track, d: &Detection| {
+            // A detection that the filter rejects (it cannot happen with the finite boxes
+            // kept above) still counts as a match: the track stays at its prediction.
+            let _ = kf.update(&mut t.kalman, &xyah_from_bbox(&d.bbox));
+            t.hits = if t.last_frame + 1 == frame { t.hits.saturating_add(1) } else { 1 };
+            t.last_frame = frame;
+            t.score = d.score;
+        };
+
+        // 1. Confirmed tracks, tracked before lost (ByteTrack's pool order), with the
+        //    high-score detections.
+        let pool: Vec<usize> = (0..st.tracks.len())
+            .filter(|&i| st.tracks[i].status == Status::Tracked)
+            .chain((0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Lost))
+            .collect();
+        let matches = associate(
+            &mut self.solver,
+            &pool,
+            &predicted,
+            &high,
+            &mut pending.high,
+            cfg.fuse_score,
+            1.0 - f64::from(cfg.match_iou),
+        );
+        let mut unmatched_tracked = Vec::new();
+        let mut matched = vec![false; st.tracks.len()];
+        for (ti, di) in matches {
+            matched[ti] = true;
+            let t = &mut st.tracks[ti];
+            t.status = Status::Tracked;
+            apply(t, high[di]);
+        }
+        for &ti in &pool {
+            if !matched[ti] && st.tracks[ti].status == Status::Tracked {
+                unmatched_tracked.push(ti);
+            }
+        }
+
+        // 2. Tracks tracked until the last frame with the low-score detections. Scores are
+        //    not fused here: the low scores would push every cost over the threshold.
+        let matches = associate(
+            &mut self.solver,
+            &unmatched_tracked,
+            &predicted,
+            &low,
+            &mut pending.low,
+            false,
+            1.0 - f64::from(cfg.low_match_iou),
+        );
+        for (ti, di) in matches {
+            matched[ti] = true;
+            apply(&mut st.tracks[ti], low[di]);
+        }
+        for &ti in &unmatched_tracked {
+            if !matched[ti] {
+                st.tracks[ti].status = Status::Lost;
+            }
+        }
+
+        // 3. Tentative tracks with the high-score detections left.
+        let tentative: Vec<usize> = (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Tentative).collect();
+        let matches = associate(
+            &mut self.solver,
+            &tentative,
+            &predicted,
+            &high,
+            &mut pending.high,
+            cfg.fuse_score,
+            1.0 - f64::from(cfg.unconfirmed_match_iou),
+        );
+        for (ti, di) in matches {
+            matched[ti] = true;
+            let t = &mut st.tracks[ti];
+            apply(t, high[di]);
+            if t.hits >= cfg.min_hits {
+                st.last_id += 1;
+                t.id = st.last_id;
+                t.status = Status::Tracked;
+            }
+        }
+
+        // Drop tentative tracks that missed and lost tracks that stayed lost too long.
+        // `retain` keeps the creation order.
+        let mut i = 0;
+        st.tracks.retain(|t| {
+            let keep = match t.status {
+                Status::Tentative => matched[i],
+                Status::Lost => frame - t.last_frame <= u64::from(cfg.max_lost_frames),
+                Status::Tracked => true,
+            };
+            i += 1;
+            keep
+        });
+
+        // 4. New tracks from the confident detections nobody claimed.
+        for &di in &pending.high {
+            let d = high[di];
+            if d.score < cfg.new_track_threshold {
+                continue;
+            }
+            let confirm_now = frame == 1 || cfg.min_hits <= 1;
+            let id = if confirm_now {
+                st.last_id += 1;
+                st.last_id
+            } else {
+                0
+            };
+            st.tracks.push(Track {
+                id,
+                status: if confirm_now { Status::Tracked } else { Status::Tentative },
+                kalman: kf.initiate(&xyah_from_bbox(&d.bbox)),
+                hits: 1,
+                last_frame: frame,
+                score: d.score,
+            });
+        }
+
+        let mut out: Vec<TrackedBox> = st
+            .tracks
+            .iter()
+            .filter(|t| t.status == Status::Tracked && t.last_frame == frame)
+            .map(|t| TrackedBox { track_id: t.id, bbox: bbox_from_xyah(&t.kalman.xyah()), score: t.score })
+            .collect();
+        out.sort_by_key(|t| t.track_id);
+        out
+    }
+}
+
+/// Optimal assignment of the tracks `rows` (indices into `predicted`) to the detections
+/// `cols` (indices into `dets`), with cost `1 − IoU` (or `1 − IoU · score` when `fuse`):
+/// returns `(track, detection)` index pairs and removes the matched detections from `cols`.
+fn associate(
+    solver: &mut LinearAssignment,
+    rows: &[usize],
+    predicted: &[BBox],
+    dets: &[&Detection],
+    cols: &mut Vec<usize>,
+    fuse: bool,
+    max_cost: f64,
+) -> Vec<(usize, usize)> {
+    if rows.is_empty() || cols.is_empty() {
+        return Vec::new();
+    }
+    let cost = DMatrix::from_fn(rows.len(), cols.len(), |r, c| {
+        let d = dets[cols[c]];
+        let iou = f64::from(predicted[rows[r]].iou(&d.bbox));
+        // Fusing the score (ByteTrack) makes a confident detection win a contested track.
+        if fuse { 1.0 - iou * f64::from(d.score) } else { 1.0 - iou }
+    });
+    let a = solver.solve(&cost, max_cost);
+    let pairs = a.matches.iter().map(|&(r, c)| (rows[r], cols[c])).collect();
+    *cols = a.unmatched_cols.iter().map(|&c| cols[c]).collect();
+    pairs
+}
+
+impl Stage for PlayerTracker {
+    fn name(&self) -> &str {
+        "player_tracking"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_DETECTIONS]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_TRACKS]
+    }
+}
+
+impl StreamStage for PlayerTracker {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+        // Check the whole batch first so that a failure leaves the state untouched.
+        if let Some(item) = batch.items.iter().find(|i| i.record.players.is_none()) {
+            return Err(Error::permanent(format!(
+                "player_tracking: frame {} has no player detections (the `{}` artifact is missing)",
+                item.record.index,
+                Artifact::PLAYER_DETECTIONS
+            )));
+        }
+        for item in &mut batch.items {
+            let tracks = self.update(item.record.players.as_deref().unwrap_or_default());
+            item.record.tracks = Some(tracks);
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        let saved = SavedState { version: STATE_VERSION, state: self.state.clone() };
+        rmp_serde::to_vec(&saved).map_err(|e| Error::permanent(format!("player_tracking: cannot encode the tracker state: {e}")))
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        let saved: SavedState = rmp_serde::from_slice(state)
+            .map_err(|e| Error::permanent(format!("player_tracking: cannot decode the saved tracker state: {e}")))?;
+        if saved.version != STATE_VERSION {
+            return Err(Error::permanent(format!(
+                "player_tracking: saved state has format version {}, expected {STATE_VERSION}",
+                saved.version
+            )));
+        }
+        self.state = saved.state;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{FrameItem, FrameRecord, VideoInfo};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    fn det(x: f32, y: f32, w: f32, h: f32, score: f32) -> Detection {
+        Detection { bbox: BBox::new(x, y, w, h), score, class_id: 0 }
+    }
+
+    /// Frames of `n` people walking in straight lines (some crossing), with box jitter,
+    /// random misses, low-score detections and false positives; with each detection's
+    /// true identity (`None` for false positives).
+    fn scene(seed: u64, frames: usize, n: usize) -> Vec<Vec<(Detection, Option<usize>)>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let people: Vec<([f32; 2], [f32; 2], f32)> = (0..n)
+            .map(|_| {
+                let h = rng.random_range(30.0..70.0);
+                ([rng.random_range(100.0..1700.0), rng.random_range(100.0..900.0)], [rng.random_range(-3.0..3.0), rng.random_range(-2.0..2.0)], h)
+            })
+            .collect();
+        (0..frames)
+            .map(|t| {
+                let mut out = Vec::new();
+                for (k, &(p, v, h)) in people.iter().enumerate() {
+                    if rng.random::<f32>() < 0.05 {
+                        continue;
+                    }
+                    let w = 0.4 * h;
+                    let jitter = |rng: &mut StdRng| rng.random_range(-0.03..0.03) * h;
+                    let x = p[0] + v[0] * t as f32 + jitter(&mut rng);
+                    let y = p[1] + v[1] * t as f32 + jitter(&mut rng);
+                    let score = if rng.random::<f32>() < 0.1 { rng.random_range(0.15..0.5) } else { rng.random_range(0.6..0.95) };
+                    out.push((det(x, y, w * rng.random_range(0.95..1.05), h * rng.random_range(0.95..1.05), score), Some(k)));
+                }
+                if rng.random::<f32>() < 0.3 {
+                    let (x, y) = (rng.random_range(0.0..1800.0), rng.random_range(0.0..1000.0));
+                    out.push((det(x, y, 20.0, 50.0, rng.random_range(0.1..0.6)), None));
+                }
+                out
+            })
+            .collect()
+    }
+
+    fn dets(frame: &[(Detection, Option<usize>)]) -> Vec<Detection> {
+        frame.iter().map(|(d, _)| *d).collect()
+    }
+
+    fn run(tracker: &mut PlayerTracker, frames: &[Vec<(Detection, Option<usize>)>]) -> Vec<Vec<TrackedBox>> {
+        frames.iter().map(|f| tracker.update(&dets(f))).collect()
+    }
+
+    fn tracker() -> PlayerTracker {
+        PlayerTracker::new(&PlayerTrackingConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn follows_separate_people_with_one_id_each() {
+        let frames = scene(5, 200, 12);
+        let mut tr = tracker();
+        let mut ids_of: Vec<std::collections::BTreeSet<u64>> = vec![Default::default(); 12];
+        let mut reported = 0;
+        for f in &frames {
+            for t in tr.update(&dets(f)) {
+                reported += 1;
+                // The true identity of a track box: the detection it overlaps most.
+                let best = f.iter().max_by(|a, b| a.0.bbox.iou(&t.bbox).total_cmp(&b.0.bbox.iou(&t.bbox))).unwrap();
+                if let (Some(k), true) = (best.1, best.0.bbox.iou(&t.bbox) > 0.5) {
+                    ids_of[k].insert(t.track_id);
+                }
+            }
+        }
+        let switches: usize = ids_of.iter().map(|s| s.len().saturating_sub(1)).sum();
+        assert!(switches <= 2, "id switches: {ids_of:?}");
+        // Nearly every true detection is reported (5% random misses are not).
+        assert!(reported > 200 * 12 * 90 / 100, "{reported} boxes reported");
+    }
+
+    #[test]
+    fn ids_start_at_one_and_increase() {
+        let frames = scene(9, 100, 8);
+        let mut tr = tracker();
+        let mut seen = Vec::new();
+        for out in run(&mut tr, &frames) {
+            assert!(out.windows(2).all(|w| w[0].track_id < w[1].track_id), "sorted, unique");
+            for t in out {
+                if !seen.contains(&t.track_id) {
+                    seen.push(t.track_id);
+                }
+            }
+        }
+        // Ids appear in order 1, 2, 3, … (a frame reports its new ids in ascending order).
+        assert_eq!(seen[0], 1);
+        assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "{seen:?}");
+    }
+
+    #[test]
+    fn first_frame_confirms_at_once_later_tracks_after_min_hits() {
+        let cfg = PlayerTrackingConfig { min_hits: 3, ..Default::default() };
+        let mut tr = PlayerTracker::new(&cfg).unwrap();
+        let a = |t: usize| det(100.0 + 2.0 * t as f32, 100.0, 20.0, 50.0, 0.9);
+        let b = |t: usize| det(800.0, 400.0 + t as f32, 20.0, 50.0, 0.9);
+        assert_eq!(tr.update(&[a(0)]).len(), 1, "reported on the first frame");
+        assert_eq!(tr.update(&[a(1), b(1)]).len(), 1, "b is tentative (1 hit)");
+        assert_eq!(tr.update(&[a(2), b(2)]).len(), 1, "b is tentative (2 hits)");
+        let out = tr.update(&[a(3), b(3)]);
+        assert_eq!(out.iter().map(|t| t.track_id).collect::<Vec<_>>(), vec![1, 2], "b confirmed at its third hit");
+    }
+
+    #[test]
+    fn tentative_track_dropped_at_first_miss() {
+        let mut tr = tracker();
+        tr.update(&[]);
+        let b = det(800.0, 400.0, 20.0, 50.0, 0.9);
+        assert!(tr.update(&[b]).is_empty());
+        assert!(tr.update(&[]).is_empty());
+        // Starts again from scratch: one more hit is not enough.
+        assert!(tr.update(&[b]).is_empty());
+        assert_eq!(tr.update(&[b])[0].track_id, 1);
+    }
+
+    #[test]
+    fn lost_track_is_found_again_until_max_lost_frames() {
+        let cfg = PlayerTrackingConfig { max_lost_frames: 10, ..Default::default() };
+        let a = |t: usize| det(100.0 + 2.0 * t as f32, 100.0, 20.0, 50.0, 0.9);
+        for (gap, same) in [(5, true), (10, true), (11, false)] {
+            let mut tr = PlayerTracker::new(&cfg).unwrap();
+            for t in 0..20 {
+                assert_eq!(tr.update(&[a(t)])[0].track_id, 1);
+            }
+            for _ in 0..gap {
+                assert!(tr.update(&[]).is_empty());
+            }
+            let t = 20 + gap;
+            tr.update(&[a(t)]);
+            let out = tr.update(&[a(t + 1)]);
+            assert_eq!(out[0].track_id == 1, same, "gap {gap}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn low_score_detections_keep_tracks_but_never_start_them() {
+        let mut tr = tracker();
+        let a = |t: usize, s: f32| det(100.0 + 2.0 * t as f32, 100.0, 20.0, 50.0, s);
+        assert_eq!(tr.update(&[a(0, 0.9)])[0].track_id, 1);
+        for t in 1..5 {
+            let out = tr.update(&[a(t, 0.3)]);
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].score, 0.3);
+        }
+        let mut fresh = tracker();
+        for t in 0..5 {
+            assert!(fresh.update(&[a(t, 0.3)]).is_empty());
+        }
+        // Below low_threshold: ignored entirely, the track gets lost.
+        assert!(tr.update(&[a(5, 0.05)]).is_empty());
+    }
+
+    #[test]
+    fn invalid_detections_are_ignored() {
+        let mut tr = tracker();
+        let out = tr.update(&[
+            det(f32::NAN, 0.0, 10.0, 10.0, 0.9),
+            det(0.0, 0.0, 0.0, 10.0, 0.9),
+            det(0.0, 0.0, 10.0, -1.0, 0.9),
+            det(0.0, 0.0, 10.0, 10.0, f32::NAN),
+            det(50.0, 50.0, 10.0, 20.0, 0.9),
+        ]);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn deterministic_and_output_boxes_follow_the_detections() {
+        let frames = scene(21, 150, 15);
+        let a = run(&mut tracker(), &frames);
+        let b = run(&mut tracker(), &frames);
+        assert_eq!(rmp_serde::to_vec(&a).unwrap(), rmp_serde::to_vec(&b).unwrap());
+        for (out, f) in a.iter().zip(&frames) {
+            for t in out {
+                let best = f.iter().map(|(d, _)| d.bbox.iou(&t.bbox)).fold(0.0, f32::max);
+                assert!(best > 0.5, "a reported box overlaps a detection of its frame");
+            }
+        }
+    }
+
+    #[test]
+    fn resumed_runs_equal_the_uninterrupted_run() {
+        let frames = scene(33, 240, 18);
+        let full = run(&mut tracker(), &frames);
+        for split in [0, 1, 2, 3, 17, 64, 100, 199, 239, 240] {
+            let mut first = tracker();
+            let mut out = run(&mut first, &frames[..split]);
+            let saved = first.save_state().unwrap();
+            // Running on after saving does not change what was saved.
+            let mut second = tracker();
+            second.load_state(&saved).unwrap();
+            assert_eq!(second.save_state().unwrap(), saved);
+            out.extend(run(&mut second, &frames[split..]));
+            assert_eq!(rmp_serde::to_vec(&out).unwrap(), rmp_serde::to_vec(&full).unwrap(), "split at {split}");
+        }
+        // Chained: save and restore after every frame.
+        let mut state = tracker().save_state().unwrap();
+        let mut out = Vec::new();
+        for f in &frames {
+            let mut tr = tracker();
+            tr.load_state(&state).unwrap();
+            out.push(tr.update(&dets(f)));
+            state = tr.save_state().unwrap();
+        }
+        assert_eq!(out, full);
+    }
+
+    #[test]
+    fn load_state_rejects_garbage_and_other_versions() {
+        let mut tr = tracker();
+        assert!(tr.load_state(b"not a state").is_err());
+        let other = rmp_serde::to_vec(&SavedState { version: STATE_VERSION + 1, state: TrackerState::default() }).unwrap();
+        let err = tr.load_state(&other).unwrap_err().to_string();
+        assert!(err.contains("version"), "{err}");
+    }
+
+    fn item(index: u64, players: Option<Vec<Detection>>) -> FrameItem {
+        FrameItem { record: FrameRecord { index, players, ..Default::default() }, image: None }
+    }
+
+    #[test]
+    fn stage_fills_tracks_and_requires_detections() {
+        let mut tr = tracker();
+        assert_eq!(tr.name(), "player_tracking");
+        assert_eq!(tr.requires(), vec![Artifact::PLAYER_DETECTIONS]);
+        assert_eq!(tr.provides(), vec![Artifact::PLAYER_TRACKS]);
+        let ctx = StageContext::standalone("player_tracking", VideoInfo::default());
+        let d = det(10.0, 10.0, 10.0, 30.0, 0.9);
+        let mut batch = FrameBatch { items: vec![item(0, Some(vec![d])), item(1, Some(vec![]))], ..Default::default() };
+        tr.process(&mut batch, &ctx).unwrap();
+        assert_eq!(batch.items[0].record.tracks.as_ref().unwrap().len(), 1);
+        assert_eq!(batch.items[1].record.tracks, Some(vec![]));
+
+        let before = tr.save_state().unwrap();
+        let mut batch = FrameBatch { items: vec![item(2, Some(vec![d])), item(3, None)], ..Default::default() };
+        let err = tr.process(&mut batch, &ctx).unwrap_err();
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("frame 3"), "{err}");
+        assert_eq!(tr.save_state().unwrap(), before, "a failed batch leaves the state as it was");
+        assert!(batch.items[0].record.tracks.is_none());
+    }
+
+    #[test]
+    fn rejects_invalid_config() {
+        let bad = [
+            PlayerTrackingConfig { min_hits: 0, ..Default::default() },
+            PlayerTrackingConfig { low_threshold: 0.7, ..Default::default() },
+            PlayerTrackingConfig { match_iou: 1.5, ..Default::default() },
+            PlayerTrackingConfig { high_threshold: f32::NAN, ..Default::default() },
+            PlayerTrackingConfig { new_track_threshold: 0.2, ..Default::default() },
+        ];
+        for cfg in bad {
+            let err = PlayerTracker::new(&cfg).unwrap_err().to_string();
+            assert!(err.contains("stage_configs.player_tracking."), "{err}");
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The data that flows through a pipeline: frames, per-frame records and match data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// An axis-aligned box in pixels: top-left corner, width and height.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BBox {
+    /// Left edge.
+    pub x: f32,
+    /// Top edge.
+    pub y: f32,
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+}
+
+impl BBox {
+    /// A box from its top-left corner and size.
+    pub const fn new(x: f32, y: f32, w: f32, h: f32) -> Self {
+        Self { x, y, w, h }
+    }
+
+    /// The area (0 for degenerate boxes).
+    pub fn area(&self) -> f32 {
+        self.w.max(0.0) * self.h.max(0.0)
+    }
+
+    /// Intersection over union with another box, in `[0, 1]`.
+    pub fn iou(&self, other: &BBox) -> f32 {
+        let x1 = self.x.max(other.x);
+        let y1 = self.y.max(other.y);
+        let x2 = (self.x + self.w).min(other.x + other.w);
+        let y2 = (self.y + self.h).min(other.y + other.h);
+        let inter = (x2 - x1).max(0.0) * (y2 - y1).max(0.0);
+        let union = self.area() + other.area() - inter;
+        if union <= 0.0 { 0.0 } else { inter / union }
+    }
+
+    /// The bottom-centre point (where a player's feet touch the pitch).
+    pub fn foot(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h)
+    }
+}
+
+/// One detection in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// Where it is.
+    pub bbox: BBox,
+    /// Detector confidence in `[0, 1]`.
+    pub score: f32,
+    /// Detector class id (model specific; 0 for detections files).
+    pub class_id: u32,
+}
+
+/// A tracked object in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackedBox {
+    /// Stable id of the track, from 1.
+    pub track_id: u64,
+    /// Box in this frame (the tracker's estimate, matched to a detection).
+    pub bbox: BBox,
+    /// Score of the detection matched in this frame.
+    pub score: f32,
+}
+
+/// The compact record of one frame: everything stages produced for it, without pixels.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FrameRecord {
+    /// Frame index from 0 in the analysed (possibly resampled) stream.
+    pub index: u64,
+    /// Presentation time in seconds from the start of the stream.
+    pub time_s: f64,
+    /// Player detections ([`crate::Artifact::PLAYER_DETECTIONS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub players: Option<Vec<Detection>>,
+    /// Ball candidates ([`crate::Artifact::BALL_CANDIDATES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ball_candidates: Option<Vec<Detection>>,
+    /// Tracked players ([`crate::Artifact::PLAYER_TRACKS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracks: Option<Vec<TrackedBox>>,
+    /// Image → pitch homography, row-major ([`crate::Artifact::HOMOGRAPHY`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub homography: Option<[[f64; 3]; 3]>,
+    /// Artifacts of user stages, by artifact name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// A decoded frame: packed RGB24, `stride` bytes per row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RgbFrame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bytes per row (≥ 3 × width).
+    pub stride: usize,
+    /// Pixel bytes, `stride * height` long.
+    pub data: Vec<u8>,
+}
+
+impl RgbFrame {
+    /// The RGB value at (x, y). Panics when out of bounds, like slice indexing.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = y as usize * self.stride + x as usize * 3;
+        [self.data[i], self.data[i + 1], self.data[i + 2]]
+    }
+}
+
+/// A frame travelling through the streaming stages: its record and, while some stage still
+/// needs them, its pixels.
+#[derive(Debug, Clone)]
+pub struct FrameItem {
+    /// What stages have produced for this frame.
+    pub record: FrameRecord,
+    /// The pixels (`None` for detections input, or once no later stage needs them).
+    pub image: Option<Arc<RgbFrame>>,
+}
+
+/// A batch of consecutive frames. Batches never cross a checkpoint chunk boundary.
+#[derive(Debug, Clone, Default)]
+pub struct FrameBatch {
+    /// The frames, in order.
+    pub items: Vec<FrameItem>,
+    /// Stage states captured after this batch, set when the batch closes a checkpoint chunk.
+    pub(crate) states: Option<BTreeMap<String, Vec<u8>>>,
+    /// The source's count of lost frames when it closed this batch's chunk.
+    pub(crate) frames_lost: u64,
+}
+
+impl FrameBatch {
+    /// The records of the batch, in order.
+    pub fn records(&self) -> impl Iterator<Item = &FrameRecord> {
+        self.items.iter().map(|i| &i.record)
+    }
+}
+
+/// What is known about the input.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VideoInfo {
+    /// Input path (video or detections file).
+    pub path: String,
+    /// Frames per second of the analysed stream (after `target_fps`).
+    pub fps: f64,
+    /// Frame width in pixels of the analysed stream.
+    pub width: u32,
+    /// Frame height in pixels of the analysed stream.
+    pub height: u32,
+    /// Duration in seconds, when known.
+    pub duration_s: Option<f64>,
+    /// Number of frames in the analysed stream, when known up front (estimated from the
+    /// container for video).
+    pub frame_count: Option<u64>,
+    /// Codec name (`"mot-detections"` for detections files).
+    pub codec: String,
+}
+
+/// The whole match, as match stages see it: every frame's record and the match-level
+/// artifacts produced so far.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MatchData {
+    /// The input.
+    pub video: VideoInfo,
+    /// One record per analysed frame, in order.
+    pub frames: Vec<FrameRecord>,
+    /// Match-level artifacts of user stages, by artifact name.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}

@@ -1,0 +1,1 @@
+//! footml Python bindings.
