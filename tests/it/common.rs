@@ -1,1 +1,151 @@
 //! Shared helpers for the integration tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use footml::pipeline::stage::Stage;
+use footml::{Artifact, FrameItem, FrameRecord, FrameSource, Result, StageContext, StreamStage, VideoInfo};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A file of the SkillCorner-derived fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/skillcorner").join(name)
+}
+
+/// The project virtualenv's Python (made by scripts/setup.sh).
+pub fn python() -> PathBuf {
+    root().join(".venv/bin/python")
+}
+
+/// Scores a MOT tracks file against the fixture's ground truth with py-motmetrics
+/// (scripts/score_mot.py), an implementation independent of ours.
+pub fn motmetrics(tracks: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(python())
+        .arg(root().join("scripts/score_mot.py"))
+        .arg(fixture("gt.txt"))
+        .arg(tracks)
+        .output()
+        .expect("run scripts/score_mot.py (did scripts/setup.sh create .venv?)");
+    assert!(out.status.success(), "score_mot.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A source of `n` synthetic frames whose records carry a counter in `extra`, and which
+/// records how far it ever ran ahead of `consumed` (set by a [`Counter`] stage at the end).
+pub struct CountingSource {
+    pub n: u64,
+    pub next: u64,
+    pub consumed: Arc<AtomicU64>,
+    pub max_lead: Arc<AtomicU64>,
+    pub with_pixels: bool,
+}
+
+impl CountingSource {
+    pub fn new(n: u64) -> Self {
+        CountingSource {
+            n,
+            next: 0,
+            consumed: Arc::new(AtomicU64::new(0)),
+            max_lead: Arc::new(AtomicU64::new(0)),
+            with_pixels: false,
+        }
+    }
+}
+
+impl FrameSource for CountingSource {
+    fn name(&self) -> &str {
+        "counting_source"
+    }
+    fn info(&self) -> VideoInfo {
+        VideoInfo {
+            path: "synthetic".into(),
+            fps: 25.0,
+            width: 64,
+            height: 48,
+            duration_s: Some(self.n as f64 / 25.0),
+            frame_count: Some(self.n),
+            codec: "synthetic".into(),
+        }
+    }
+    fn provides(&self) -> Vec<Artifact> {
+        let mut v = vec![Artifact::custom("counter")];
+        if self.with_pixels {
+            v.push(Artifact::FRAMES);
+        }
+        v
+    }
+    fn seek(&mut self, frame: u64) -> Result<()> {
+        self.next = frame;
+        Ok(())
+    }
+    fn next_frame(&mut self) -> Result<Option<FrameItem>> {
+        if self.next >= self.n {
+            return Ok(None);
+        }
+        let lead = self.next.saturating_sub(self.consumed.load(Ordering::SeqCst));
+        self.max_lead.fetch_max(lead, Ordering::SeqCst);
+        let mut record = FrameRecord { index: self.next, time_s: self.next as f64 / 25.0, ..Default::default() };
+        record.extra.insert("counter".into(), serde_json::json!(self.next));
+        let image = self.with_pixels.then(|| {
+            Arc::new(footml::RgbFrame { width: 64, height: 48, stride: 192, data: vec![self.next as u8; 192 * 48] })
+        });
+        self.next += 1;
+        Ok(Some(FrameItem { record, image }))
+    }
+}
+
+/// A stateful stage: writes a running sum of counters into `extra["sum"]`; records in
+/// `consumed` the last frame it saw; optionally sleeps per batch.
+pub struct Summer {
+    pub name: String,
+    pub sum: u64,
+    pub consumed: Arc<AtomicU64>,
+    pub delay: std::time::Duration,
+}
+
+impl Summer {
+    pub fn new(consumed: Arc<AtomicU64>) -> Self {
+        Summer { name: "summer".into(), sum: 0, consumed, delay: std::time::Duration::ZERO }
+    }
+}
+
+impl Stage for Summer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::custom("counter")]
+    }
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::custom("sum")]
+    }
+}
+
+impl StreamStage for Summer {
+    fn process(&mut self, batch: &mut footml::FrameBatch, _ctx: &StageContext) -> Result<()> {
+        std::thread::sleep(self.delay);
+        for item in &mut batch.items {
+            self.sum += item.record.extra["counter"].as_u64().unwrap();
+            item.record.extra.insert("sum".into(), serde_json::json!(self.sum));
+            self.consumed.store(item.record.index, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Ok(self.sum.to_le_bytes().to_vec())
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<()> {
+        self.sum = u64::from_le_bytes(state.try_into().map_err(|_| footml::Error::permanent("bad summer state"))?);
+        Ok(())
+    }
+}
+
+/// The expected running sum after frame `i`: 0 + 1 + … + i.
+pub fn triangular(i: u64) -> u64 {
+    i * (i + 1) / 2
+}

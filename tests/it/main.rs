@@ -1,4 +1,5 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
+mod cli;
 mod common;
 mod pipeline;

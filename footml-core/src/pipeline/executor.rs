@@ -524,6 +524,8 @@ fn run_source(
     let mut max_attempts = 1;
     let mut batch = FrameBatch::default();
     let lost = |source: &dyn FrameSource| lost_before + source.frames_lost();
+    // Frames sent since the last chunk was closed.
+    let mut open_chunk = false;
     loop {
         if run.cancel.is_cancelled() {
             return Err(Error::Cancelled);
@@ -544,6 +546,7 @@ fn run_source(
         let index = item.record.index;
         batch.items.push(item);
         let closes_chunk = checkpointing && (index + 1) % s.checkpoint_interval == 0;
+        open_chunk = !closes_chunk;
         if closes_chunk {
             batch.states = Some(BTreeMap::new());
             batch.frames_lost = lost(source);
@@ -557,9 +560,10 @@ fn run_source(
             progress.add(run, &name, n, false);
         }
     }
-    if !batch.items.is_empty() {
+    if !batch.items.is_empty() || (checkpointing && open_chunk) {
         if checkpointing {
-            // The last, partial chunk is checkpointed too.
+            // The last, partial chunk is checkpointed too (by an empty batch when its
+            // frames have already gone downstream).
             batch.states = Some(BTreeMap::new());
             batch.frames_lost = lost(source);
         }

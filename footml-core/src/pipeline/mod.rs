@@ -490,9 +490,17 @@ impl Pipeline {
             None => {
                 // Same inputs + same analysis settings = same id, so a rerun finds its own
                 // checkpoints; a changed config starts afresh.
+                // Settings that change how the work is run but not its result stay out.
                 let mut settings = config.clone();
                 settings.checkpoint_dir = None;
                 settings.log_level = None;
+                settings.checkpoint_enabled = true;
+                settings.checkpoint_interval_frames = 0;
+                settings.checkpoint_ttl_seconds = None;
+                settings.batch_size = 0;
+                settings.channel_capacity = 0;
+                settings.retry = Default::default();
+                settings.redis_url = None;
                 let json = serde_json::to_string(&settings).expect("config serialises");
                 format!("fm-{:016x}", fnv1a(format!("{json}|{input_identity}").as_bytes()))
             }

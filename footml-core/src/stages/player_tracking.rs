@@ -93,6 +93,7 @@ struct Track {
     last_frame: u64,
     /// Score of the last matched detection.
     score: f32,
+    det: BBox,
 }
 
 /// Everything that carries over from one frame to the next.
@@ -153,7 +154,10 @@ impl PlayerTracker {
         validate_config(cfg)?;
         Ok(PlayerTracker {
             cfg: cfg.clone(),
-            kf: BoxKalmanFilter::default(),
+            kf: BoxKalmanFilter {
+                std_weight_position: std::env::var("EXP_KP").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0 / 20.0),
+                std_weight_velocity: std::env::var("EXP_KV").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0 / 160.0),
+            },
             state: TrackerState::default(),
             solver: LinearAssignment::new(),
         })
@@ -214,6 +218,7 @@ impl PlayerTracker {
             t.hits = if t.last_frame + 1 == frame { t.hits.saturating_add(1) } else { 1 };
             t.last_frame = frame;
             t.score = d.score;
+            t.det = d.bbox;
         };
 
         // 1. Confirmed tracks, tracked before lost (ByteTrack's pool order), with the
@@ -266,6 +271,26 @@ impl PlayerTracker {
             }
         }
 
+        if let Some(gate) = std::env::var("EXP_MAHA").ok().and_then(|v| v.parse::<f64>().ok()) {
+            let rows: Vec<usize> = (0..st.tracks.len())
+                .filter(|&i| !matched[i] && st.tracks[i].status != Status::Tentative && (std::env::var("EXP_MAHA_ALL").is_ok() || st.tracks[i].last_frame + 1 < frame))
+                .collect();
+            if !rows.is_empty() && !pending.high.is_empty() {
+                let cost = DMatrix::from_fn(rows.len(), pending.high.len(), |r, c| {
+                    kf.mahalanobis_sq(&st.tracks[rows[r]].kalman, &xyah_from_bbox(&high[pending.high[c]].bbox)).unwrap_or(f64::INFINITY)
+                });
+                let a = self.solver.solve(&cost, gate);
+                for &(r, c) in &a.matches {
+                    let ti = rows[r];
+                    matched[ti] = true;
+                    let t = &mut st.tracks[ti];
+                    t.status = Status::Tracked;
+                    apply(t, high[pending.high[c]]);
+                }
+                pending.high = a.unmatched_cols.iter().map(|&c| pending.high[c]).collect();
+            }
+        }
+
         // 3. Tentative tracks with the high-score detections left.
         let tentative: Vec<usize> = (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Tentative).collect();
         let matches = associate(
@@ -285,6 +310,28 @@ impl PlayerTracker {
                 st.last_id += 1;
                 t.id = st.last_id;
                 t.status = Status::Tracked;
+            }
+        }
+
+        if let (Some(gate), true) = (std::env::var("EXP_MAHA").ok().and_then(|v| v.parse::<f64>().ok()), std::env::var("EXP_MAHA_TENT").is_ok()) {
+            let rows: Vec<usize> = (0..st.tracks.len()).filter(|&i| !matched[i] && st.tracks[i].status == Status::Tentative).collect();
+            if !rows.is_empty() && !pending.high.is_empty() {
+                let cost = DMatrix::from_fn(rows.len(), pending.high.len(), |r, c| {
+                    kf.mahalanobis_sq(&st.tracks[rows[r]].kalman, &xyah_from_bbox(&high[pending.high[c]].bbox)).unwrap_or(f64::INFINITY)
+                });
+                let a = self.solver.solve(&cost, gate);
+                for &(r, c) in &a.matches {
+                    let ti = rows[r];
+                    matched[ti] = true;
+                    let t = &mut st.tracks[ti];
+                    apply(t, high[pending.high[c]]);
+                    if t.hits >= cfg.min_hits {
+                        st.last_id += 1;
+                        t.id = st.last_id;
+                        t.status = Status::Tracked;
+                    }
+                }
+                pending.high = a.unmatched_cols.iter().map(|&c| pending.high[c]).collect();
             }
         }
 
@@ -321,6 +368,7 @@ impl PlayerTracker {
                 hits: 1,
                 last_frame: frame,
                 score: d.score,
+                det: d.bbox,
             });
         }
 
@@ -328,7 +376,7 @@ impl PlayerTracker {
             .tracks
             .iter()
             .filter(|t| t.status == Status::Tracked && t.last_frame == frame)
-            .map(|t| TrackedBox { track_id: t.id, bbox: bbox_from_xyah(&t.kalman.xyah()), score: t.score })
+            .map(|t| TrackedBox { track_id: t.id, bbox: if std::env::var("EXP_DETBOX").is_ok() { t.det } else { bbox_from_xyah(&t.kalman.xyah()) }, score: t.score })
             .collect();
         out.sort_by_key(|t| t.track_id);
         out
@@ -352,7 +400,9 @@ fn associate(
     }
     let cost = DMatrix::from_fn(rows.len(), cols.len(), |r, c| {
         let d = dets[cols[c]];
-        let iou = f64::from(predicted[rows[r]].iou(&d.bbox));
+        let bf: f32 = std::env::var("EXP_BUF").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let grow = |b: BBox| BBox::new(b.x - bf * b.w, b.y - bf * b.h, b.w * (1.0 + 2.0 * bf), b.h * (1.0 + 2.0 * bf));
+        let iou = f64::from(grow(predicted[rows[r]]).iou(&grow(d.bbox)));
         // Fusing the score (ByteTrack) makes a confident detection win a contested track.
         if fuse { 1.0 - iou * f64::from(d.score) } else { 1.0 - iou }
     });

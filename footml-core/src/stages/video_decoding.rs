@@ -119,10 +119,15 @@ pub fn fit_within(src: (u32, u32), bounds: [u32; 2]) -> (u32, u32) {
     }
     let even_floor = |v: u32| (v & !1).max(2);
     let even_round = |v: f64| ((v / 2.0).round() as u32 * 2).max(2);
-    let scale = (f64::from(bw) / f64::from(w)).min(f64::from(bh) / f64::from(h));
-    let ow = even_round(f64::from(w) * scale).min(even_floor(bw));
-    let oh = even_round(f64::from(h) * scale).min(even_floor(bh));
-    (ow, oh)
+    // The binding side fills the box; the other follows from it (after the even rounding,
+    // so the aspect error stays under one pixel).
+    if u64::from(bw) * u64::from(h) <= u64::from(bh) * u64::from(w) {
+        let ow = even_floor(bw);
+        (ow, even_round(f64::from(ow) * f64::from(h) / f64::from(w)).min(even_floor(bh)))
+    } else {
+        let oh = even_floor(bh);
+        (even_round(f64::from(oh) * f64::from(w) / f64::from(h)).min(even_floor(bw)), oh)
+    }
 }
 
 /// FFmpeg decoding of one video file into RGB frames: the source of a video pipeline.
@@ -219,11 +224,14 @@ static FFMPEG_INIT: Once = Once::new();
 
 fn init_ffmpeg() {
     FFMPEG_INIT.call_once(|| {
-        // Registration is a no-op on FFmpeg ≥ 4 but harmless; the log level keeps FFmpeg's
-        // per-macroblock warnings on damaged input off stderr (footml reports damage through
-        // `frames_lost` instead).
+        // Registration is a no-op on FFmpeg ≥ 4 but harmless. FFmpeg's own log goes to
+        // stderr and, on damaged input, prints a line per broken macroblock, which would
+        // garble progress bars and service logs; footml reports damage through
+        // `frames_lost`/`decode_errors` and failures through `VideoError`, so only fatal
+        // messages are kept. An application wanting FFmpeg's log can raise the level with
+        // `ffmpeg_next::log::set_level` after opening its first video.
         let _ = ffmpeg::init();
-        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        ffmpeg::log::set_level(ffmpeg::log::Level::Fatal);
     });
 }
 
@@ -316,9 +324,9 @@ fn open_decoder(
     threads: usize,
 ) -> Result<ffmpeg::decoder::Opened, VideoError> {
     let id = params.id();
-    if ffmpeg::decoder::find(id).is_none() {
+    let Some(codec) = ffmpeg::decoder::find(id) else {
         return Err(VideoError::UnsupportedCodec { path: path.to_path_buf(), codec: id.name().to_string() });
-    }
+    };
     let decode_err = |e: ffmpeg::Error| VideoError::Decode {
         path: path.to_path_buf(),
         message: format!("cannot open the {} decoder: {e}", id.name()),
@@ -341,7 +349,7 @@ fn open_decoder(
         // samples of AAC).
         (*raw).pkt_timebase = time_base.into();
     }
-    ctx.decoder().open().map_err(decode_err)
+    ctx.decoder().open_as(codec).map_err(decode_err)
 }
 
 impl VideoSource {
@@ -736,10 +744,12 @@ impl VideoSource {
         }
         let video_tb = self.time_base;
         let start = self.start_pts;
+        let mut errors = 0u32;
         loop {
             let mut packet = ffmpeg::Packet::empty();
             match packet.read(&mut self.input) {
                 Ok(()) => {
+                    errors = 0;
                     let index = packet.stream();
                     if index == self.video_index {
                         let t = packet.dts().or(packet.pts()).map(|d| (d - start) as f64 * video_tb);
@@ -751,7 +761,12 @@ impl VideoSource {
                     }
                 }
                 Err(ffmpeg::Error::Eof) => return Ok(()),
-                Err(_) => {}
+                Err(_) => {
+                    errors += 1;
+                    if errors > MAX_CONSECUTIVE_ERRORS {
+                        return Ok(());
+                    }
+                }
             }
         }
     }
@@ -1236,6 +1251,427 @@ impl Drop for WavWriter {
         if !self.finalized {
             // A source dropped before the end still leaves a valid WAV of what was read.
             let _ = self.finalize();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// Runs the ffmpeg CLI (needed to generate fixtures) and fails the test on error.
+    fn ffmpeg(args: &[&str]) -> Vec<u8> {
+        let out = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+            .args(args)
+            .output()
+            .expect("the ffmpeg CLI generates the test fixtures; install it (apt-get install ffmpeg)");
+        assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// 2 s of a 320x240 moving test pattern at 25 fps (50 frames, a key frame every 10)
+    /// with a 440 Hz mono tone, in `name` (the extension picks the container).
+    fn clip(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+        let path = dir.join(name);
+        let p = path.to_str().unwrap();
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "10",
+            "-c:a",
+            "aac",
+        ];
+        args.extend_from_slice(extra);
+        args.push(p);
+        ffmpeg(&args);
+        path
+    }
+
+    fn cfg(target_fps: Option<f64>, target_resolution: Option<[u32; 2]>) -> VideoDecodingConfig {
+        VideoDecodingConfig { target_fps, target_resolution, ..Default::default() }
+    }
+
+    fn open(path: &Path, cfg: &VideoDecodingConfig) -> VideoSource {
+        VideoSource::open(path, cfg, None).unwrap()
+    }
+
+    fn read_all(src: &mut VideoSource) -> Vec<FrameItem> {
+        std::iter::from_fn(|| src.next_frame().unwrap()).collect()
+    }
+
+    /// The pixels without row padding.
+    fn packed(f: &RgbFrame) -> Vec<u8> {
+        let row = f.width as usize * 3;
+        f.data.chunks(f.stride).take(f.height as usize).flat_map(|r| &r[..row]).copied().collect()
+    }
+
+    /// Every frame as the ffmpeg CLI decodes it to RGB24 (`vf`: an extra filter).
+    fn cli_frames(path: &Path, w: u32, h: u32, vf: Option<&str>) -> Vec<Vec<u8>> {
+        let mut args = vec!["-i", path.to_str().unwrap(), "-fps_mode", "passthrough"];
+        if let Some(vf) = vf {
+            args.extend(["-vf", vf]);
+        }
+        args.extend(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+        let raw = ffmpeg(&args);
+        let size = (w * h * 3) as usize;
+        assert_eq!(raw.len() % size, 0);
+        raw.chunks(size).map(<[u8]>::to_vec).collect()
+    }
+
+    fn video_error(e: crate::Error) -> VideoError {
+        match e {
+            crate::Error::Video(v) => v,
+            other => panic!("expected a video error, found {other:?}"),
+        }
+    }
+
+    fn open_err(path: &Path, cfg: &VideoDecodingConfig, audio: Option<&Path>) -> VideoError {
+        match VideoSource::open(path, cfg, audio) {
+            Ok(_) => panic!("{} opened", path.display()),
+            Err(e) => video_error(e),
+        }
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect_and_never_upscales() {
+        assert_eq!(fit_within((320, 240), [160, 160]), (160, 120));
+        assert_eq!(fit_within((1920, 1080), [1280, 720]), (1280, 720));
+        assert_eq!(fit_within((1920, 1080), [640, 640]), (640, 360));
+        assert_eq!(fit_within((1440, 1080), [640, 640]), (640, 480));
+        assert_eq!(fit_within((320, 240), [1920, 1080]), (320, 240));
+        assert_eq!(fit_within((1920, 1080), [1001, 1001]), (1000, 562));
+    }
+
+    #[test]
+    fn metadata_frames_and_pixels_match_the_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "clip.mp4", &[]);
+        let mut src = open(&path, &cfg(None, None));
+        let info = src.info();
+        assert_eq!((info.width, info.height, info.codec.as_str()), (320, 240, "h264"));
+        assert!((info.fps - 25.0).abs() < 1e-9, "{}", info.fps);
+        assert_eq!(info.frame_count, Some(50));
+        assert!((info.duration_s.unwrap() - 2.0).abs() < 0.05, "{:?}", info.duration_s);
+        assert_eq!(src.name(), "video_decoding");
+        assert_eq!(src.provides(), vec![Artifact::FRAMES]);
+
+        let frames = read_all(&mut src);
+        assert_eq!(frames.len(), 50);
+        assert_eq!(src.frames_lost(), 0);
+        let cli = cli_frames(&path, 320, 240, None);
+        assert_eq!(cli.len(), 50);
+        for (n, (item, expected)) in frames.iter().zip(&cli).enumerate() {
+            assert_eq!(item.record.index, n as u64);
+            assert!((item.record.time_s - n as f64 / 25.0).abs() < 1e-6, "{}", item.record.time_s);
+            let img = item.image.as_ref().unwrap();
+            assert_eq!((img.width, img.height), (320, 240));
+            assert!(img.stride >= 320 * 3);
+            // Same size: the same swscale conversion as the CLI, bit for bit.
+            assert!(packed(img) == *expected, "frame {n} differs from the ffmpeg CLI's");
+        }
+    }
+
+    #[test]
+    fn target_fps_picks_the_first_frame_at_or_after_each_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "clip.mp4", &[]);
+        let mut src = open(&path, &cfg(Some(10.0), None));
+        assert_eq!(src.info().fps, 10.0);
+        assert_eq!(src.info().frame_count, Some(20));
+        let frames = read_all(&mut src);
+        assert_eq!(src.frames_lost(), 0);
+        let indices: Vec<u64> = frames.iter().map(|f| f.record.index).collect();
+        assert_eq!(indices, (0..20).collect::<Vec<_>>());
+        let cli = cli_frames(&path, 320, 240, None);
+        for (k, f) in frames.iter().enumerate() {
+            assert_eq!(f.record.time_s, k as f64 / 10.0);
+            // Source frame n is at n / 25 s: the first at or after k / 10 s is ceil(2.5 k).
+            let n = (k as f64 * 2.5).ceil() as usize;
+            assert!(packed(f.image.as_ref().unwrap()) == cli[n], "output {k} is not source frame {n}");
+        }
+    }
+
+    #[test]
+    fn target_fps_above_the_source_rate_repeats_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "clip.mp4", &[]);
+        let mut src = open(&path, &cfg(Some(50.0), None));
+        let frames = read_all(&mut src);
+        assert_eq!(src.frames_lost(), 0);
+        assert_eq!(frames.len(), 99, "ticks 0..=98 (the last frame is at 1.96 s)");
+        for (k, f) in frames.iter().enumerate() {
+            assert_eq!(f.record.index, k as u64);
+            // Tick k (k / 50 s) is served by source frame ceil(k / 2).
+            let owner = &frames[k.div_ceil(2) * 2];
+            assert!(Arc::ptr_eq(f.image.as_ref().unwrap(), owner.image.as_ref().unwrap()));
+        }
+    }
+
+    #[test]
+    fn target_resolution_scales_straight_to_the_fitted_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "clip.mp4", &[]);
+        let mut src = open(&path, &cfg(None, Some([160, 160])));
+        assert_eq!((src.info().width, src.info().height), (160, 120));
+        let frames = read_all(&mut src);
+        assert_eq!(frames.len(), 50);
+        let cli = cli_frames(&path, 160, 120, Some("scale=160:120:flags=bilinear"));
+        for (f, expected) in frames.iter().zip(&cli) {
+            let img = f.image.as_ref().unwrap();
+            assert_eq!((img.width, img.height), (160, 120));
+            // Scaled in one call instead of the CLI's scale-then-convert: small rounding
+            // differences only.
+            let ours = packed(img);
+            let mean = ours.iter().zip(expected).map(|(a, b)| a.abs_diff(*b) as f64).sum::<f64>() / ours.len() as f64;
+            assert!(mean < 3.0, "mean difference {mean}");
+        }
+        // No upscaling: a box larger than the source keeps the source size.
+        let src = open(&path, &cfg(None, Some([1920, 1080])));
+        assert_eq!((src.info().width, src.info().height), (320, 240));
+    }
+
+    fn assert_same(a: &[FrameItem], b: &[FrameItem]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x.record.index, y.record.index);
+            assert_eq!(x.record.time_s, y.record.time_s);
+            assert!(x.image.as_ref().unwrap().data == y.image.as_ref().unwrap().data, "frame {}", x.record.index);
+        }
+    }
+
+    fn check_seeks(path: &Path, cfg: &VideoDecodingConfig, targets: &[u64]) {
+        let all = read_all(&mut open(path, cfg));
+        for &k in targets {
+            let mut src = open(path, cfg);
+            src.seek(k).unwrap();
+            let rest = read_all(&mut src);
+            let expected: Vec<FrameItem> = all.iter().filter(|f| f.record.index >= k).cloned().collect();
+            assert_same(&rest, &expected);
+        }
+        // Seeking an already used source, backwards and forwards.
+        let mut src = open(path, cfg);
+        for _ in 0..7 {
+            src.next_frame().unwrap();
+        }
+        for &k in targets.iter().rev() {
+            src.seek(k).unwrap();
+            let got: Vec<FrameItem> = (0..3).filter_map(|_| src.next_frame().unwrap()).collect();
+            let expected: Vec<FrameItem> = all.iter().filter(|f| f.record.index >= k).take(3).cloned().collect();
+            assert_same(&got, &expected);
+        }
+    }
+
+    #[test]
+    fn seek_then_read_equals_reading_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mp4 = clip(dir.path(), "clip.mp4", &[]);
+        check_seeks(&mp4, &cfg(None, None), &[0, 1, 9, 10, 11, 23, 37, 49, 50, 80]);
+        check_seeks(&mp4, &cfg(Some(10.0), Some([160, 160])), &[0, 3, 4, 5, 13, 19, 20]);
+        // MPEG-TS has no index: seeking goes through FFmpeg's timestamp search.
+        let ts = clip(dir.path(), "clip.ts", &[]);
+        check_seeks(&ts, &cfg(None, None), &[0, 5, 10, 21, 30, 44, 49, 60]);
+        check_seeks(&ts, &cfg(Some(12.5), None), &[0, 7, 15, 24]);
+    }
+
+    /// Header fields of a canonical WAV and its samples.
+    fn read_wav(path: &Path) -> (u16, u32, u16, Vec<i16>) {
+        let b = std::fs::read(path).unwrap();
+        assert_eq!(&b[0..4], b"RIFF");
+        assert_eq!(u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize, b.len() - 8);
+        assert_eq!(&b[8..16], b"WAVEfmt ");
+        assert_eq!(u16::from_le_bytes([b[20], b[21]]), 1, "PCM");
+        let channels = u16::from_le_bytes([b[22], b[23]]);
+        let rate = u32::from_le_bytes(b[24..28].try_into().unwrap());
+        assert_eq!(u32::from_le_bytes(b[28..32].try_into().unwrap()), rate * u32::from(channels) * 2);
+        assert_eq!(u16::from_le_bytes([b[32], b[33]]), channels * 2);
+        let bits = u16::from_le_bytes([b[34], b[35]]);
+        assert_eq!(&b[36..40], b"data");
+        assert_eq!(u32::from_le_bytes(b[40..44].try_into().unwrap()) as usize, b.len() - 44);
+        let samples = b[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        (channels, rate, bits, samples)
+    }
+
+    #[test]
+    fn extract_audio_writes_the_audio_track_as_wav_in_the_same_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "clip.mp4", &[]);
+        let out = dir.path().join("out");
+        let c = VideoDecodingConfig { extract_audio: true, ..Default::default() };
+        let mut src = VideoSource::open(&path, &c, Some(&out)).unwrap();
+        assert_eq!(read_all(&mut src).len(), 50);
+        let wav = out.join("audio.wav");
+        assert_eq!(src.side_outputs(), vec![wav.clone()]);
+        let (channels, rate, bits, samples) = read_wav(&wav);
+        assert_eq!((channels, rate, bits), (1, 48000, 16));
+        assert!((samples.len() as f64 - 2.0 * 48000.0).abs() < 2048.0, "{} samples", samples.len());
+        // A 440 Hz tone crosses zero upwards 440 times a second.
+        let ups = samples.windows(2).filter(|w| w[0] < 0 && w[1] >= 0).count() as f64;
+        let expected = 440.0 * samples.len() as f64 / 48000.0;
+        assert!((ups - expected).abs() < 3.0, "{ups} upward zero crossings, expected {expected}");
+        // The CLI's decode of the same track.
+        let cli = ffmpeg(&["-i", path.to_str().unwrap(), "-vn", "-f", "s16le", "-c:a", "pcm_s16le", "-"]);
+        let cli: Vec<i16> = cli.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        assert_eq!(samples.len(), cli.len());
+        let max_diff = samples.iter().zip(&cli).map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs()).max().unwrap();
+        assert!(max_diff <= 1, "max sample difference {max_diff}");
+
+        // A resumed run (seek) still writes the whole track, identically.
+        let out2 = dir.path().join("out2");
+        let mut src = VideoSource::open(&path, &c, Some(&out2)).unwrap();
+        src.seek(30).unwrap();
+        assert_eq!(read_all(&mut src).len(), 20);
+        assert!(std::fs::read(out2.join("audio.wav")).unwrap() == std::fs::read(&wav).unwrap());
+    }
+
+    #[test]
+    fn extract_audio_without_an_audio_stream_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip(dir.path(), "silent.mp4", &["-an"]);
+        let out = dir.path().join("out");
+        let c = VideoDecodingConfig { extract_audio: true, ..Default::default() };
+        let mut src = VideoSource::open(&path, &c, Some(&out)).unwrap();
+        assert_eq!(read_all(&mut src).len(), 50);
+        assert!(src.side_outputs().is_empty());
+        assert!(!out.join("audio.wav").exists());
+        // Extracting needs somewhere to write.
+        let with_audio = clip(dir.path(), "clip.mp4", &[]);
+        assert!(matches!(open_err(&with_audio, &c, None), VideoError::Audio { .. }));
+    }
+
+    #[test]
+    fn bad_inputs_give_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(None, None);
+        let missing = dir.path().join("missing.mp4");
+        assert!(matches!(open_err(&missing, &c, None), VideoError::NotFound(p) if p == missing));
+
+        for name in ["notes.txt", "notes.mp4", "notes.bin"] {
+            let text = dir.path().join(name);
+            std::fs::write(&text, "frame,id,x,y\n1,-1,10,20\nthis is not a video\n".repeat(50)).unwrap();
+            let e = open_err(&text, &c, None);
+            assert!(matches!(e, VideoError::NotAMediaFile { .. }), "{name}: {e}");
+        }
+
+        let audio = dir.path().join("tone.m4a");
+        ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440", "-t", "1", "-c:a", "aac", audio.to_str().unwrap()]);
+        let e = open_err(&audio, &c, None);
+        assert!(matches!(&e, VideoError::NoVideoStream { found, .. } if found.contains("audio (aac)")), "{e}");
+
+        // An AVI whose video FourCC no decoder knows.
+        let avi = dir.path().join("unknown.avi");
+        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=5", "-t", "1", "-c:v", "mpeg4", avi.to_str().unwrap()]);
+        let mut bytes = std::fs::read(&avi).unwrap();
+        let mut i = 0;
+        while let Some(at) = bytes[i..].windows(4).position(|w| w == b"FMP4") {
+            bytes[i + at..i + at + 4].copy_from_slice(b"QQQQ");
+            i += at + 4;
+        }
+        std::fs::write(&avi, &bytes).unwrap();
+        let e = open_err(&avi, &c, None);
+        assert!(matches!(e, VideoError::UnsupportedCodec { .. }), "{e}");
+    }
+
+    /// Overwrites `bytes[from..to]` (fractions of the length) with deterministic garbage.
+    fn damage(path: &Path, from: f64, to: f64) {
+        let mut b = std::fs::read(path).unwrap();
+        let (a, z) = ((b.len() as f64 * from) as usize, (b.len() as f64 * to) as usize);
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for byte in &mut b[a..z] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *byte = x as u8;
+        }
+        std::fs::write(path, b).unwrap();
+    }
+
+    fn cut(path: &Path, keep: f64) {
+        let b = std::fs::read(path).unwrap();
+        std::fs::write(path, &b[..(b.len() as f64 * keep) as usize]).unwrap();
+    }
+
+    fn assert_increasing(frames: &[FrameItem]) {
+        assert!(frames.windows(2).all(|w| w[0].record.index < w[1].record.index));
+    }
+
+    #[test]
+    fn damaged_mpeg_ts_decodes_what_it_can_and_counts_the_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let ts = clip(dir.path(), "clip.ts", &["-an"]);
+        damage(&ts, 0.35, 0.6);
+        let mut src = open(&ts, &cfg(None, None));
+        let frames = read_all(&mut src);
+        assert_increasing(&frames);
+        let (decoded, lost) = (frames.len() as u64, src.frames_lost());
+        assert!(decoded >= 15 && lost >= 5, "{decoded} decoded, {lost} lost");
+        // The indices keep the timeline: the gaps in them are the frames counted lost.
+        let gaps: u64 = frames.windows(2).map(|w| w[1].record.index - w[0].record.index - 1).sum();
+        assert_eq!(frames[0].record.index, 0);
+        assert_eq!(frames.last().unwrap().record.index, 49);
+        assert_eq!(gaps, lost);
+        assert_eq!(decoded + lost, 50);
+    }
+
+    #[test]
+    fn cut_files_decode_up_to_the_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        // MP4 with its index first: the index promises 50 frames, the rest is counted lost.
+        let mp4 = clip(dir.path(), "fast.mp4", &["-movflags", "+faststart"]);
+        cut(&mp4, 0.5);
+        let mut src = open(&mp4, &cfg(None, None));
+        let frames = read_all(&mut src);
+        assert_increasing(&frames);
+        assert!(frames.len() > 5 && frames.len() < 50, "{}", frames.len());
+        assert_eq!(frames.len() as u64 + src.frames_lost(), 50);
+        assert!(src.next_frame().unwrap().is_none());
+
+        let ts = clip(dir.path(), "cut.ts", &[]);
+        cut(&ts, 0.5);
+        let mut src = open(&ts, &cfg(Some(10.0), None));
+        let frames = read_all(&mut src);
+        assert_increasing(&frames);
+        assert!(frames.len() > 3 && frames.len() < 20, "{}", frames.len());
+
+        // An MP4 whose index was at the end (never written): nothing to decode, a clear error.
+        let mp4 = clip(dir.path(), "slow.mp4", &[]);
+        cut(&mp4, 0.5);
+        assert!(matches!(open_err(&mp4, &cfg(None, None), None), VideoError::NotAMediaFile { .. }));
+    }
+}
+#[cfg(test)]
+mod scratch_perf {
+    #[test]
+    #[ignore]
+    fn scratch_throughput() {
+        for h in [720, 1080] {
+            let p = std::path::PathBuf::from(format!("/work/main/target/tmp/decode-bench-{h}p.mp4"));
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let mut src = super::VideoSource::open(&p, &Default::default(), None).unwrap();
+                let mut n = 0;
+                while let Some(f) = crate::FrameSource::next_frame(&mut src).unwrap() {
+                    std::hint::black_box(&f);
+                    n += 1;
+                }
+                let s = t.elapsed().as_secs_f64();
+                eprintln!("{h}p: {n} frames {:.3}s {:.0} fps", s, n as f64 / s);
+            }
         }
     }
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything footml's build, sample and tests need on a fresh Debian 12 machine:
+# system packages (FFmpeg dev libraries, clang for bindgen, ffmpeg CLI, valgrind) and the
+# project virtualenv (.venv) with the pinned Python tools. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  pkg-config clang libclang-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
+  ffmpeg valgrind
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# Python tools (fixtures, independent scoring, bindings), pinned in scripts/requirements.txt.
+stamp=.venv/.requirements.sha256
+want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# A short sample clip for the decoding demo (generated, not committed): 1280x720 test
+# pattern at 25 fps with a 440 Hz tone, 8 s.
+mkdir -p data
+if [ ! -s data/sample.mp4 ]; then
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+    -t 8 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest data/sample.mp4
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, lints, Rust tests (unit, integration, C ABI with
+# valgrind), Python binding tests. Set-up first, so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== cargo test"
+cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log

@@ -1,0 +1,181 @@
+//! The `footml` command line: errors, output files, and resume after `kill -9`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::common::fixture;
+
+fn footml() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_footml"))
+}
+
+fn detections_args(out: &Path) -> Vec<String> {
+    vec![
+        "analyze".into(),
+        "--detections".into(),
+        fixture("det.txt").display().to_string(),
+        "--homography".into(),
+        fixture("homography.json").display().to_string(),
+        "--fps".into(),
+        "25".into(),
+        "--frame-size".into(),
+        "1920x1080".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs footml and expects failure with exactly one line on stderr containing `want`.
+fn fails_with(args: &[&str], want: &str) {
+    let o = footml().args(args).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    // Progress lines may come first; the error is one line, the last.
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert_eq!(err.matches("footml: error").count(), 1, "one error line expected: {err}");
+    assert!(last.starts_with("footml: error: ") && last.contains(want), "{err}");
+}
+
+#[test]
+fn version_and_usage() {
+    let o = footml().arg("--version").output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("footml {}", footml::VERSION));
+    let o = footml().args(["analyze", "--frame-size", "big"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "usage errors exit with 2");
+}
+
+#[test]
+fn bad_inputs_give_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"stage_configs": {"video_decoding": {"target_fsp": 25}}}"#).unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    fails_with(
+        &["analyze", "x.mp4", "--config", cfg.to_str().unwrap(), "--out", out],
+        "unknown config key `stage_configs.video_decoding.target_fsp`",
+    );
+    fails_with(
+        &["analyze", "--detections", "/nonexistent/d.txt", "--fps", "25", "--frame-size", "640x480", "--out", out],
+        "detections file not found: /nonexistent/d.txt",
+    );
+    fails_with(&["analyze", "--detections", "d.txt", "--out", out], "both set for a detections input");
+    fails_with(&["analyze", "--config", "/nonexistent/c.json", "--out", out], "/nonexistent/c.json");
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "1,-1,1,2,3,4,0.9\nnot,a,detection\n").unwrap();
+    fails_with(
+        &["analyze", "--detections", bad.to_str().unwrap(), "--fps", "25", "--frame-size", "640x480", "--out", out],
+        "bad.txt:2:",
+    );
+}
+
+fn read_report(dir: &Path) -> serde_json::Value {
+    let mut r: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    // Timings differ between runs; everything else must not.
+    for s in r["stages"].as_array_mut().unwrap() {
+        s["duration_s"] = serde_json::json!(0);
+    }
+    r
+}
+
+fn chunk_files(dir: &Path) -> usize {
+    fn walk(d: &Path, n: &mut usize) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, n);
+            } else if p.extension().is_some_and(|x| x == "ckpt") && p.parent().is_some_and(|d| d.ends_with("stream")) {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(dir, &mut n);
+    n
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    let o = footml().args(detections_args(&clean)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!clean.join("checkpoints").exists(), "checkpoints are removed after success");
+
+    // The same analysis, read at 250 frames/s (4 s for 1000 frames), killed with SIGKILL
+    // once a few chunks are on disk.
+    let killed: PathBuf = dir.path().join("killed");
+    let mut args = detections_args(&killed);
+    args.extend(["--checkpoint-interval", "50", "--realtime", "10"].map(String::from));
+    let mut child = footml().args(&args).spawn().unwrap();
+    let start = Instant::now();
+    while chunk_files(&killed.join("checkpoints")) < 3 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoints appeared");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup of any kind.
+    child.wait().unwrap();
+    assert!(!killed.join("report.json").exists());
+
+    let mut resume = detections_args(&killed);
+    resume.extend(["--checkpoint-interval", "50", "--resume"].map(String::from));
+    let o = footml().args(&resume).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_report(&killed), read_report(&clean));
+    assert_eq!(std::fs::read(killed.join("tracks.txt")).unwrap(), std::fs::read(clean.join("tracks.txt")).unwrap());
+
+    // The event log shows the resumed run starting after the checkpointed frames.
+    let events = std::fs::read_to_string(killed.join("events.jsonl")).unwrap();
+    let resumed_from: Vec<u64> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "stage_started" && e["stage"] == "player_tracking")
+        .map(|e| e["from_frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(resumed_from.len(), 2, "{resumed_from:?}");
+    assert_eq!(resumed_from[0], 0);
+    assert!(resumed_from[1] >= 150 && resumed_from[1] % 50 == 0, "{resumed_from:?}");
+}
+
+#[test]
+fn outputs_follow_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = footml().args(detections_args(&out)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("report.json") && stdout.contains("1000 frames"), "{stdout}");
+    let r = read_report(&out);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["video"]["frame_count"], 1000);
+    assert_eq!(r["video"]["fps"], 25.0);
+    let names: Vec<&str> = r["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["detections_input", "pitch_calibration", "player_tracking"]);
+    // Every tracked box has a pitch position inside the pitch (with run-off).
+    for t in r["tracks"].as_array().unwrap() {
+        for f in t["frames"].as_array().unwrap() {
+            let p = f["pitch"].as_array().expect("calibrated frames have pitch positions");
+            let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+            assert!(x.abs() < 60.0 && y.abs() < 40.0, "({x}, {y})");
+        }
+    }
+    // tracks.txt is MOTChallenge: frame from 1, 10 columns, sorted by frame.
+    let tracks = std::fs::read_to_string(out.join("tracks.txt")).unwrap();
+    let mut last = 0;
+    for line in tracks.lines() {
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols.len(), 10, "{line}");
+        let frame: u64 = cols[0].parse().unwrap();
+        assert!(frame >= 1 && frame >= last);
+        last = frame;
+    }
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(events.lines().last().unwrap().contains("\"type\":\"pipeline_completed\""));
+}
