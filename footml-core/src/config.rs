@@ -105,6 +105,10 @@ pub struct PipelineConfig {
     /// Write checkpoints so that an interrupted run can resume.
     #[serde(default = "default_true")]
     pub checkpoint_enabled: bool,
+    /// Where `report.json`, `tracks.txt` and side outputs (extracted audio) are written.
+    /// Without it the report is only returned.
+    #[serde(default)]
+    pub output_dir: Option<PathBuf>,
     /// Frames per checkpoint chunk.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_frames: u64,

@@ -62,5 +62,10 @@ pub use pipeline::{Pipeline, PipelineBuilder};
 pub use report::MatchReport;
 pub use types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, MatchData, RgbFrame, TrackedBox, VideoInfo};
 
+/// The README's Rust example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// footml's version, as in Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -136,6 +136,7 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
     if let Some(n) = args.checkpoint_interval {
         config.checkpoint_interval_frames = n;
     }
+    config.output_dir = Some(args.out.clone());
     if config.checkpoint_dir.is_none() {
         config.checkpoint_dir = Some(args.out.join("checkpoints"));
     }
@@ -153,7 +154,6 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
     let mut builder = Pipeline::builder_from_config(&config)?
         .resume(args.resume)
         .keep_checkpoints(args.keep_checkpoints)
-        .output_dir(&args.out)
         .event_sink(JsonLinesSink::create(&events_path)?)
         .event_sink(FnSink(move |e: &PipelineEvent| sink_progress.on_event(e)));
     if config.log_level.is_some() {

@@ -439,6 +439,9 @@ impl Pipeline {
             .channel_capacity(config.channel_capacity)
             .checkpoint_interval(config.checkpoint_interval_frames)
             .retry_policy(RetryPolicy::from(&config.retry));
+        if let Some(dir) = &config.output_dir {
+            b = b.output_dir(dir.clone());
+        }
         if let Some(v) = &config.model_version {
             b = b.model_version(v.clone());
         }
@@ -448,8 +451,7 @@ impl Pipeline {
             #[cfg(feature = "video")]
             {
                 let vd = &config.stage_configs.video_decoding;
-                let audio_dir = config.checkpoint_dir.as_deref().and_then(|d| d.parent());
-                let src = crate::stages::video_decoding::VideoSource::open(video, vd, audio_dir)?;
+                let src = crate::stages::video_decoding::VideoSource::open(video, vd, config.output_dir.as_deref())?;
                 b = b.source(src);
                 input_identity = file_identity(video);
                 // Player detection arrives with the perception stages; until then a video
@@ -493,6 +495,7 @@ impl Pipeline {
                 // Settings that change how the work is run but not its result stay out.
                 let mut settings = config.clone();
                 settings.checkpoint_dir = None;
+                settings.output_dir = None;
                 settings.log_level = None;
                 settings.checkpoint_enabled = true;
                 settings.checkpoint_interval_frames = 0;
