@@ -45,13 +45,27 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let players = item.record.players.unwrap_or_default();
         for t in tracker.update(&players) {
             let b = t.bbox;
-            writeln!(w, "{},{},{:.2},{:.2},{:.2},{:.2},{:.3},-1,-1,-1", item.record.index + 1, t.track_id, b.x, b.y, b.w, b.h, t.score)?;
+            writeln!(
+                w,
+                "{},{},{:.2},{:.2},{:.2},{:.2},{:.3},-1,-1,-1",
+                item.record.index + 1,
+                t.track_id,
+                b.x,
+                b.y,
+                b.w,
+                b.h,
+                t.score
+            )?;
             boxes += 1;
         }
         frames += 1;
     }
     w.flush()?;
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("{frames} frames, {boxes} track boxes -> {} ({:.0} frames/s incl. parsing)", out.display(), frames as f64 / secs);
+    eprintln!(
+        "{frames} frames, {boxes} track boxes -> {} ({:.0} frames/s incl. parsing)",
+        out.display(),
+        frames as f64 / secs
+    );
     Ok(())
 }

@@ -255,6 +255,14 @@ pub struct PlayerTrackingConfig {
     /// `fuse_score`): the cost is `1 − IoU · score`, so a confident detection wins a
     /// contested track.
     pub fuse_score: bool,
+    /// Boxes are enlarged by this fraction of their width and height on every side before
+    /// their IoU is taken (buffered IoU, as C-BIoU does for sports): small, fast players
+    /// whose boxes no longer overlap from one frame to the next still match. 0 = plain IoU.
+    pub iou_buffer: f32,
+    /// Gate on the squared Mahalanobis distance (4 degrees of freedom; 9.49 is the 95%
+    /// quantile) for matching confirmed tracks that IoU left unmatched to the remaining
+    /// high-score detections by their Kalman prediction. 0 disables this step.
+    pub recovery_gate: f32,
     /// Consecutive matched frames before a new track is confirmed and reported.
     pub min_hits: u32,
     /// Frames a lost track is kept for re-association before it is deleted.
@@ -271,6 +279,8 @@ impl Default for PlayerTrackingConfig {
             low_match_iou: 0.5,
             unconfirmed_match_iou: 0.3,
             fuse_score: true,
+            iou_buffer: 0.3,
+            recovery_gate: 9.4877,
             min_hits: 2,
             max_lost_frames: 30,
         }
@@ -434,16 +444,28 @@ impl PipelineConfig {
         }
         let pd = &self.stage_configs.player_detection;
         if !(0.0..=1.0).contains(&pd.confidence_threshold) {
-            return Err(invalid("stage_configs.player_detection.confidence_threshold", "a number in [0, 1]", pd.confidence_threshold));
+            return Err(invalid(
+                "stage_configs.player_detection.confidence_threshold",
+                "a number in [0, 1]",
+                pd.confidence_threshold,
+            ));
         }
         if !(0.0..=1.0).contains(&pd.nms_threshold) {
-            return Err(invalid("stage_configs.player_detection.nms_threshold", "a number in [0, 1]", pd.nms_threshold));
+            return Err(invalid(
+                "stage_configs.player_detection.nms_threshold",
+                "a number in [0, 1]",
+                pd.nms_threshold,
+            ));
         }
         if pd.tiles[0] == 0 || pd.tiles[1] == 0 {
             return Err(invalid("stage_configs.player_detection.tiles", "[cols, rows] ≥ 1", pd.tiles));
         }
         if !(0.0..0.5).contains(&pd.tile_overlap) {
-            return Err(invalid("stage_configs.player_detection.tile_overlap", "a fraction in [0, 0.5)", pd.tile_overlap));
+            return Err(invalid(
+                "stage_configs.player_detection.tile_overlap",
+                "a fraction in [0, 0.5)",
+                pd.tile_overlap,
+            ));
         }
         crate::stages::player_tracking::validate_config(&self.stage_configs.player_tracking)?;
         let bt = &self.stage_configs.ball_tracking;
@@ -523,7 +545,10 @@ mod tests {
             no_env,
         )
         .unwrap_err();
-        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.video_decoding.fps_target"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.video_decoding.fps_target"),
+            "{e}"
+        );
         let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"jersey_numbers": {}}}"#, no_env).unwrap_err();
         assert_eq!(e.to_string(), "unknown config key `stage_configs.jersey_numbers`");
     }
@@ -539,7 +564,10 @@ mod tests {
             no_env,
         )
         .unwrap_err();
-        assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "stage_configs.ball_tracking.tracking_method"), "{e}");
+        assert!(
+            matches!(&e, ConfigError::Parse { path, .. } if path == "stage_configs.ball_tracking.tracking_method"),
+            "{e}"
+        );
         assert!(PipelineConfig::from_json_with_env("{} trailing", no_env).is_err());
         assert!(PipelineConfig::from_json_with_env(r#"{"detections_path": "d.txt"}"#, no_env).is_err());
     }

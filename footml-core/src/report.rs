@@ -130,7 +130,12 @@ impl MatchReport {
                     .entry(t.track_id)
                     .or_insert_with(|| TrackReport { track_id: t.track_id, team: None, role: None, frames: vec![] })
                     .frames
-                    .push(TrackFrame { frame: rec.index, bbox: [t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h], score: t.score, pitch });
+                    .push(TrackFrame {
+                        frame: rec.index,
+                        bbox: [t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h],
+                        score: t.score,
+                        pitch,
+                    });
             }
         }
         MatchReport {

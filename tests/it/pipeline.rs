@@ -1,7 +1,7 @@
 //! Pipeline engine behaviour seen from outside: graph validation, streaming, back-pressure,
 //! cancellation, retries, events, checkpoints and resume.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,7 +61,11 @@ fn build_orders_stages_and_rejects_bad_graphs() {
         .unwrap();
     assert_eq!(p.stage_names(), vec!["counting_source", "a", "b"]);
 
-    let e = build_err(Pipeline::builder().source(CountingSource::new(1)).stream_stage(Named("jersey", vec!["crops"], vec![])));
+    let e = build_err(Pipeline::builder().source(CountingSource::new(1)).stream_stage(Named(
+        "jersey",
+        vec!["crops"],
+        vec![],
+    )));
     assert_eq!(e, BuildError::MissingInput { stage: "jersey".into(), artifact: "crops".into() });
     assert_eq!(e.to_string(), "stage `jersey` requires `crops`, which no source or stage provides");
 
@@ -89,7 +93,10 @@ fn build_orders_stages_and_rejects_bad_graphs() {
     );
     assert!(matches!(e, BuildError::DuplicateProvider { .. }), "{e}");
     assert_eq!(build_err(Pipeline::builder()), BuildError::NoSource);
-    assert!(matches!(build_err(Pipeline::builder().source(CountingSource::new(1)).batch_size(0)), BuildError::Unsupported(_)));
+    assert!(matches!(
+        build_err(Pipeline::builder().source(CountingSource::new(1)).batch_size(0)),
+        BuildError::Unsupported(_)
+    ));
 }
 
 #[test]
@@ -447,7 +454,10 @@ fn resume_after_a_failure_continues_from_the_last_chunk_and_matches_an_uninterru
     let (again, events) = summing_run(store, n, None, runs.clone());
     assert_eq!(sums(&again.unwrap()), sums(&clean));
     assert_eq!(runs.load(Ordering::SeqCst), before);
-    assert!(!events.iter().any(|e| e.stage.as_deref() == Some("summer") && e.type_name() == "stage_started"), "{events:#?}");
+    assert!(
+        !events.iter().any(|e| e.stage.as_deref() == Some("summer") && e.type_name() == "stage_started"),
+        "{events:#?}"
+    );
 }
 
 #[test]

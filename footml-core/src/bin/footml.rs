@@ -174,7 +174,11 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
         report_path.display(),
         report.stages.first().map_or(0, |s| s.frames),
         report.tracks.len(),
-        if report.frames_lost > 0 { format!(", {} frames lost to corrupt data", report.frames_lost) } else { String::new() }
+        if report.frames_lost > 0 {
+            format!(", {} frames lost to corrupt data", report.frames_lost)
+        } else {
+            String::new()
+        }
     );
     for (kind, path) in &report.outputs {
         println!("{kind}: {path}");

@@ -243,7 +243,9 @@ impl CheckpointStore for FsCheckpointStore {
         };
         for stage in stages {
             let stage = stage.map_err(io(&run))?;
-            let Some(stage_name) = stage.file_name().to_str().map(str::to_string) else { continue };
+            let Some(stage_name) = stage.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             if !stage.path().is_dir() {
                 continue;
             }
@@ -303,7 +305,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsCheckpointStore::new(dir.path());
         roundtrip(&store);
-        let names: Vec<_> = fs::read_dir(dir.path().join("run-1/stream")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            fs::read_dir(dir.path().join("run-1/stream")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("0000000001.ckpt")]);
     }
 

@@ -202,11 +202,15 @@ impl EventSink for TracingSink {
             EventKind::StageProgress { .. } => {
                 tracing::debug!(pipeline = %e.pipeline_id, stage, event = ?e.kind, "progress")
             }
-            EventKind::Warning { message } => tracing::warn!(pipeline = %e.pipeline_id, stage, "{message}"),
+            EventKind::Warning { message } => {
+                tracing::warn!(pipeline = %e.pipeline_id, stage, "{message}")
+            }
             EventKind::StageFailed { error, .. } | EventKind::PipelineFailed { error } => {
                 tracing::error!(pipeline = %e.pipeline_id, stage, "{error}")
             }
-            kind => tracing::info!(pipeline = %e.pipeline_id, stage, event = ?kind, "{}", e.type_name()),
+            kind => {
+                tracing::info!(pipeline = %e.pipeline_id, stage, event = ?kind, "{}", e.type_name())
+            }
         }
         Ok(())
     }
@@ -288,7 +292,9 @@ impl EventHub {
     /// queued. A sink still busy after that is left to finish on its own thread.
     pub fn close(&self, grace: Duration) {
         let Some(inner) = &self.0 else { return };
-        let Ok(mut workers) = inner.workers.lock() else { return };
+        let Ok(mut workers) = inner.workers.lock() else {
+            return;
+        };
         for w in workers.iter_mut() {
             w.tx.take();
         }

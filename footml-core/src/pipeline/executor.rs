@@ -116,13 +116,11 @@ impl Run<'_> {
 
     /// Stores an entry, retrying transient failures; a failure is a warning, not a failed run.
     fn save(&self, stage: &str, chunk: u64, bytes: &[u8]) -> bool {
-        let Some(store) = self.store else { return false };
+        let Some(store) = self.store else {
+            return false;
+        };
         let key = CheckpointKey::new(self.id, stage, chunk);
-        let (r, _) = self.retry.run(
-            self.cancel,
-            |_| store.put(&key, bytes).map_err(Error::Checkpoint),
-            |_, _, _| {},
-        );
+        let (r, _) = self.retry.run(self.cancel, |_| store.put(&key, bytes).map_err(Error::Checkpoint), |_, _, _| {});
         if let Err(e) = r {
             self.emit(Some(stage), EventKind::Warning { message: format!("checkpoint {key} not saved: {e}") });
             return false;
@@ -133,7 +131,9 @@ impl Run<'_> {
     /// Loads and decodes an entry. A damaged entry is reported as a warning and treated as
     /// absent; an unreachable store is an error.
     fn load<T: for<'de> Deserialize<'de>>(&self, stage: &str, chunk: u64) -> Result<Option<T>> {
-        let Some(store) = self.store else { return Ok(None) };
+        let Some(store) = self.store else {
+            return Ok(None);
+        };
         let key = CheckpointKey::new(self.id, stage, chunk);
         let bytes = match store.get(&key) {
             Ok(Some(b)) => b,
@@ -305,7 +305,9 @@ fn run_all(
                     run.emit(
                         Some(STREAM),
                         EventKind::Warning {
-                            message: format!("checkpoint chunk {next_chunk} does not continue the previous one; resuming before it"),
+                            message: format!(
+                                "checkpoint chunk {next_chunk} does not continue the previous one; resuming before it"
+                            ),
                         },
                     );
                     break;
@@ -399,7 +401,10 @@ fn run_all(
             data = done;
         }
         let outcome = StageOutcome { duration_s: t.elapsed().as_secs_f64(), attempts };
-        run.emit(Some(&name), EventKind::StageCompleted { frames: data.frames.len() as u64, duration_s: outcome.duration_s });
+        run.emit(
+            Some(&name),
+            EventKind::StageCompleted { frames: data.frames.len() as u64, duration_s: outcome.duration_s },
+        );
         run.save(&match_key(&name), 0, &encode(&data)?);
         reports.push(stage_report(&name, data.frames.len() as u64, Some(&outcome)));
     }
@@ -524,8 +529,14 @@ fn run_source(
     let mut max_attempts = 1;
     let mut batch = FrameBatch::default();
     let lost = |source: &dyn FrameSource| lost_before + source.frames_lost();
-    // Frames sent since the last chunk was closed.
-    let mut open_chunk = false;
+    // The chunk the frames in flight since the last closed chunk belong to. A chunk is
+    // closed when the first frame of a later chunk arrives (indices may have gaps where
+    // frames were lost), or at the end of the stream.
+    let mut open_chunk: Option<u64> = None;
+    let close = |batch: &mut FrameBatch, source: &dyn FrameSource| {
+        batch.states = Some(BTreeMap::new());
+        batch.frames_lost = lost(source);
+    };
     loop {
         if run.cancel.is_cancelled() {
             return Err(Error::Cancelled);
@@ -543,40 +554,45 @@ fn run_source(
         if drop_pixels {
             item.image = None;
         }
-        let index = item.record.index;
-        batch.items.push(item);
-        let closes_chunk = checkpointing && (index + 1) % s.checkpoint_interval == 0;
-        open_chunk = !closes_chunk;
-        if closes_chunk {
-            batch.states = Some(BTreeMap::new());
-            batch.frames_lost = lost(source);
-        }
-        if batch.items.len() >= s.batch_size || closes_chunk {
-            let n = batch.items.len() as u64;
-            if tx.send(std::mem::take(&mut batch)).is_err() {
-                // A later stage stopped; its own result says why.
+        let chunk = item.record.index / s.checkpoint_interval;
+        if checkpointing && open_chunk.is_some_and(|c| c != chunk) {
+            close(&mut batch, source);
+            if !send(&tx, &mut batch, &mut progress, run, &name) {
                 return Ok((outcome(started, max_attempts, source), lost(source)));
             }
-            progress.add(run, &name, n, false);
+        }
+        open_chunk = Some(chunk);
+        batch.items.push(item);
+        if batch.items.len() >= s.batch_size && !send(&tx, &mut batch, &mut progress, run, &name) {
+            // A later stage stopped; its own result says why.
+            return Ok((outcome(started, max_attempts, source), lost(source)));
         }
     }
-    if !batch.items.is_empty() || (checkpointing && open_chunk) {
-        if checkpointing {
-            // The last, partial chunk is checkpointed too (by an empty batch when its
-            // frames have already gone downstream).
-            batch.states = Some(BTreeMap::new());
-            batch.frames_lost = lost(source);
-        }
-        let n = batch.items.len() as u64;
-        let _ = tx.send(batch);
-        progress.add(run, &name, n, true);
+    if checkpointing && open_chunk.is_some() {
+        // The last, partial chunk is checkpointed too (by an empty batch when its frames
+        // have already gone downstream).
+        close(&mut batch, source);
     }
+    if !batch.items.is_empty() || batch.states.is_some() {
+        send(&tx, &mut batch, &mut progress, run, &name);
+    }
+    progress.add(run, &name, 0, true);
     let o = outcome(started, max_attempts, source);
     run.emit(
         Some(&name),
         EventKind::StageCompleted { frames: progress.base + progress.done, duration_s: o.outcome.duration_s },
     );
     Ok((o, lost(source)))
+}
+
+/// Sends the batch downstream (leaving an empty one); false when the next stage is gone.
+fn send(tx: &Sender<FrameBatch>, batch: &mut FrameBatch, progress: &mut Progress, run: &Run, stage: &str) -> bool {
+    let n = batch.items.len() as u64;
+    if tx.send(std::mem::take(batch)).is_err() {
+        return false;
+    }
+    progress.add(run, stage, n, false);
+    true
 }
 
 fn outcome(started: Instant, attempts: u32, source: &dyn FrameSource) -> SourceOutcome {

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Result;
 use crate::config::PipelineConfig;
 use crate::pipeline::cancel::CancellationToken;
 use crate::pipeline::checkpoint::{CheckpointStore, FsCheckpointStore};
@@ -21,7 +22,6 @@ use crate::pipeline::stage::{Artifact, FrameSource, MatchStage, Stage, StreamSta
 use crate::report::MatchReport;
 use crate::stages::detections_file::{DetectionsFileSource, HomographyFile, HomographyFromFile};
 use crate::stages::player_tracking::PlayerTracker;
-use crate::Result;
 
 /// Errors in the shape of a pipeline, found by [`PipelineBuilder::build`].
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -39,7 +39,9 @@ pub enum BuildError {
         artifact: String,
     },
     /// Stages depend on each other in a circle.
-    #[error("stage `{stage}` requires `{artifact}`, which is provided only by stages that depend on `{stage}` (a cycle)")]
+    #[error(
+        "stage `{stage}` requires `{artifact}`, which is provided only by stages that depend on `{stage}` (a cycle)"
+    )]
     Cycle {
         /// A stage on the cycle.
         stage: String,
@@ -268,7 +270,8 @@ impl PipelineBuilder {
         let mut names = BTreeSet::from([source.name().to_string()]);
         let mut providers: BTreeMap<Artifact, String> =
             source.provides().into_iter().map(|a| (a, source.name().to_string())).collect();
-        let all_stages = self.stream.iter().map(|s| s as &dyn Stage2).chain(self.matches.iter().map(|s| s as &dyn Stage2));
+        let all_stages =
+            self.stream.iter().map(|s| s as &dyn Stage2).chain(self.matches.iter().map(|s| s as &dyn Stage2));
         for s in all_stages {
             if !names.insert(s.stage_name().to_string()) {
                 return Err(BuildError::DuplicateStage(s.stage_name().to_string()).into());
@@ -289,7 +292,7 @@ impl PipelineBuilder {
         let matches = order_stages(self.matches, &mut available, &providers)?;
         let pipeline_id = match self.pipeline_id {
             Some(id) => id,
-            None => derive_id(&source, &stream, &matches),
+            None => derive_id(source.as_ref(), &stream, &matches),
         };
         Ok(Pipeline {
             pipeline_id,
@@ -364,7 +367,7 @@ fn order_stages<S: Stage2>(
     Ok(ordered)
 }
 
-fn derive_id(source: &Box<dyn FrameSource>, stream: &[Box<dyn StreamStage>], matches: &[Box<dyn MatchStage>]) -> String {
+fn derive_id(source: &dyn FrameSource, stream: &[Box<dyn StreamStage>], matches: &[Box<dyn MatchStage>]) -> String {
     let info = source.info();
     let mut key = format!("{}|{}|{:?}|{}x{}", info.path, info.fps, info.frame_count, info.width, info.height);
     for s in stream {
@@ -461,7 +464,9 @@ impl Pipeline {
             #[cfg(not(feature = "video"))]
             {
                 let _ = video;
-                return Err(BuildError::Unsupported("video input needs footml built with the `video` feature".into()).into());
+                return Err(
+                    BuildError::Unsupported("video input needs footml built with the `video` feature".into()).into()
+                );
             }
         } else if let Some(dets) = &config.detections_path {
             let (fps, size) = (config.fps.expect("validated"), config.frame_size.expect("validated"));

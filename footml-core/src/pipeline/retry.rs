@@ -147,7 +147,9 @@ mod tests {
         let mut retries = vec![];
         let (r, attempts) = fast(5).run(
             &CancellationToken::new(),
-            |n| if n < 3 { Err(Error::transient("busy")) } else { Ok(n) },
+            |n| {
+                if n < 3 { Err(Error::transient("busy")) } else { Ok(n) }
+            },
             |n, _, e| retries.push((n, e.to_string())),
         );
         assert_eq!(r.unwrap(), 3);
@@ -157,10 +159,12 @@ mod tests {
 
     #[test]
     fn permanent_errors_and_exhaustion_stop() {
-        let (r, attempts) = fast(5).run(&CancellationToken::new(), |_| Err::<(), _>(Error::permanent("bad")), |_, _, _| {});
+        let (r, attempts) =
+            fast(5).run(&CancellationToken::new(), |_| Err::<(), _>(Error::permanent("bad")), |_, _, _| {});
         assert!(r.is_err());
         assert_eq!(attempts, 1);
-        let (r, attempts) = fast(3).run(&CancellationToken::new(), |_| Err::<(), _>(Error::transient("busy")), |_, _, _| {});
+        let (r, attempts) =
+            fast(3).run(&CancellationToken::new(), |_| Err::<(), _>(Error::transient("busy")), |_, _, _| {});
         assert_eq!(r.unwrap_err().to_string(), "busy");
         assert_eq!(attempts, 3);
     }

@@ -59,7 +59,13 @@ impl MotReader {
             std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
             _ => Error::io(path, e),
         })?;
-        Ok(MotReader { path: path.to_path_buf(), lines: BufReader::new(file).lines(), line_no: 0, pending: None, last_frame: 0 })
+        Ok(MotReader {
+            path: path.to_path_buf(),
+            lines: BufReader::new(file).lines(),
+            line_no: 0,
+            pending: None,
+            last_frame: 0,
+        })
     }
 
     fn parse_err(&self, message: String) -> Error {
@@ -68,7 +74,9 @@ impl MotReader {
 
     fn next_line(&mut self) -> Result<Option<(u64, Detection)>> {
         loop {
-            let Some(line) = self.lines.next() else { return Ok(None) };
+            let Some(line) = self.lines.next() else {
+                return Ok(None);
+            };
             self.line_no += 1;
             let line = line.map_err(|e| Error::io(&self.path, e))?;
             let line = line.trim();
@@ -265,14 +273,16 @@ struct FrameHomographyJson {
 impl HomographyFile {
     /// Reads a homography file (DESIGN.md format).
     pub fn load(path: &Path) -> Result<Self> {
-        let bad = |message: String| Error::Detections(DetectionsError::Homography { path: path.to_path_buf(), message });
+        let bad =
+            |message: String| Error::Detections(DetectionsError::Homography { path: path.to_path_buf(), message });
         let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => bad("file not found".into()),
             _ => Error::io(path, e),
         })?;
         let json: HomographyJson = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let check = |m: &[[f64; 3]; 3], what: &str| -> Result<()> {
-            let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+                - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
                 + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
             if m.iter().flatten().any(|v| !v.is_finite()) || det.abs() < 1e-15 {
                 return Err(bad(format!("{what}: expected an invertible 3x3 matrix of finite numbers")));
@@ -291,7 +301,9 @@ impl HomographyFile {
                     frames.insert(f.frame - 1, f.image_to_pitch);
                 }
             }
-            _ => return Err(bad("expected exactly one of `image_to_pitch` or `frames`".into())),
+            _ => {
+                return Err(bad("expected exactly one of `image_to_pitch` or `frames`".into()));
+            }
         }
         Ok(HomographyFile {
             fixed: json.image_to_pitch,
@@ -363,7 +375,11 @@ mod tests {
     #[test]
     fn reads_frames_in_order_with_gaps_and_ball() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "p.txt", "1,-1,10,20,30,40,0.9,-1,-1,-1\n1,-1,1,2,3,4,0.5\n\n3,-1,5,6,7,8,0.7,-1,-1,-1\n");
+        let p = write(
+            dir.path(),
+            "p.txt",
+            "1,-1,10,20,30,40,0.9,-1,-1,-1\n1,-1,1,2,3,4,0.5\n\n3,-1,5,6,7,8,0.7,-1,-1,-1\n",
+        );
         let b = write(dir.path(), "b.txt", "2,-1,100,100,8,8,0.4,-1,-1,-1\n4,-1,1,1,2,2,0.3\n");
         let mut src = DetectionsFileSource::open(&p, Some(&b), 25.0, [1920, 1080]).unwrap();
         assert_eq!(src.info().frame_count, Some(4));
@@ -407,12 +423,17 @@ mod tests {
     #[test]
     fn homography_files_static_and_per_frame() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "h.json", r#"{"image_to_pitch": [[0.1,0,-50],[0,0.1,-30],[0,0,1]], "pitch_length": 100}"#);
+        let p = write(
+            dir.path(),
+            "h.json",
+            r#"{"image_to_pitch": [[0.1,0,-50],[0,0.1,-30],[0,0,1]], "pitch_length": 100}"#,
+        );
         let h = HomographyFile::load(&p).unwrap();
         assert_eq!(h.for_frame(0), h.for_frame(1000));
         assert_eq!(h.pitch_length, 100.0);
         assert_eq!(h.pitch_width, 68.0);
-        let p = write(dir.path(), "f.json", r#"{"frames": [{"frame": 2, "image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}]}"#);
+        let p =
+            write(dir.path(), "f.json", r#"{"frames": [{"frame": 2, "image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}]}"#);
         let h = HomographyFile::load(&p).unwrap();
         assert_eq!(h.for_frame(0), None);
         assert_eq!(h.for_frame(1), Some([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]));
@@ -424,7 +445,10 @@ mod tests {
             "not json",
         ] {
             let p = write(dir.path(), "bad.json", bad);
-            assert!(matches!(HomographyFile::load(&p), Err(Error::Detections(DetectionsError::Homography { .. }))), "{bad}");
+            assert!(
+                matches!(HomographyFile::load(&p), Err(Error::Detections(DetectionsError::Homography { .. }))),
+                "{bad}"
+            );
         }
     }
 }

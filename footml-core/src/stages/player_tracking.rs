@@ -5,19 +5,31 @@
 //! detections by optimal assignment ([`crate::vision::assignment`]) on `1 − IoU`, in the
 //! order of ByteTrack (Zhang et al., ECCV 2022):
 //!
-//! 1. confirmed tracks (tracked and lost) with the high-score detections;
+//! 1. confirmed tracks (tracked and lost) with the high-score detections (`1 − IoU · score`
+//!    with `fuse_score`);
 //! 2. tracks still unmatched that were tracked in the previous frame with the low-score
 //!    detections, at a stricter IoU: a partly occluded player gets a low score, and these
 //!    detections keep their tracks alive without being trusted to start new ones;
-//! 3. tentative (not yet confirmed) tracks with the high-score detections left;
-//! 4. new tentative tracks from the high-score detections still left.
+//! 3. *(not in ByteTrack)* confirmed tracks still unmatched with the high-score detections
+//!    left, by the Mahalanobis distance of the detection from the track's Kalman prediction
+//!    (`recovery_gate`);
+//! 4. tentative (not yet confirmed) tracks with the high-score detections left;
+//! 5. new tentative tracks from the high-score detections still left (`new_track_threshold`).
+//!
+//! Two changes from ByteTrack come from football seen by a wide camera, where a far player
+//! is a box a few pixels wide that can move more than its width between two matches:
+//! IoU is taken on boxes enlarged by `iou_buffer` (buffered IoU, after C-BIoU, Yang et al.
+//! 2023, designed for sports tracking), and step 3 re-finds tracks whose boxes no longer
+//! overlap their detection, with a gate that widens as the filter's uncertainty grows.
+//! On the SkillCorner fixture (`tests/fixtures/skillcorner`) they raise IDF1 from 0.62 to
+//! 0.67 and MOTA from 0.910 to 0.920. Both can be turned off (`0`) to get ByteTrack.
 //!
 //! A tentative track is confirmed, and gets its id, after `min_hits` consecutive matches
 //! (on the tracker's very first frame at once, as ByteTrack does, so that the players
 //! already on screen are reported from the start); it is dropped at its first miss. A
 //! confirmed track that misses a frame becomes lost; it keeps being predicted and can be
-//! re-found in step 1 for `max_lost_frames` frames, after which it is deleted. Only
-//! confirmed tracks matched in a frame are reported for that frame.
+//! re-found for `max_lost_frames` frames, after which it is deleted. Only confirmed tracks
+//! matched in a frame are reported for that frame, with the Kalman-filtered box.
 //!
 //! Everything is ordered (tracks by creation, detections by input order) and nothing
 //! depends on hash-map iteration, so the same input gives the same output, bit for bit,
@@ -54,9 +66,19 @@ pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigEr
     unit("high_threshold", cfg.high_threshold)?;
     unit("low_threshold", cfg.low_threshold)?;
     unit("new_track_threshold", cfg.new_track_threshold)?;
-    unit("match_iou", cfg.match_iou)?;
-    unit("low_match_iou", cfg.low_match_iou)?;
-    unit("unconfirmed_match_iou", cfg.unconfirmed_match_iou)?;
+    // A minimum IoU of 0 would let boxes that do not overlap at all match.
+    let iou = |key: &str, x: f32| {
+        if x > 0.0 && x <= 1.0 { Ok(()) } else { Err(invalid(key, "a number in (0, 1]", x)) }
+    };
+    iou("match_iou", cfg.match_iou)?;
+    iou("low_match_iou", cfg.low_match_iou)?;
+    iou("unconfirmed_match_iou", cfg.unconfirmed_match_iou)?;
+    if !(cfg.iou_buffer >= 0.0 && cfg.iou_buffer <= 2.0) {
+        return Err(invalid("iou_buffer", "a number in [0, 2]", cfg.iou_buffer));
+    }
+    if !(cfg.recovery_gate >= 0.0 && cfg.recovery_gate.is_finite()) {
+        return Err(invalid("recovery_gate", "a finite number ≥ 0", cfg.recovery_gate));
+    }
     if cfg.low_threshold > cfg.high_threshold {
         return Err(invalid("low_threshold", "at most high_threshold", cfg.low_threshold));
     }
@@ -93,7 +115,6 @@ struct Track {
     last_frame: u64,
     /// Score of the last matched detection.
     score: f32,
-    det: BBox,
 }
 
 /// Everything that carries over from one frame to the next.
@@ -141,12 +162,6 @@ pub struct PlayerTracker {
     solver: LinearAssignment,
 }
 
-/// Which detections of a frame are still unmatched, by index into the high or low list.
-struct Pending {
-    high: Vec<usize>,
-    low: Vec<usize>,
-}
-
 impl PlayerTracker {
     /// A tracker with the given settings; fails when they are invalid (the error names the
     /// key, e.g. `stage_configs.player_tracking.min_hits`).
@@ -154,10 +169,7 @@ impl PlayerTracker {
         validate_config(cfg)?;
         Ok(PlayerTracker {
             cfg: cfg.clone(),
-            kf: BoxKalmanFilter {
-                std_weight_position: std::env::var("EXP_KP").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0 / 20.0),
-                std_weight_velocity: std::env::var("EXP_KV").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0 / 160.0),
-            },
+            kf: BoxKalmanFilter::default(),
             state: TrackerState::default(),
             solver: LinearAssignment::new(),
         })
@@ -186,6 +198,7 @@ impl PlayerTracker {
     pub fn update(&mut self, detections: &[Detection]) -> Vec<TrackedBox> {
         let cfg = &self.cfg;
         let kf = &self.kf;
+        let solver = &mut self.solver;
         let st = &mut self.state;
         st.frame += 1;
         let frame = st.frame;
@@ -200,7 +213,11 @@ impl PlayerTracker {
             .filter(valid)
             .filter(|d| d.score >= cfg.low_threshold && d.score < cfg.high_threshold)
             .collect();
-        let mut pending = Pending { high: (0..high.len()).collect(), low: (0..low.len()).collect() };
+        let grow = |b: &BBox| buffered(b, cfg.iou_buffer);
+        let high_boxes: Vec<BBox> = high.iter().map(|d| grow(&d.bbox)).collect();
+        let low_boxes: Vec<BBox> = low.iter().map(|d| grow(&d.bbox)).collect();
+        let mut high_left: Vec<usize> = (0..high.len()).collect();
+        let mut low_left: Vec<usize> = (0..low.len()).collect();
 
         for t in &mut st.tracks {
             // As ByteTrack: a lost track keeps its motion but not its change of height,
@@ -210,7 +227,7 @@ impl PlayerTracker {
             }
             kf.predict(&mut t.kalman);
         }
-        let predicted: Vec<BBox> = st.tracks.iter().map(|t| bbox_from_xyah(&t.kalman.xyah())).collect();
+        let predicted: Vec<BBox> = st.tracks.iter().map(|t| grow(&bbox_from_xyah(&t.kalman.xyah()))).collect();
         let apply = |t: &mut Track, d: &Detection| {
             // A detection that the filter rejects (it cannot happen with the finite boxes
             // kept above) still counts as a match: the track stays at its prediction.
@@ -218,8 +235,13 @@ impl PlayerTracker {
             t.hits = if t.last_frame + 1 == frame { t.hits.saturating_add(1) } else { 1 };
             t.last_frame = frame;
             t.score = d.score;
-            t.det = d.bbox;
         };
+        // Fusing the score (ByteTrack) makes a confident detection win a contested track.
+        let iou_cost = |track: usize, det: &BBox, score: f32, fuse: bool| {
+            let iou = f64::from(predicted[track].iou(det));
+            if fuse { 1.0 - iou * f64::from(score) } else { 1.0 - iou }
+        };
+        let mut matched = vec![false; st.tracks.len()];
 
         // 1. Confirmed tracks, tracked before lost (ByteTrack's pool order), with the
         //    high-score detections.
@@ -227,41 +249,23 @@ impl PlayerTracker {
             .filter(|&i| st.tracks[i].status == Status::Tracked)
             .chain((0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Lost))
             .collect();
-        let matches = associate(
-            &mut self.solver,
-            &pool,
-            &predicted,
-            &high,
-            &mut pending.high,
-            cfg.fuse_score,
-            1.0 - f64::from(cfg.match_iou),
-        );
-        let mut unmatched_tracked = Vec::new();
-        let mut matched = vec![false; st.tracks.len()];
-        for (ti, di) in matches {
+        let max_cost = 1.0 - f64::from(cfg.match_iou);
+        for (ti, di) in associate(solver, &pool, &mut high_left, max_cost, |ti, di| {
+            iou_cost(ti, &high_boxes[di], high[di].score, cfg.fuse_score)
+        }) {
             matched[ti] = true;
-            let t = &mut st.tracks[ti];
-            t.status = Status::Tracked;
-            apply(t, high[di]);
-        }
-        for &ti in &pool {
-            if !matched[ti] && st.tracks[ti].status == Status::Tracked {
-                unmatched_tracked.push(ti);
-            }
+            st.tracks[ti].status = Status::Tracked;
+            apply(&mut st.tracks[ti], high[di]);
         }
 
         // 2. Tracks tracked until the last frame with the low-score detections. Scores are
         //    not fused here: the low scores would push every cost over the threshold.
-        let matches = associate(
-            &mut self.solver,
-            &unmatched_tracked,
-            &predicted,
-            &low,
-            &mut pending.low,
-            false,
-            1.0 - f64::from(cfg.low_match_iou),
-        );
-        for (ti, di) in matches {
+        let unmatched_tracked: Vec<usize> =
+            pool.iter().copied().filter(|&i| !matched[i] && st.tracks[i].status == Status::Tracked).collect();
+        let max_cost = 1.0 - f64::from(cfg.low_match_iou);
+        for (ti, di) in associate(solver, &unmatched_tracked, &mut low_left, max_cost, |ti, di| {
+            iou_cost(ti, &low_boxes[di], low[di].score, false)
+        }) {
             matched[ti] = true;
             apply(&mut st.tracks[ti], low[di]);
         }
@@ -271,38 +275,34 @@ impl PlayerTracker {
             }
         }
 
-        if let Some(gate) = std::env::var("EXP_MAHA").ok().and_then(|v| v.parse::<f64>().ok()) {
-            let rows: Vec<usize> = (0..st.tracks.len())
-                .filter(|&i| !matched[i] && st.tracks[i].status != Status::Tentative && (std::env::var("EXP_MAHA_ALL").is_ok() || st.tracks[i].last_frame + 1 < frame))
-                .collect();
-            if !rows.is_empty() && !pending.high.is_empty() {
-                let cost = DMatrix::from_fn(rows.len(), pending.high.len(), |r, c| {
-                    kf.mahalanobis_sq(&st.tracks[rows[r]].kalman, &xyah_from_bbox(&high[pending.high[c]].bbox)).unwrap_or(f64::INFINITY)
-                });
-                let a = self.solver.solve(&cost, gate);
-                for &(r, c) in &a.matches {
-                    let ti = rows[r];
-                    matched[ti] = true;
-                    let t = &mut st.tracks[ti];
-                    t.status = Status::Tracked;
-                    apply(t, high[pending.high[c]]);
-                }
-                pending.high = a.unmatched_cols.iter().map(|&c| pending.high[c]).collect();
+        // 3. Motion recovery (not in ByteTrack): confirmed tracks still unmatched with the
+        //    high-score detections left, by Mahalanobis distance to the Kalman prediction.
+        //    IoU fails when a player moves more than its box width between matches (small
+        //    far players, a few missed frames, a track whose velocity is not yet known); the
+        //    filter's uncertainty grows with each missed frame, and the gate with it.
+        if cfg.recovery_gate > 0.0 {
+            let rows: Vec<usize> = pool.iter().copied().filter(|&i| !matched[i]).collect();
+            let gates: Vec<_> = rows.iter().map(|&i| kf.gate(&st.tracks[i].kalman)).collect();
+            let measured: Vec<[f64; 4]> = high.iter().map(|d| xyah_from_bbox(&d.bbox)).collect();
+            // Rows are positions in `rows`, so that each track's gate is looked up directly.
+            let idx: Vec<usize> = (0..rows.len()).collect();
+            for (r, di) in associate(solver, &idx, &mut high_left, f64::from(cfg.recovery_gate), |r, di| {
+                gates[r].as_ref().map_or(f64::INFINITY, |g| g.mahalanobis_sq(&measured[di]))
+            }) {
+                let ti = rows[r];
+                matched[ti] = true;
+                st.tracks[ti].status = Status::Tracked;
+                apply(&mut st.tracks[ti], high[di]);
             }
         }
 
-        // 3. Tentative tracks with the high-score detections left.
-        let tentative: Vec<usize> = (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Tentative).collect();
-        let matches = associate(
-            &mut self.solver,
-            &tentative,
-            &predicted,
-            &high,
-            &mut pending.high,
-            cfg.fuse_score,
-            1.0 - f64::from(cfg.unconfirmed_match_iou),
-        );
-        for (ti, di) in matches {
+        // 4. Tentative tracks with the high-score detections left.
+        let tentative: Vec<usize> =
+            (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Tentative).collect();
+        let max_cost = 1.0 - f64::from(cfg.unconfirmed_match_iou);
+        for (ti, di) in associate(solver, &tentative, &mut high_left, max_cost, |ti, di| {
+            iou_cost(ti, &high_boxes[di], high[di].score, cfg.fuse_score)
+        }) {
             matched[ti] = true;
             let t = &mut st.tracks[ti];
             apply(t, high[di]);
@@ -310,28 +310,6 @@ impl PlayerTracker {
                 st.last_id += 1;
                 t.id = st.last_id;
                 t.status = Status::Tracked;
-            }
-        }
-
-        if let (Some(gate), true) = (std::env::var("EXP_MAHA").ok().and_then(|v| v.parse::<f64>().ok()), std::env::var("EXP_MAHA_TENT").is_ok()) {
-            let rows: Vec<usize> = (0..st.tracks.len()).filter(|&i| !matched[i] && st.tracks[i].status == Status::Tentative).collect();
-            if !rows.is_empty() && !pending.high.is_empty() {
-                let cost = DMatrix::from_fn(rows.len(), pending.high.len(), |r, c| {
-                    kf.mahalanobis_sq(&st.tracks[rows[r]].kalman, &xyah_from_bbox(&high[pending.high[c]].bbox)).unwrap_or(f64::INFINITY)
-                });
-                let a = self.solver.solve(&cost, gate);
-                for &(r, c) in &a.matches {
-                    let ti = rows[r];
-                    matched[ti] = true;
-                    let t = &mut st.tracks[ti];
-                    apply(t, high[pending.high[c]]);
-                    if t.hits >= cfg.min_hits {
-                        st.last_id += 1;
-                        t.id = st.last_id;
-                        t.status = Status::Tracked;
-                    }
-                }
-                pending.high = a.unmatched_cols.iter().map(|&c| pending.high[c]).collect();
             }
         }
 
@@ -348,8 +326,8 @@ impl PlayerTracker {
             keep
         });
 
-        // 4. New tracks from the confident detections nobody claimed.
-        for &di in &pending.high {
+        // 5. New tracks from the confident detections nobody claimed.
+        for &di in &high_left {
             let d = high[di];
             if d.score < cfg.new_track_threshold {
                 continue;
@@ -368,45 +346,46 @@ impl PlayerTracker {
                 hits: 1,
                 last_frame: frame,
                 score: d.score,
-                det: d.bbox,
             });
         }
 
+        // The filtered box rather than the detection's: it averages out the detector's
+        // jitter (on the SkillCorner fixture: MOTA 0.921 against 0.914, see
+        // `examples/track_mot.rs`).
         let mut out: Vec<TrackedBox> = st
             .tracks
             .iter()
             .filter(|t| t.status == Status::Tracked && t.last_frame == frame)
-            .map(|t| TrackedBox { track_id: t.id, bbox: if std::env::var("EXP_DETBOX").is_ok() { t.det } else { bbox_from_xyah(&t.kalman.xyah()) }, score: t.score })
+            .map(|t| TrackedBox { track_id: t.id, bbox: bbox_from_xyah(&t.kalman.xyah()), score: t.score })
             .collect();
         out.sort_by_key(|t| t.track_id);
         out
     }
 }
 
-/// Optimal assignment of the tracks `rows` (indices into `predicted`) to the detections
-/// `cols` (indices into `dets`), with cost `1 − IoU` (or `1 − IoU · score` when `fuse`):
-/// returns `(track, detection)` index pairs and removes the matched detections from `cols`.
+/// `b` enlarged by `fraction` of its width and height on every side (buffered IoU).
+fn buffered(b: &BBox, fraction: f32) -> BBox {
+    if fraction == 0.0 {
+        return *b;
+    }
+    BBox::new(b.x - fraction * b.w, b.y - fraction * b.h, b.w * (1.0 + 2.0 * fraction), b.h * (1.0 + 2.0 * fraction))
+}
+
+/// Optimal assignment of the tracks `rows` to the detections `cols` under `cost(row, col)`
+/// (indices as given), up to `max_cost`: returns the matched `(row, col)` values and removes
+/// the matched detections from `cols`, keeping their order.
 fn associate(
     solver: &mut LinearAssignment,
     rows: &[usize],
-    predicted: &[BBox],
-    dets: &[&Detection],
     cols: &mut Vec<usize>,
-    fuse: bool,
     max_cost: f64,
+    cost: impl Fn(usize, usize) -> f64,
 ) -> Vec<(usize, usize)> {
     if rows.is_empty() || cols.is_empty() {
         return Vec::new();
     }
-    let cost = DMatrix::from_fn(rows.len(), cols.len(), |r, c| {
-        let d = dets[cols[c]];
-        let bf: f32 = std::env::var("EXP_BUF").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        let grow = |b: BBox| BBox::new(b.x - bf * b.w, b.y - bf * b.h, b.w * (1.0 + 2.0 * bf), b.h * (1.0 + 2.0 * bf));
-        let iou = f64::from(grow(predicted[rows[r]]).iou(&grow(d.bbox)));
-        // Fusing the score (ByteTrack) makes a confident detection win a contested track.
-        if fuse { 1.0 - iou * f64::from(d.score) } else { 1.0 - iou }
-    });
-    let a = solver.solve(&cost, max_cost);
+    let matrix = DMatrix::from_fn(rows.len(), cols.len(), |r, c| cost(rows[r], cols[c]));
+    let a = solver.solve(&matrix, max_cost);
     let pairs = a.matches.iter().map(|&(r, c)| (rows[r], cols[c])).collect();
     *cols = a.unmatched_cols.iter().map(|&c| cols[c]).collect();
     pairs
@@ -445,7 +424,8 @@ impl StreamStage for PlayerTracker {
 
     fn save_state(&self) -> Result<Vec<u8>> {
         let saved = SavedState { version: STATE_VERSION, state: self.state.clone() };
-        rmp_serde::to_vec(&saved).map_err(|e| Error::permanent(format!("player_tracking: cannot encode the tracker state: {e}")))
+        rmp_serde::to_vec(&saved)
+            .map_err(|e| Error::permanent(format!("player_tracking: cannot encode the tracker state: {e}")))
     }
 
     fn load_state(&mut self, state: &[u8]) -> Result<()> {
@@ -481,7 +461,11 @@ mod tests {
         let people: Vec<([f32; 2], [f32; 2], f32)> = (0..n)
             .map(|_| {
                 let h = rng.random_range(30.0..70.0);
-                ([rng.random_range(100.0..1700.0), rng.random_range(100.0..900.0)], [rng.random_range(-3.0..3.0), rng.random_range(-2.0..2.0)], h)
+                (
+                    [rng.random_range(100.0..1700.0), rng.random_range(100.0..900.0)],
+                    [rng.random_range(-3.0..3.0), rng.random_range(-2.0..2.0)],
+                    h,
+                )
             })
             .collect();
         (0..frames)
@@ -495,8 +479,15 @@ mod tests {
                     let jitter = |rng: &mut StdRng| rng.random_range(-0.03..0.03) * h;
                     let x = p[0] + v[0] * t as f32 + jitter(&mut rng);
                     let y = p[1] + v[1] * t as f32 + jitter(&mut rng);
-                    let score = if rng.random::<f32>() < 0.1 { rng.random_range(0.15..0.5) } else { rng.random_range(0.6..0.95) };
-                    out.push((det(x, y, w * rng.random_range(0.95..1.05), h * rng.random_range(0.95..1.05), score), Some(k)));
+                    let score = if rng.random::<f32>() < 0.1 {
+                        rng.random_range(0.15..0.5)
+                    } else {
+                        rng.random_range(0.6..0.95)
+                    };
+                    out.push((
+                        det(x, y, w * rng.random_range(0.95..1.05), h * rng.random_range(0.95..1.05), score),
+                        Some(k),
+                    ));
                 }
                 if rng.random::<f32>() < 0.3 {
                     let (x, y) = (rng.random_range(0.0..1800.0), rng.random_range(0.0..1000.0));
@@ -570,6 +561,29 @@ mod tests {
         assert_eq!(tr.update(&[a(2), b(2)]).len(), 1, "b is tentative (2 hits)");
         let out = tr.update(&[a(3), b(3)]);
         assert_eq!(out.iter().map(|t| t.track_id).collect::<Vec<_>>(), vec![1, 2], "b confirmed at its third hit");
+    }
+
+    #[test]
+    fn small_fast_players_keep_their_id() {
+        // A far player: 5 px wide, moving 5 px per frame, so consecutive boxes barely touch
+        // and plain IoU cannot follow it; buffered IoU and motion recovery can.
+        let a = |t: usize| det(100.0 + 5.0 * t as f32, 300.0 + 0.5 * t as f32, 5.0, 15.0, 0.9);
+        // (frames reported, distinct ids)
+        let run = |cfg: &PlayerTrackingConfig| {
+            let mut tr = PlayerTracker::new(cfg).unwrap();
+            let mut ids = std::collections::BTreeSet::new();
+            let mut reported = 0;
+            for t in 0..40 {
+                let out = tr.update(&[a(t)]);
+                reported += out.len();
+                ids.extend(out.iter().map(|t| t.track_id));
+            }
+            (reported, ids.len())
+        };
+        assert_eq!(run(&PlayerTrackingConfig::default()), (40, 1));
+        let plain = PlayerTrackingConfig { iou_buffer: 0.0, recovery_gate: 0.0, ..Default::default() };
+        let (reported, _) = run(&plain);
+        assert!(reported < 10, "plain ByteTrack loses it ({reported} frames reported)");
     }
 
     #[test]
@@ -679,7 +693,8 @@ mod tests {
     fn load_state_rejects_garbage_and_other_versions() {
         let mut tr = tracker();
         assert!(tr.load_state(b"not a state").is_err());
-        let other = rmp_serde::to_vec(&SavedState { version: STATE_VERSION + 1, state: TrackerState::default() }).unwrap();
+        let other =
+            rmp_serde::to_vec(&SavedState { version: STATE_VERSION + 1, state: TrackerState::default() }).unwrap();
         let err = tr.load_state(&other).unwrap_err().to_string();
         assert!(err.contains("version"), "{err}");
     }
@@ -718,6 +733,9 @@ mod tests {
             PlayerTrackingConfig { match_iou: 1.5, ..Default::default() },
             PlayerTrackingConfig { high_threshold: f32::NAN, ..Default::default() },
             PlayerTrackingConfig { new_track_threshold: 0.2, ..Default::default() },
+            PlayerTrackingConfig { match_iou: 0.0, ..Default::default() },
+            PlayerTrackingConfig { iou_buffer: -0.1, ..Default::default() },
+            PlayerTrackingConfig { recovery_gate: f32::INFINITY, ..Default::default() },
         ];
         for cfg in bad {
             let err = PlayerTracker::new(&cfg).unwrap_err().to_string();

@@ -68,7 +68,7 @@ pub enum VideoError {
     NoVideoStream {
         /// The file.
         path: PathBuf,
-        /// The streams the file has (e.g. `"1 audio stream (aac)"`).
+        /// The streams the file has (e.g. `"only audio (aac)"`).
         found: String,
     },
     /// The video stream's codec has no decoder in the linked FFmpeg.
@@ -235,12 +235,9 @@ fn init_ffmpeg() {
     });
 }
 
+/// "Feed more input" / "no output yet" from FFmpeg's send/receive API.
 fn is_eagain(e: &ffmpeg::Error) -> bool {
-    matches!(e, ffmpeg::Error::Other { errno } if *errno == libc_eagain())
-}
-
-fn libc_eagain() -> i32 {
-    ffmpeg::error::EAGAIN
+    matches!(e, ffmpeg::Error::Other { errno } if *errno == ffmpeg::error::EAGAIN)
 }
 
 /// The nominal frame rate of a stream: average, else base rate, else `None`.
@@ -268,7 +265,9 @@ fn open_input(path: &Path) -> Result<Probe, VideoError> {
         Err(e @ (ffmpeg::Error::InvalidData | ffmpeg::Error::DemuxerNotFound)) => {
             return Err(VideoError::NotAMediaFile {
                 path: path.to_path_buf(),
-                found: format!("data FFmpeg cannot parse ({e}; an MP4 cut before its index is written is unreadable too)"),
+                found: format!(
+                    "data FFmpeg cannot parse ({e}; an MP4 cut before its index is written is unreadable too)"
+                ),
             });
         }
         Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::ENOENT => {
@@ -407,7 +406,6 @@ impl VideoSource {
                 .then(|| ctx.duration as f64 / f64::from(ffi::AV_TIME_BASE));
             (d, ctx.duration_estimation_method == ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_BITRATE)
         };
-        drop(stream);
 
         let decoder = open_decoder(path, params.clone(), tb, cfg.threads)?.video().map_err(|e| VideoError::Decode {
             path: path.to_path_buf(),
@@ -426,7 +424,11 @@ impl VideoSource {
 
         // Frames of the analysed stream: ticks up to the last source frame's time.
         let count_for = |last_frame_s: f64| {
-            if clock.resample { (clock.tick_floor(last_frame_s) + 1).max(0) as u64 } else { (last_frame_s * fps).round() as u64 + 1 }
+            if clock.resample {
+                (clock.tick_floor(last_frame_s) + 1).max(0) as u64
+            } else {
+                (last_frame_s * fps).round() as u64 + 1
+            }
         };
         let duration_s = stream_duration.or(format_duration);
         let frame_count = match (nb_frames, duration_s) {
@@ -487,7 +489,9 @@ impl VideoSource {
             };
             match audio_index {
                 Some(index) => source.audio = Some(AudioExtractor::new(&source.input, index, path, dir, cfg.threads)?),
-                None => tracing::warn!(path = %path.display(), "extract_audio is set but the video has no audio stream"),
+                None => {
+                    tracing::warn!(path = %path.display(), "extract_audio is set but the video has no audio stream")
+                }
             }
         }
         Ok(source)
@@ -553,7 +557,9 @@ impl VideoSource {
                         match self.decoder.send_packet(&packet) {
                             Ok(()) => return Ok(()),
                             Err(e) if is_eagain(&e) => {
-                                return Err(self.decode_error("the decoder refused input while frames were pending".into()));
+                                return Err(
+                                    self.decode_error("the decoder refused input while frames were pending".into())
+                                );
                             }
                             Err(e) => {
                                 tracing::debug!(error = %e, "video packet rejected");
@@ -706,7 +712,6 @@ impl VideoSource {
         let probe = open_input(&self.path)?;
         let stream = probe.input.stream(self.video_index).expect("same file, same streams");
         let (params, tb) = (stream.parameters(), stream.time_base());
-        drop(stream);
         let decoder = open_decoder(&self.path, params, tb, self.threads)?
             .video()
             .map_err(|e| self.decode_error(format!("cannot reopen the decoder: {e}")))?;
@@ -733,7 +738,9 @@ impl VideoSource {
     /// Fills the WAV up to `until` seconds before a seek jumps ahead, reading packets without
     /// decoding video, so a resumed run still writes the whole audio track.
     fn audio_catch_up(&mut self, until: f64) -> Result<(), crate::Error> {
-        let Some(audio) = self.audio.as_ref() else { return Ok(()) };
+        let Some(audio) = self.audio.as_ref() else {
+            return Ok(());
+        };
         let written = audio.written_until(self.start_pts as f64 * self.time_base);
         if audio.complete || written.is_some_and(|w| w >= until) {
             return Ok(());
@@ -808,7 +815,12 @@ impl FrameSource for VideoSource {
                 self.rewind()?;
                 break;
             }
-            self.reposition(t)?;
+            if let Err(e) = self.reposition(t) {
+                // A container FFmpeg cannot seek in is still read correctly from the start.
+                tracing::debug!(error = %e, "seek failed; decoding from the start");
+                self.rewind()?;
+                break;
+            }
             match self.find_key_frame()? {
                 // Early enough: every tick from `frame` on is served by frames decoded from
                 // this key frame, with their predecessors known.
@@ -893,7 +905,7 @@ impl Scaler {
                     ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
                     // Bilinear: the usual choice for detector input. Unused when only the
                     // format changes (swscale's unscaled converters run then).
-                    ffi::SWS_BILINEAR as i32,
+                    ffi::SWS_BILINEAR,
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
                     std::ptr::null(),
@@ -910,7 +922,7 @@ impl Scaler {
                 // Use the stream's colour matrix and range (BT.709 for HD, limited range
                 // unless tagged full), as the ffmpeg CLI does.
                 let inv_table = ffi::sws_getCoefficients(f.colorspace as i32);
-                let table = ffi::sws_getCoefficients(ffi::SWS_CS_DEFAULT as i32);
+                let table = ffi::sws_getCoefficients(ffi::SWS_CS_DEFAULT);
                 ffi::sws_setColorspaceDetails(
                     self.ctx,
                     inv_table,
@@ -1004,8 +1016,10 @@ impl AudioExtractor {
         let audio_err = |message: String| VideoError::Audio { path: video.to_path_buf(), message };
         let decoder = open_decoder(video, params, tb, threads)
             .and_then(|d| {
-                d.audio()
-                    .map_err(|e| VideoError::Decode { path: video.to_path_buf(), message: format!("audio decoder: {e}") })
+                d.audio().map_err(|e| VideoError::Decode {
+                    path: video.to_path_buf(),
+                    message: format!("audio decoder: {e}"),
+                })
             })
             .map_err(|e| audio_err(e.to_string()))?;
         let (rate, channels) = (decoder.rate(), decoder.channels());
@@ -1017,7 +1031,8 @@ impl AudioExtractor {
         }
         std::fs::create_dir_all(dir).map_err(|e| VideoError::Io { path: dir.to_path_buf(), source: e })?;
         let path = dir.join("audio.wav");
-        let wav = WavWriter::create(&path, channels, rate).map_err(|e| VideoError::Io { path: path.clone(), source: e })?;
+        let wav =
+            WavWriter::create(&path, channels, rate).map_err(|e| VideoError::Io { path: path.clone(), source: e })?;
         Ok(AudioExtractor {
             index,
             decoder,
@@ -1089,9 +1104,7 @@ impl AudioExtractor {
                 self.rate,
             )
             .map_err(|e| {
-                audio_err(format!(
-                    "expected audio swresample converts, found {fmt:?} {channels} ch at {rate} Hz ({e})"
-                ))
+                audio_err(format!("expected audio swresample converts, found {fmt:?} {channels} ch at {rate} Hz ({e})"))
             })?;
             self.resampler = Some(Resampler { ctx, input: key });
         }
@@ -1103,7 +1116,9 @@ impl AudioExtractor {
     /// Runs swresample on the current frame (or flushes it with `samples == 0`); the output
     /// is in `self.buf`. Returns the number of samples per channel.
     fn convert(&mut self, samples: usize) -> Result<usize, crate::Error> {
-        let Some(r) = self.resampler.as_mut() else { return Ok(0) };
+        let Some(r) = self.resampler.as_mut() else {
+            return Ok(0);
+        };
         let frame_bytes = usize::from(self.channels) * 2;
         // SAFETY: the resampler is initialised; the output buffer holds `cap` samples of
         // packed s16 in `self.channels` channels; the input pointers are the decoded frame's
@@ -1652,26 +1667,5 @@ mod tests {
         let mp4 = clip(dir.path(), "slow.mp4", &[]);
         cut(&mp4, 0.5);
         assert!(matches!(open_err(&mp4, &cfg(None, None), None), VideoError::NotAMediaFile { .. }));
-    }
-}
-#[cfg(test)]
-mod scratch_perf {
-    #[test]
-    #[ignore]
-    fn scratch_throughput() {
-        for h in [720, 1080] {
-            let p = std::path::PathBuf::from(format!("/work/main/target/tmp/decode-bench-{h}p.mp4"));
-            for _ in 0..3 {
-                let t = std::time::Instant::now();
-                let mut src = super::VideoSource::open(&p, &Default::default(), None).unwrap();
-                let mut n = 0;
-                while let Some(f) = crate::FrameSource::next_frame(&mut src).unwrap() {
-                    std::hint::black_box(&f);
-                    n += 1;
-                }
-                let s = t.elapsed().as_secs_f64();
-                eprintln!("{h}p: {n} frames {:.3}s {:.0} fps", s, n as f64 / s);
-            }
-        }
     }
 }

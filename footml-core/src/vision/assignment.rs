@@ -98,28 +98,17 @@ impl LinearAssignment {
         let mut row_match = vec![usize::MAX; nrows];
         if !self.rows.is_empty() {
             let transpose = self.rows.len() > self.cols.len();
-            let (n, m) = if transpose {
-                (self.cols.len(), self.rows.len())
-            } else {
-                (self.rows.len(), self.cols.len())
-            };
+            let (n, m) =
+                if transpose { (self.cols.len(), self.rows.len()) } else { (self.rows.len(), self.cols.len()) };
             // The value given to inadmissible entries. With a finite threshold it is the
             // threshold itself (see the module docs). With an infinite one it must exceed the
             // cost of any matching that avoids one more inadmissible entry.
-            let clip = if threshold.is_finite() {
-                threshold
-            } else {
-                hi + (hi - lo) * n as f64 + 1.0
-            };
+            let clip = if threshold.is_finite() { threshold } else { hi + (hi - lo) * n as f64 + 1.0 };
             self.a.clear();
             self.a.reserve(n * m);
             for r in 0..n {
                 for c in 0..m {
-                    let (i, j) = if transpose {
-                        (self.rows[c], self.cols[r])
-                    } else {
-                        (self.rows[r], self.cols[c])
-                    };
+                    let (i, j) = if transpose { (self.rows[c], self.cols[r]) } else { (self.rows[r], self.cols[c]) };
                     let x = cost[(i, j)];
                     self.a.push(if admissible(x, threshold) { x } else { clip });
                 }
@@ -130,11 +119,8 @@ impl LinearAssignment {
                 if r == 0 {
                     continue;
                 }
-                let (i, jj) = if transpose {
-                    (self.rows[j - 1], self.cols[r - 1])
-                } else {
-                    (self.rows[r - 1], self.cols[j - 1])
-                };
+                let (i, jj) =
+                    if transpose { (self.rows[j - 1], self.cols[r - 1]) } else { (self.rows[r - 1], self.cols[j - 1]) };
                 if admissible(cost[(i, jj)], threshold) {
                     row_match[i] = jj;
                 }
@@ -347,7 +333,11 @@ mod tests {
             check_consistent(&a, &cost, f64::INFINITY);
             assert_eq!(a.matches.len(), n.min(m));
             let best = brute_force_full(&cost);
-            assert!((a.total_cost(&cost) - best).abs() < 1e-9, "case {case}: {} != {best}\n{cost}", a.total_cost(&cost));
+            assert!(
+                (a.total_cost(&cost) - best).abs() < 1e-9,
+                "case {case}: {} != {best}\n{cost}",
+                a.total_cost(&cost)
+            );
         }
     }
 

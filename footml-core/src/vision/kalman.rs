@@ -11,7 +11,7 @@
 //! [`BoxKalmanFilter::predict`] and [`BoxKalmanFilter::update`] exploit instead of
 //! multiplying general 8×8 matrices: the tracker runs them for every track in every frame.
 
-use nalgebra::{ArrayStorage, Matrix4, SMatrix, SVector, Vector4};
+use nalgebra::{ArrayStorage, Cholesky, Matrix4, SMatrix, SVector, U4, Vector4};
 use serde::{Deserialize, Serialize};
 
 /// The state vector `[cx, cy, a, h, vcx, vcy, va, vh]`.
@@ -132,7 +132,9 @@ impl BoxKalmanFilter {
     /// only non-finite inputs cause.
     pub fn update(&self, s: &mut BoxState, z: &[f64; 4]) -> bool {
         let (projected, innovation_cov) = self.project(s);
-        let Some(chol) = innovation_cov.cholesky() else { return false };
+        let Some(chol) = innovation_cov.cholesky() else {
+            return false;
+        };
         // K = P Hᵀ S⁻¹, so Kᵀ = S⁻¹ (H P): one 4×8 solve. H P is the top four rows of P.
         let hp: SMatrix<f64, 4, 8> = s.covariance.fixed_rows::<4>(0).into_owned();
         let kt = chol.solve(&hp);
@@ -152,10 +154,30 @@ impl BoxKalmanFilter {
     /// degrees of freedom: 9.4877 is the 95% gate). `None` when the innovation covariance is
     /// not positive definite.
     pub fn mahalanobis_sq(&self, s: &BoxState, z: &[f64; 4]) -> Option<f64> {
-        let (projected, innovation_cov) = self.project(s);
-        let d = Vector4::from(*z) - projected;
-        let chol = innovation_cov.cholesky()?;
-        Some(d.dot(&chol.solve(&d)))
+        Some(self.gate(s)?.mahalanobis_sq(z))
+    }
+
+    /// The predicted measurement distribution of `s`, factorised once so that it can be
+    /// compared with many measurements. `None` when it is not positive definite.
+    pub fn gate(&self, s: &BoxState) -> Option<MeasurementGate> {
+        let (mean, cov) = self.project(s);
+        Some(MeasurementGate { mean, chol: cov.cholesky()? })
+    }
+}
+
+/// A predicted measurement and the Cholesky factor of its covariance (see
+/// [`BoxKalmanFilter::gate`]).
+#[derive(Debug, Clone)]
+pub struct MeasurementGate {
+    mean: Vector4<f64>,
+    chol: Cholesky<f64, U4>,
+}
+
+impl MeasurementGate {
+    /// Squared Mahalanobis distance of a measurement `[cx, cy, a, h]` from the prediction.
+    pub fn mahalanobis_sq(&self, z: &[f64; 4]) -> f64 {
+        let d = Vector4::from(*z) - self.mean;
+        d.dot(&self.chol.solve(&d))
     }
 }
 
@@ -225,7 +247,12 @@ mod tests {
         let truth = |t: f64| [200.0 + v[0] * t, 300.0 + v[1] * t, a, h];
         let noisy = |t: f64, rng: &mut StdRng| {
             let z = truth(t);
-            [z[0] + gaussian(rng) * 1.5, z[1] + gaussian(rng) * 1.5, z[2] + gaussian(rng) * 0.01, z[3] + gaussian(rng) * 1.5]
+            [
+                z[0] + gaussian(rng) * 1.5,
+                z[1] + gaussian(rng) * 1.5,
+                z[2] + gaussian(rng) * 0.01,
+                z[3] + gaussian(rng) * 1.5,
+            ]
         };
         let mut s = kf.initiate(&noisy(0.0, &mut rng));
         for t in 1..=200 {
@@ -235,7 +262,11 @@ mod tests {
         let z = truth(200.0);
         assert!((s.mean[0] - z[0]).abs() < 1.5 && (s.mean[1] - z[1]).abs() < 1.5, "{:?} vs {z:?}", s.xyah());
         assert!((s.mean[3] - h).abs() < 1.5);
-        assert!((s.mean[4] - v[0]).abs() < 0.3 && (s.mean[5] - v[1]).abs() < 0.3, "velocity {:?}", (s.mean[4], s.mean[5]));
+        assert!(
+            (s.mean[4] - v[0]).abs() < 0.3 && (s.mean[5] - v[1]).abs() < 0.3,
+            "velocity {:?}",
+            (s.mean[4], s.mean[5])
+        );
         // The covariance stays a covariance.
         assert!((s.covariance - s.covariance.transpose()).abs().max() < 1e-9);
         assert!(s.covariance.cholesky().is_some());
