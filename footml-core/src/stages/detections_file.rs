@@ -138,17 +138,29 @@ impl MotReader {
         }
     }
 
-    /// The last frame number in the file (a fast scan that checks only the first column).
+    /// The last frame number in the file. A fast scan that checks only the first column,
+    /// so that a bad frame number fails at open time rather than silently ending the input.
     fn last_frame_in(path: &Path) -> Result<u64> {
         let file = File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
             _ => Error::io(path, e),
         })?;
         let mut last = 0u64;
-        for line in BufReader::new(file).lines() {
+        for (i, line) in BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| Error::io(path, e))?;
-            if let Some(f) = line.split(',').next().and_then(|f| f.trim().parse::<f64>().ok()) {
-                last = last.max(f.max(0.0) as u64);
+            let first = line.split(',').next().unwrap_or("").trim();
+            if first.is_empty() || first.starts_with('#') {
+                continue;
+            }
+            match first.parse::<f64>() {
+                Ok(f) if f >= 1.0 && f.fract() == 0.0 => last = last.max(f as u64),
+                _ => {
+                    return Err(Error::Detections(DetectionsError::Parse {
+                        path: path.to_path_buf(),
+                        line: i + 1,
+                        message: format!("frame: expected a whole number ≥ 1, found `{first}`"),
+                    }));
+                }
             }
         }
         Ok(last)
@@ -411,8 +423,13 @@ mod tests {
         ];
         for (text, want) in cases {
             let p = write(dir.path(), "bad.txt", text);
-            let mut src = DetectionsFileSource::open(&p, None, 25.0, [640, 480]).unwrap();
-            let err = std::iter::from_fn(|| Some(src.next_frame())).find_map(|r| r.err()).unwrap();
+            let err = match DetectionsFileSource::open(&p, None, 25.0, [640, 480]) {
+                Err(e) => e,
+                Ok(mut src) => std::iter::from_fn(|| Some(src.next_frame()))
+                    .take(10)
+                    .find_map(|r| r.err())
+                    .expect("a bad file must give an error"),
+            };
             let msg = err.to_string();
             assert!(msg.contains(want) && msg.contains("bad.txt:"), "{msg}");
         }
