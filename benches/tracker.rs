@@ -75,6 +75,11 @@ fn scene() -> Vec<Vec<Detection>> {
 fn bench_tracker(c: &mut Criterion) {
     let frames = scene();
     let cfg = PlayerTrackingConfig::default();
+    // Guard against timing a degenerate scene: the tracker must actually follow the players.
+    let mut tracker = PlayerTracker::new(&cfg).expect("default config is valid");
+    let reported: usize = frames.iter().map(|f| tracker.update(f).len()).sum();
+    let per_frame = reported as f64 / FRAMES as f64;
+    assert!(per_frame > 0.85 * PLAYERS as f64, "only {per_frame:.1} players tracked per frame");
     let mut group = c.benchmark_group("player_tracking");
     group.throughput(Throughput::Elements(FRAMES as u64));
     group.bench_function("bytetrack_25_players", |b| {

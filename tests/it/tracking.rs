@@ -6,11 +6,13 @@ use crate::common::{fixture, motmetrics};
 
 /// MOTA and IDF1 of the default tracker on the SkillCorner fixture (1000 frames, 27 ids,
 /// 15,253 ground-truth boxes, detector noise per tests/fixtures/skillcorner/README.md).
-/// Measured: see the constants; the thresholds sit a little below the measurement so that a
-/// regression fails while harmless numeric noise does not.
-const MIN_MOTA: f64 = 0.88;
-const MIN_IDF1: f64 = 0.60;
-const MAX_ID_SWITCHES: u64 = 90;
+/// Measured with the defaults: MOTA 0.920, IDF1 0.669, 47 ID switches (plain ByteTrack
+/// without the buffered IoU and the Mahalanobis recovery: 0.910 / 0.623 / 72). IDF1 cannot go
+/// much above 0.713 here: the ground truth has 35 gaps of 7–244 frames where SkillCorner lost
+/// a player. The thresholds sit just below the measurement so a regression fails.
+const MIN_MOTA: f64 = 0.91;
+const MIN_IDF1: f64 = 0.65;
+const MAX_ID_SWITCHES: u64 = 60;
 
 #[test]
 fn default_tracker_on_skillcorner_fixture() {
