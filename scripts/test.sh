@@ -12,3 +12,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo test"
 cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log
+
+echo "== Python binding (maturin develop, stubtest, pytest)"
+maturin develop --release -q -m footml-py/Cargo.toml
+python -m mypy.stubtest footml
+pytest python/tests -q

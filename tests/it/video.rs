@@ -79,9 +79,11 @@ fn cli_reports_bad_videos_in_one_line() {
         .status()
         .unwrap();
     assert!(st.success());
-    for (path, want) in
-        [(dir.path().join("missing.mp4"), "not found"), (text, "expected a video file ffmpeg can read"), (audio, "no video stream")]
-    {
+    for (path, want) in [
+        (dir.path().join("missing.mp4"), "not found"),
+        (text, "expected a video file ffmpeg can read"),
+        (audio, "no video stream"),
+    ] {
         let o = footml(&["analyze", path.to_str().unwrap(), "--out", out]);
         assert_eq!(o.status.code(), Some(1));
         let err = String::from_utf8_lossy(&o.stderr);

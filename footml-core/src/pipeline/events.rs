@@ -337,14 +337,18 @@ fn run_sink(mut sink: Box<dyn EventSink>, rx: Receiver<PipelineEvent>, dropped: 
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
+        let terminal = matches!(event.kind, EventKind::PipelineCompleted { .. } | EventKind::PipelineFailed { .. });
         if let Some(t) = open_until {
             if Instant::now() < t {
                 dropped.fetch_add(1, Ordering::Relaxed);
+                if terminal {
+                    // Nothing more will come: stop now rather than keep the run waiting.
+                    break;
+                }
                 continue;
             }
             open_until = None;
         }
-        let terminal = matches!(event.kind, EventKind::PipelineCompleted { .. } | EventKind::PipelineFailed { .. });
         let ok = matches!(catch_unwind(AssertUnwindSafe(|| sink.send(&event))), Ok(Ok(())));
         if ok {
             failures = 0;

@@ -474,22 +474,25 @@ fn run_stream(
         (src, stages, collector)
     });
     let (src, stages, collector) = collected;
-    // The first real error in stream order explains the others (closed channels, cancels).
-    let mut first_err: Option<&Error> = None;
-    for e in std::iter::once(src.as_ref().err()).chain(stages.iter().map(|r| r.as_ref().err())).flatten() {
-        if first_err.is_none() || matches!(first_err, Some(Error::Cancelled)) {
-            first_err = Some(e);
+    // The first real error in stream order explains the others (closed channels, cancels);
+    // it is returned as it was raised, typed.
+    let (src, lost) = match src {
+        Ok(v) => v,
+        Err(e) => return Err(first_error(e, stages.into_iter().filter_map(Result::err))),
+    };
+    let mut outcomes = Vec::with_capacity(stages.len());
+    let mut stages = stages.into_iter();
+    while let Some(r) = stages.next() {
+        match r {
+            Ok(o) => outcomes.push(o),
+            Err(e) => return Err(first_error(e, stages.filter_map(Result::err))),
         }
-    }
-    if let Some(e) = first_err {
-        return Err(clone_err(e));
     }
     if run.cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
     collector?;
-    let (src, lost) = src.expect("checked above");
-    let stages = stages.into_iter().map(|r| r.expect("checked above")).collect();
+    let stages = outcomes;
     Ok((src, stages, lost))
 }
 
@@ -497,18 +500,12 @@ fn panicked(what: &str, p: &Box<dyn std::any::Any + Send>) -> Error {
     Error::Panicked { stage: what.to_string(), message: panic_message(p) }
 }
 
-/// Errors are not `Clone` (they hold I/O errors); this rebuilds the one to return from the
-/// thread results, keeping its kind and message.
-fn clone_err(e: &Error) -> Error {
-    match e {
-        Error::Cancelled => Error::Cancelled,
-        Error::Panicked { stage, message } => Error::Panicked { stage: stage.clone(), message: message.clone() },
-        Error::StageFailed { stage, attempts, source } => {
-            Error::StageFailed { stage: stage.clone(), attempts: *attempts, source: Box::new(clone_err(source)) }
-        }
-        Error::Stage { message, transient } => Error::Stage { message: message.clone(), transient: *transient },
-        other => Error::Stage { message: other.to_string(), transient: other.is_transient() },
+/// `first`, unless it is a cancellation caused by a later, real error.
+fn first_error(first: Error, later: impl Iterator<Item = Error>) -> Error {
+    if !matches!(first, Error::Cancelled) {
+        return first;
     }
+    later.into_iter().find(|e| !matches!(e, Error::Cancelled)).unwrap_or(first)
 }
 
 #[allow(clippy::too_many_arguments)]

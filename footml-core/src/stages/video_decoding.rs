@@ -365,6 +365,7 @@ impl VideoSource {
     /// created; all wrapped in [`crate::Error::Video`].
     pub fn open(path: &Path, cfg: &VideoDecodingConfig, audio_out: Option<&Path>) -> Result<Self, crate::Error> {
         init_ffmpeg();
+        eprintln!("DBG open {} audio_out={:?}", path.display(), audio_out);
         let Probe { input, video_index, audio_index } = open_input(path)?;
         let stream = input.stream(video_index).expect("index from best()");
         let params = stream.parameters();
@@ -745,6 +746,7 @@ impl VideoSource {
         if audio.complete || written.is_some_and(|w| w >= until) {
             return Ok(());
         }
+        eprintln!("DBG catch_up until={until} written={written:?}");
         match written {
             Some(from) if from > 0.0 => self.reposition(from)?,
             _ => self.rewind()?,
@@ -805,6 +807,7 @@ impl FrameSource for VideoSource {
     fn seek(&mut self, frame: u64) -> crate::Result<()> {
         let c = self.clock;
         let target = frame as f64 / c.fps;
+        eprintln!("DBG seek({frame}) written={:?}", self.audio.as_ref().map(|a| (a.written, a.origin)));
         self.audio_catch_up(target + 1.0)?;
         self.pending.clear();
         self.finished = false;
@@ -1158,6 +1161,7 @@ impl AudioExtractor {
             let origin = *self.origin.get_or_insert(pts);
             let pos = ((pts - origin) as f64 * self.time_base * f64::from(self.rate)).round() as i64;
             let written = self.written as i64;
+        if pos != written { eprintln!("DBG place pts={pts} pos={pos} written={written} n={n}"); }
             // Timestamps jitter by a few samples; only a real overlap or gap (over 10 ms)
             // moves the samples.
             let tolerance = i64::from(self.rate / 100);
@@ -1250,6 +1254,7 @@ impl WavWriter {
     }
 
     fn finalize(&mut self) -> std::io::Result<()> {
+        eprintln!("DBG finalize {} data_bytes={}", self.path.display(), self.data_bytes);
         self.finalized = true;
         let data = self.data_bytes as u32;
         self.file.seek(SeekFrom::Start(4))?;

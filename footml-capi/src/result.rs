@@ -1,0 +1,137 @@
+//! Result codes and the mapping of [`footml::Error`] onto them.
+
+use std::ffi::{CStr, c_char};
+
+use footml::Error;
+use footml::stages::detections_file::DetectionsError;
+use footml::stages::video_decoding::VideoError;
+
+/// What a footml function returns. `FOOTML_OK` is 0; every other value is an error.
+/// Values are stable: codes are only ever added, never renumbered.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum footml_result {
+    /// Success.
+    FOOTML_OK = 0,
+    /// A required pointer argument was NULL.
+    FOOTML_ERR_NULL_POINTER = 1,
+    /// A string argument was not valid UTF-8.
+    FOOTML_ERR_INVALID_UTF8 = 2,
+    /// The configuration is invalid: not JSON, an unknown key, a bad value, no input.
+    FOOTML_ERR_CONFIG = 3,
+    /// An input file (video, detections) does not exist.
+    FOOTML_ERR_NOT_FOUND = 4,
+    /// An input file exists but could not be read as what it should be (a video FFmpeg
+    /// cannot decode, a malformed detections or homography file).
+    FOOTML_ERR_INPUT = 5,
+    /// The checkpoint store failed.
+    FOOTML_ERR_CHECKPOINT = 6,
+    /// A pipeline stage failed.
+    FOOTML_ERR_STAGE = 7,
+    /// The run was cancelled.
+    FOOTML_ERR_CANCELLED = 8,
+    /// footml panicked (a bug): the panic was caught at the C boundary or in a stage.
+    FOOTML_ERR_PANIC = 9,
+    /// A file could not be read or written.
+    FOOTML_ERR_IO = 10,
+    /// An error this version of the C API does not classify more precisely.
+    FOOTML_ERR_OTHER = 11,
+}
+
+impl footml_result {
+    /// The code for a core error. A stage that failed after its retries is classified by
+    /// the error that made it fail (a missing file is `NOT_FOUND` wherever it surfaced).
+    pub(crate) fn from_error(e: &Error) -> Self {
+        use footml_result::*;
+        match e {
+            Error::Config(_) | Error::Build(_) => FOOTML_ERR_CONFIG,
+            Error::Video(VideoError::NotFound(_)) | Error::Detections(DetectionsError::NotFound(_)) => {
+                FOOTML_ERR_NOT_FOUND
+            }
+            Error::Video(_) | Error::Detections(_) => FOOTML_ERR_INPUT,
+            Error::Checkpoint(_) => FOOTML_ERR_CHECKPOINT,
+            Error::Io { .. } => FOOTML_ERR_IO,
+            Error::StageFailed { source, .. } => match Self::from_error(source) {
+                FOOTML_ERR_OTHER => FOOTML_ERR_STAGE,
+                code => code,
+            },
+            Error::Stage { .. } => FOOTML_ERR_STAGE,
+            Error::Panicked { .. } => FOOTML_ERR_PANIC,
+            Error::Cancelled => FOOTML_ERR_CANCELLED,
+            _ => FOOTML_ERR_OTHER,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        use footml_result::*;
+        Some(match code {
+            0 => FOOTML_OK,
+            1 => FOOTML_ERR_NULL_POINTER,
+            2 => FOOTML_ERR_INVALID_UTF8,
+            3 => FOOTML_ERR_CONFIG,
+            4 => FOOTML_ERR_NOT_FOUND,
+            5 => FOOTML_ERR_INPUT,
+            6 => FOOTML_ERR_CHECKPOINT,
+            7 => FOOTML_ERR_STAGE,
+            8 => FOOTML_ERR_CANCELLED,
+            9 => FOOTML_ERR_PANIC,
+            10 => FOOTML_ERR_IO,
+            11 => FOOTML_ERR_OTHER,
+            _ => return None,
+        })
+    }
+
+    fn message(self) -> &'static CStr {
+        use footml_result::*;
+        match self {
+            FOOTML_OK => c"success",
+            FOOTML_ERR_NULL_POINTER => c"a required pointer argument was NULL",
+            FOOTML_ERR_INVALID_UTF8 => c"a string argument was not valid UTF-8",
+            FOOTML_ERR_CONFIG => c"invalid configuration",
+            FOOTML_ERR_NOT_FOUND => c"input file not found",
+            FOOTML_ERR_INPUT => c"input file could not be read",
+            FOOTML_ERR_CHECKPOINT => c"checkpoint store failed",
+            FOOTML_ERR_STAGE => c"a pipeline stage failed",
+            FOOTML_ERR_CANCELLED => c"the run was cancelled",
+            FOOTML_ERR_PANIC => c"footml panicked (a bug; please report it)",
+            FOOTML_ERR_IO => c"a file could not be read or written",
+            FOOTML_ERR_OTHER => c"footml failed",
+        }
+    }
+}
+
+/// A static, NUL-terminated description of a `footml_result` code (do not free). Any
+/// value may be passed: an unknown one gives "unknown footml_result code".
+#[unsafe(no_mangle)]
+pub extern "C" fn footml_result_message(result: u32) -> *const c_char {
+    crate::panic::boundary(|| {
+        footml_result::from_code(result).map_or(c"unknown footml_result code", footml_result::message).as_ptr()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_and_has_a_message() {
+        for code in 0..=11 {
+            let r = footml_result::from_code(code).unwrap();
+            assert_eq!(r as u32, code);
+            assert!(!r.message().is_empty());
+        }
+        assert_eq!(footml_result::from_code(12), None);
+    }
+
+    #[test]
+    fn errors_are_classified_through_stage_failures() {
+        let missing = Error::Detections(DetectionsError::NotFound("x.txt".into()));
+        assert_eq!(footml_result::from_error(&missing), footml_result::FOOTML_ERR_NOT_FOUND);
+        let wrapped = Error::StageFailed { stage: "s".into(), attempts: 3, source: Box::new(missing) };
+        assert_eq!(footml_result::from_error(&wrapped), footml_result::FOOTML_ERR_NOT_FOUND);
+        let stage = Error::StageFailed { stage: "s".into(), attempts: 1, source: Box::new(Error::permanent("x")) };
+        assert_eq!(footml_result::from_error(&stage), footml_result::FOOTML_ERR_STAGE);
+        assert_eq!(footml_result::from_error(&Error::Cancelled), footml_result::FOOTML_ERR_CANCELLED);
+    }
+}

@@ -1,0 +1,138 @@
+//! The exception hierarchy, mirroring `footml::Error`, and the mapping onto it.
+//!
+//! ```text
+//! FootmlError(Exception)
+//! ├── ConfigError(FootmlError, ValueError)          Error::Config, Error::Build
+//! ├── InputNotFoundError(FootmlError, FileNotFoundError)   a missing video or detections file
+//! ├── DetectionsError(FootmlError, ValueError)      Error::Detections
+//! ├── VideoError(FootmlError)                       Error::Video
+//! ├── CheckpointError(FootmlError)                  Error::Checkpoint
+//! ├── StageError(FootmlError)                       Error::Stage, StageFailed, Panicked
+//! └── CancelledError(FootmlError)                   Error::Cancelled
+//! ```
+//! A stage that failed after its retries raises the class of the error that made it fail
+//! (a missing file is an `InputNotFoundError` wherever it surfaced). Errors with no class
+//! of their own (`Error::Io`, variants added later) raise `FootmlError`.
+
+use footml::Error;
+use footml::stages::detections_file::DetectionsError;
+use footml::stages::video_decoding::VideoError;
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+
+/// The exception classes, in the order they are created (bases first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Footml,
+    Config,
+    InputNotFound,
+    Detections,
+    Video,
+    Checkpoint,
+    Stage,
+    Cancelled,
+}
+
+impl Kind {
+    const ALL: [Kind; 8] = [
+        Kind::Footml,
+        Kind::Config,
+        Kind::InputNotFound,
+        Kind::Detections,
+        Kind::Video,
+        Kind::Checkpoint,
+        Kind::Stage,
+        Kind::Cancelled,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Footml => "FootmlError",
+            Kind::Config => "ConfigError",
+            Kind::InputNotFound => "InputNotFoundError",
+            Kind::Detections => "DetectionsError",
+            Kind::Video => "VideoError",
+            Kind::Checkpoint => "CheckpointError",
+            Kind::Stage => "StageError",
+            Kind::Cancelled => "CancelledError",
+        }
+    }
+
+    fn doc(self) -> &'static str {
+        match self {
+            Kind::Footml => "Base class of every error footml raises.",
+            Kind::Config => "The configuration is invalid: not JSON, an unknown key, a bad value, no input.",
+            Kind::InputNotFound => "An input file (video, detections) does not exist.",
+            Kind::Detections => "A detections or homography file could not be parsed.",
+            Kind::Video => "A video could not be opened or decoded.",
+            Kind::Checkpoint => "The checkpoint store failed.",
+            Kind::Stage => "A pipeline stage failed (or panicked).",
+            Kind::Cancelled => "The run was cancelled.",
+        }
+    }
+
+    /// The class of a core error.
+    pub(crate) fn of(e: &Error) -> Kind {
+        match e {
+            Error::Config(_) | Error::Build(_) => Kind::Config,
+            Error::Video(VideoError::NotFound(_)) | Error::Detections(DetectionsError::NotFound(_)) => {
+                Kind::InputNotFound
+            }
+            Error::Detections(_) => Kind::Detections,
+            Error::Video(_) => Kind::Video,
+            Error::Checkpoint(_) => Kind::Checkpoint,
+            Error::StageFailed { source, .. } => match Kind::of(source) {
+                Kind::Footml => Kind::Stage,
+                kind => kind,
+            },
+            Error::Stage { .. } | Error::Panicked { .. } => Kind::Stage,
+            Error::Cancelled => Kind::Cancelled,
+            _ => Kind::Footml,
+        }
+    }
+}
+
+/// The created classes, indexed like [`Kind::ALL`].
+static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
+    CLASSES.get_or_try_init(py, || {
+        let mut made: Vec<Py<PyType>> = Vec::with_capacity(Kind::ALL.len());
+        for kind in Kind::ALL {
+            let footml = || made[Kind::Footml as usize].bind(py).clone();
+            let bases = match kind {
+                Kind::Footml => vec![py.get_type::<PyException>()],
+                Kind::Config | Kind::Detections => vec![footml(), py.get_type::<PyValueError>()],
+                Kind::InputNotFound => vec![footml(), py.get_type::<PyFileNotFoundError>()],
+                _ => vec![footml()],
+            };
+            // `type(name, bases, namespace)`, as a `class` statement would: several bases,
+            // which `PyErr::new_type` cannot express. The module is the package that
+            // re-exports them, so tracebacks read `footml.ConfigError` and pickling works.
+            let namespace = PyDict::new(py);
+            namespace.set_item("__module__", "footml")?;
+            namespace.set_item("__doc__", kind.doc())?;
+            let class = py.get_type::<PyType>().call1((kind.name(), PyTuple::new(py, bases)?, namespace))?;
+            made.push(class.cast_into::<PyType>()?.unbind());
+        }
+        Ok(made)
+    })
+}
+
+/// Adds the exception classes to the module.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    for (kind, class) in Kind::ALL.iter().zip(classes(m.py())?) {
+        m.add(kind.name(), class.bind(m.py()))?;
+    }
+    Ok(())
+}
+
+/// The Python exception for a core error.
+pub(crate) fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
+    match classes(py) {
+        Ok(classes) => PyErr::from_type(classes[Kind::of(e) as usize].bind(py).clone(), e.to_string()),
+        Err(err) => err,
+    }
+}
