@@ -17,7 +17,11 @@
 //! * Without `target_fps`, every decoded frame comes out once; its index is its position on
 //!   the stream's nominal frame clock (`round(t × fps)`), which counts frames for
 //!   constant-frame-rate video. A lost frame therefore leaves a gap in the indices instead
-//!   of shifting every later frame, so `index / fps` stays the frame's time.
+//!   of shifting every later frame, so `index / fps` stays the frame's time. A frame later
+//!   than the previous one but on the same slot (variable frame rate) takes the next index.
+//!   A frame whose time is not after the latest frame's (a duplicate, or a frame a damaged
+//!   stream delivers late, possibly with a later frame's timestamp) is dropped: its slot
+//!   has already been returned or counted lost.
 //!
 //! # Lost frames
 //!
@@ -30,10 +34,23 @@
 //!   the later frame) are counted as lost and get no output frame.
 //! * **Tail**: at the end of the stream, the ticks between the last output frame and the
 //!   expected end are lost. The expected end comes from the container's frame count
-//!   (MP4/MOV index) when it has one, else from the stream duration (minus one frame, as
-//!   durations are estimates), never from a bitrate-based guess.
+//!   (MP4/MOV index) when it has one, else from the stream's duration as FFmpeg measures it
+//!   from the timestamps (MPEG-TS, Matroska: it ends one frame after the last frame's
+//!   time), never from a bitrate-based guess. When the end of a file is damaged too, that
+//!   measure ends at the last readable timestamp and frames after it are not counted.
 //!
-//! Frames the decoder delivers with concealed errors are not counted as lost.
+//! So each tick of the analysed stream up to the expected end is either returned or counted
+//! lost, once. Frames the decoder delivers with concealed errors are not counted as lost.
+//!
+//! # Audio
+//!
+//! With `extract_audio` the audio decoder sees every audio packet once, in file order, as in
+//! a read from the start, also when [`FrameSource::seek`] moves the demuxer: the audio up to
+//! a little past the seek point is read in a packet-only pass from where the demuxer is, and
+//! after repositioning the packets already decoded are skipped rather than decoded again (a
+//! second decode, or a decoder restart, would change the decoder's state, e.g. AAC's noise
+//! generator, and every later sample). The WAV of a resumed run is therefore byte for byte
+//! the WAV of an uninterrupted one.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -64,7 +81,7 @@ pub enum VideoError {
         found: String,
     },
     /// The file is a media file without a video stream.
-    #[error("{}: expected a video stream, found {found}", path.display())]
+    #[error("{}: no video stream: expected one, found {found}", path.display())]
     NoVideoStream {
         /// The file.
         path: PathBuf,
@@ -145,7 +162,9 @@ pub fn fit_within(src: (u32, u32), bounds: [u32; 2]) -> (u32, u32) {
 ///   [`FrameSource::side_outputs`] is empty. The WAV starts at the first decoded audio
 ///   sample; gaps in the audio timestamps are filled with silence so the WAV keeps the
 ///   file's timeline. The WAV header is completed when the stream ends (or when the source
-///   is dropped).
+///   is dropped). An `audio.wav` already in the directory (left by an interrupted run) is
+///   replaced when the source opens; after a [`FrameSource::seek`] the whole track is still
+///   written, identical to an uninterrupted run's (see the [module docs](self#audio)).
 pub struct VideoSource {
     path: PathBuf,
     threads: usize,
@@ -365,7 +384,6 @@ impl VideoSource {
     /// created; all wrapped in [`crate::Error::Video`].
     pub fn open(path: &Path, cfg: &VideoDecodingConfig, audio_out: Option<&Path>) -> Result<Self, crate::Error> {
         init_ffmpeg();
-        eprintln!("DBG open {} audio_out={:?}", path.display(), audio_out);
         let Probe { input, video_index, audio_index } = open_input(path)?;
         let stream = input.stream(video_index).expect("index from best()");
         let params = stream.parameters();
@@ -437,13 +455,12 @@ impl VideoSource {
             (None, Some(d)) => Some(count_for((d * src_fps).round().max(1.0) / src_fps - src_frame_s)),
             _ => None,
         };
-        let expected_frames = match (nb_frames, stream_duration) {
-            (Some(_), _) => frame_count,
-            (None, Some(d)) if !from_bitrate => {
-                Some(count_for((d * src_fps).round().max(1.0) / src_fps - src_frame_s).saturating_sub(1))
-            }
-            _ => None,
-        };
+        // A stream duration FFmpeg measured from the timestamps (MPEG-TS, Matroska) ends one
+        // frame after the last frame's time, so `frame_count` (which already takes that frame
+        // off) is the exact count; taking another one off hid a lost last frame. A format-level
+        // or bitrate-based duration is not trusted for counting losses.
+        let expected_frames =
+            if nb_frames.is_some() || (stream_duration.is_some() && !from_bitrate) { frame_count } else { None };
 
         let info = VideoInfo {
             path: path.display().to_string(),
@@ -635,8 +652,14 @@ impl VideoSource {
             }
             let mut k = (p * c.fps).round().max(0.0) as u64;
             match self.last_emitted {
-                // Every frame is kept: one sharing a slot with the previous frame (variable
-                // frame rate, or a timestamp going backwards) takes the next index.
+                // A frame not later than the latest one: a duplicate, or a stale frame a
+                // damaged stream delivers after later ones (its timestamp can even be a
+                // later frame's, taken from the packet). Its slot is behind the timeline,
+                // already returned or counted lost: renumbering it would shift every later
+                // frame by one and count it twice.
+                Some(_) if matches!(prev, Prev::At(q) if p <= q) => return Ok(()),
+                // A later frame sharing a slot with the previous one (variable frame rate)
+                // takes the next index: every frame is kept.
                 Some(e) if k <= e => k = e + 1,
                 _ if k < self.next_index => return Ok(()),
                 _ => {}
@@ -693,8 +716,9 @@ impl VideoSource {
         Ok(())
     }
 
-    /// Repositions the demuxer near `t` seconds (from the stream start) and flushes the
-    /// decoders.
+    /// Repositions the demuxer near `t` seconds (from the stream start) and flushes the video
+    /// decoder. The audio decoder keeps its state: the audio packets read again are skipped
+    /// (see [`AudioExtractor::replay`]).
     fn reposition(&mut self, t: f64) -> Result<(), crate::Error> {
         let abs = self.start_pts as f64 * self.time_base + t;
         // `..ts` is the inclusive upper bound (max_ts): a key frame at or before `t`.
@@ -702,13 +726,14 @@ impl VideoSource {
         self.input.seek(ts, ..ts).map_err(|e| self.decode_error(format!("cannot seek to {t:.3} s: {e}")))?;
         self.decoder.flush();
         if let Some(a) = self.audio.as_mut() {
-            a.decoder.flush();
+            a.replay();
         }
         self.eof_sent = false;
         Ok(())
     }
 
-    /// Goes back to the start by opening the file again: exactly the state after `open`.
+    /// Goes back to the start by opening the file again: the video state after `open` (the
+    /// audio decoder, as in [`VideoSource::reposition`], keeps its state).
     fn rewind(&mut self) -> Result<(), crate::Error> {
         let probe = open_input(&self.path)?;
         let stream = probe.input.stream(self.video_index).expect("same file, same streams");
@@ -719,7 +744,7 @@ impl VideoSource {
         self.input = probe.input;
         self.decoder = decoder;
         if let Some(a) = self.audio.as_mut() {
-            a.decoder.flush();
+            a.replay();
         }
         self.eof_sent = false;
         self.prev = Prev::Start;
@@ -738,6 +763,13 @@ impl VideoSource {
 
     /// Fills the WAV up to `until` seconds before a seek jumps ahead, reading packets without
     /// decoding video, so a resumed run still writes the whole audio track.
+    ///
+    /// Reading goes on from where the demuxer is: every audio packet before that point has
+    /// already been decoded (the demuxer only moves back, to a point the audio has passed),
+    /// so the audio decoder gets each packet once, in file order, exactly as in a read from
+    /// the start. Decoding a packet twice, or restarting the decoder, would not do: the
+    /// decoder's state (e.g. AAC's noise generator) would differ from then on and so would
+    /// the samples.
     fn audio_catch_up(&mut self, until: f64) -> Result<(), crate::Error> {
         let Some(audio) = self.audio.as_ref() else {
             return Ok(());
@@ -745,11 +777,6 @@ impl VideoSource {
         let written = audio.written_until(self.start_pts as f64 * self.time_base);
         if audio.complete || written.is_some_and(|w| w >= until) {
             return Ok(());
-        }
-        eprintln!("DBG catch_up until={until} written={written:?}");
-        match written {
-            Some(from) if from > 0.0 => self.reposition(from)?,
-            _ => self.rewind()?,
         }
         let video_tb = self.time_base;
         let start = self.start_pts;
@@ -803,11 +830,11 @@ impl FrameSource for VideoSource {
     /// Seeks the demuxer to a key frame before frame `frame`'s time, flushes the decoder and
     /// decodes forward, dropping frames before `frame`; the frames that follow are exactly
     /// those a read from the start gives. When the key frame found is not early enough (a
-    /// container without an index) it seeks further back, finally from the start.
+    /// container without an index) it seeks further back, finally from the start. The audio
+    /// track is completed up to a second past `frame` first (see the [module docs](self#audio)).
     fn seek(&mut self, frame: u64) -> crate::Result<()> {
         let c = self.clock;
         let target = frame as f64 / c.fps;
-        eprintln!("DBG seek({frame}) written={:?}", self.audio.as_ref().map(|a| (a.written, a.origin)));
         self.audio_catch_up(target + 1.0)?;
         self.pending.clear();
         self.finished = false;
@@ -997,6 +1024,10 @@ struct AudioExtractor {
     origin: Option<i64>,
     /// The whole stream has been written.
     complete: bool,
+    /// Timestamp (DTS, else PTS; stream ticks) of the last packet handed to the decoder.
+    last_packet: Option<i64>,
+    /// The demuxer was moved back: packets up to `last_packet` come again and are skipped.
+    replaying: bool,
 }
 
 /// A resampler and the input layout it was made for.
@@ -1049,6 +1080,8 @@ impl AudioExtractor {
             written: 0,
             origin: None,
             complete: false,
+            last_packet: None,
+            replaying: false,
         })
     }
 
@@ -1059,9 +1092,27 @@ impl AudioExtractor {
         Some(origin as f64 * self.time_base + self.written as f64 / f64::from(self.rate) - video_start)
     }
 
+    /// The demuxer was moved back (seek, rewind): the packets it reads again, up to the last
+    /// one already decoded, must not reach the decoder a second time.
+    fn replay(&mut self) {
+        self.replaying = self.last_packet.is_some();
+    }
+
     fn packet(&mut self, packet: &ffmpeg::Packet, video: &Path) -> Result<(), crate::Error> {
         if self.complete {
             return Ok(());
+        }
+        let ts = packet.dts().or(packet.pts());
+        if self.replaying {
+            // Audio packets are in timestamp order: the first one after the last decoded
+            // packet ends the replay. One without a timestamp cannot be placed; it is skipped.
+            match (ts, self.last_packet) {
+                (Some(t), Some(last)) if t > last => self.replaying = false,
+                _ => return Ok(()),
+            }
+        }
+        if ts.is_some() {
+            self.last_packet = ts;
         }
         if let Err(e) = self.decoder.send_packet(packet) {
             // Damaged audio: skip the packet; the gap is filled with silence.
@@ -1161,7 +1212,6 @@ impl AudioExtractor {
             let origin = *self.origin.get_or_insert(pts);
             let pos = ((pts - origin) as f64 * self.time_base * f64::from(self.rate)).round() as i64;
             let written = self.written as i64;
-        if pos != written { eprintln!("DBG place pts={pts} pos={pos} written={written} n={n}"); }
             // Timestamps jitter by a few samples; only a real overlap or gap (over 10 ms)
             // moves the samples.
             let tolerance = i64::from(self.rate / 100);
@@ -1254,7 +1304,6 @@ impl WavWriter {
     }
 
     fn finalize(&mut self) -> std::io::Result<()> {
-        eprintln!("DBG finalize {} data_bytes={}", self.path.display(), self.data_bytes);
         self.finalized = true;
         let data = self.data_bytes as u32;
         self.file.seek(SeekFrom::Start(4))?;
@@ -1295,8 +1344,14 @@ mod tests {
     /// 2 s of a 320x240 moving test pattern at 25 fps (50 frames, a key frame every 10)
     /// with a 440 Hz mono tone, in `name` (the extension picks the container).
     fn clip(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+        clip_of(dir, name, 2, 10, extra)
+    }
+
+    /// Like [`clip`], `secs` seconds long with a key frame every `gop` frames.
+    fn clip_of(dir: &Path, name: &str, secs: u32, gop: u32, extra: &[&str]) -> PathBuf {
         let path = dir.join(name);
         let p = path.to_str().unwrap();
+        let (secs, gop) = (secs.to_string(), gop.to_string());
         let mut args = vec![
             "-f",
             "lavfi",
@@ -1307,13 +1362,13 @@ mod tests {
             "-i",
             "sine=frequency=440:sample_rate=48000",
             "-t",
-            "2",
+            &secs,
             "-c:v",
             "libx264",
             "-pix_fmt",
             "yuv420p",
             "-g",
-            "10",
+            &gop,
             "-c:a",
             "aac",
         ];
@@ -1559,6 +1614,70 @@ mod tests {
         assert!(std::fs::read(out2.join("audio.wav")).unwrap() == std::fs::read(&wav).unwrap());
     }
 
+    /// A resumed run: an earlier run into the same directory was interrupted (its WAV left
+    /// behind, partial or whole); the resumed one opens the video again, seeks and reads to
+    /// the end. Its WAV must be the uninterrupted run's, byte for byte, whatever the seek
+    /// point: the audio before it comes from a packet-only pass, the rest from the main pass,
+    /// and where they join the audio decoder must be in the state a read from the start
+    /// leaves it in (AAC's noise substitution draws from a generator the decoder keeps).
+    #[test]
+    fn resumed_runs_write_the_uninterrupted_runs_audio_whatever_the_seek_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = clip_of(dir.path(), "clip.mp4", 6, 25, &[]);
+        for c in [
+            VideoDecodingConfig { target_fps: Some(10.0), extract_audio: true, ..Default::default() },
+            VideoDecodingConfig { extract_audio: true, ..Default::default() },
+        ] {
+            let ticks = (6.0 * c.target_fps.unwrap_or(25.0)) as u64;
+            let clean_dir = dir.path().join("clean");
+            let mut src = VideoSource::open(&path, &c, Some(&clean_dir)).unwrap();
+            assert_eq!(read_all(&mut src).len() as u64, ticks);
+            drop(src);
+            let clean = std::fs::read(clean_dir.join("audio.wav")).unwrap();
+            assert!(clean.len() > 44 + 5 * 48_000 * 2, "{} bytes", clean.len());
+
+            let seeks = [1, ticks / 10, ticks / 4, ticks / 2 + 2, ticks / 2 + 3, ticks * 3 / 4, ticks - 5, ticks - 1];
+            for (i, &k) in seeks.iter().enumerate() {
+                let out = dir.path().join(format!("resumed-{:?}-{k}", c.target_fps));
+                // The interrupted run: it stopped a little after `k`, or (its source having
+                // read ahead of the failing stage) at the end; its WAV stays behind.
+                let mut interrupted = VideoSource::open(&path, &c, Some(&out)).unwrap();
+                let stop = if i % 2 == 0 { k + 13 } else { u64::MAX };
+                while interrupted.next_frame().unwrap().is_some_and(|f| f.record.index < stop) {}
+                drop(interrupted);
+                assert!(std::fs::metadata(out.join("audio.wav")).unwrap().len() > 44);
+
+                let mut src = VideoSource::open(&path, &c, Some(&out)).unwrap();
+                src.seek(k).unwrap();
+                let frames = read_all(&mut src);
+                assert_eq!(frames.first().map(|f| f.record.index), Some(k));
+                assert_eq!(frames.len() as u64, ticks - k);
+                drop(src);
+                let resumed = std::fs::read(out.join("audio.wav")).unwrap();
+                assert_eq!(resumed.len(), clean.len(), "seek to {k}: WAV size");
+                let first_diff = clean.iter().zip(&resumed).position(|(a, b)| a != b);
+                assert_eq!(first_diff, None, "seek to {k} ({:?} fps): WAVs differ", c.target_fps);
+            }
+
+            // A source seeked more than once, backwards and forwards, still writes the track
+            // once, identically.
+            for (read_first, seeks) in [(40, vec![12]), (0, vec![ticks - 10, 10]), (5, vec![ticks / 2, ticks / 3])] {
+                let out = dir.path().join(format!("reseek-{:?}-{read_first}", c.target_fps));
+                let mut src = VideoSource::open(&path, &c, Some(&out)).unwrap();
+                for _ in 0..read_first {
+                    src.next_frame().unwrap();
+                }
+                for &k in &seeks {
+                    src.seek(k).unwrap();
+                    assert_eq!(src.next_frame().unwrap().map(|f| f.record.index), Some(k));
+                }
+                read_all(&mut src);
+                drop(src);
+                assert!(std::fs::read(out.join("audio.wav")).unwrap() == clean, "{read_first} frames, seeks {seeks:?}");
+            }
+        }
+    }
+
     #[test]
     fn extract_audio_without_an_audio_stream_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -1607,11 +1726,12 @@ mod tests {
         assert!(matches!(e, VideoError::UnsupportedCodec { .. }), "{e}");
     }
 
-    /// Overwrites `bytes[from..to]` (fractions of the length) with deterministic garbage.
-    fn damage(path: &Path, from: f64, to: f64) {
+    /// Overwrites `bytes[from..to]` (fractions of the length) with pseudo-random garbage
+    /// drawn from `seed`.
+    fn damage(path: &Path, from: f64, to: f64, seed: u64) {
         let mut b = std::fs::read(path).unwrap();
         let (a, z) = ((b.len() as f64 * from) as usize, (b.len() as f64 * to) as usize);
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut x = 0x2545_f491_4f6c_dd1du64 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         for byte in &mut b[a..z] {
             x ^= x << 13;
             x ^= x >> 7;
@@ -1634,7 +1754,7 @@ mod tests {
     fn damaged_mpeg_ts_decodes_what_it_can_and_counts_the_loss() {
         let dir = tempfile::tempdir().unwrap();
         let ts = clip(dir.path(), "clip.ts", &["-an"]);
-        damage(&ts, 0.35, 0.6);
+        damage(&ts, 0.35, 0.6, 0);
         let mut src = open(&ts, &cfg(None, None));
         let frames = read_all(&mut src);
         assert_increasing(&frames);
@@ -1646,6 +1766,51 @@ mod tests {
         assert_eq!(frames.last().unwrap().record.index, 49);
         assert_eq!(gaps, lost);
         assert_eq!(decoded + lost, 50);
+    }
+
+    /// Every frame (or tick) of a damaged file is either returned or counted lost, once:
+    /// `decoded + lost` is the true count, wherever the damage is. Damage makes the decoder
+    /// deliver frames late, out of order, with another frame's timestamp; a frame whose slot
+    /// has passed must not be renumbered into a later slot (that counted it twice and
+    /// shifted every later index). A lost last frame counts too: an MPEG-TS duration
+    /// measured from its timestamps gives the exact frame count.
+    #[test]
+    fn damaged_files_decode_what_they_can_and_every_frame_is_decoded_or_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        // (from, to) as fractions of the file; up to 0.95 keeps the end readable, so the
+        // duration of an MPEG-TS (measured at its end) is still known.
+        let spots =
+            [(0.1, 0.2), (0.2, 0.25), (0.33, 0.34), (0.3, 0.5), (0.4, 0.6), (0.5, 0.52), (0.6, 0.9), (0.05, 0.95)];
+        for ext in ["ts", "mp4"] {
+            let good = clip_of(dir.path(), &format!("good.{ext}"), 4, 25, &[]);
+            for (n, &(from, to)) in spots.iter().enumerate() {
+                for seed in [n as u64, 1000 + n as u64] {
+                    let bad = dir.path().join(format!("bad.{ext}"));
+                    std::fs::copy(&good, &bad).unwrap();
+                    damage(&bad, from, to, seed);
+                    let case = format!("{ext} damaged over {from}..{to} (seed {seed})");
+                    // Native rate, below it, above it (repeated frames): 4 s of frames/ticks.
+                    for (fps, count) in [(None, 100), (Some(10.0), 40), (Some(50.0), 199)] {
+                        let mut src = open(&bad, &cfg(fps, None));
+                        let frames = read_all(&mut src);
+                        let (decoded, lost) = (frames.len() as u64, src.frames_lost());
+                        let case = format!("{case} at {fps:?} fps: {decoded} decoded, {lost} lost");
+                        assert_increasing(&frames);
+                        assert!(frames.iter().all(|f| f.record.index < count), "{case}: an index past the end");
+                        assert!(decoded > 0, "{case}");
+                        assert_eq!(decoded + lost, count, "{case}");
+                        if fps.is_none() {
+                            // (Resampled, the damaged frames may all be frames no tick uses.)
+                            assert!(lost > 0, "{case}");
+                            // Every index missing from the output is a frame counted lost.
+                            let (first, last) = (frames[0].record.index, frames.last().unwrap().record.index);
+                            let gaps: u64 = frames.windows(2).map(|w| w[1].record.index - w[0].record.index - 1).sum();
+                            assert_eq!(first + gaps + (count - 1 - last), lost, "{case}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
