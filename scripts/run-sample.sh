@@ -12,8 +12,12 @@ FIX=tests/fixtures/skillcorner
 echo "== tracking the sample detections"
 $FOOTML analyze --detections $FIX/det.txt --ball-detections $FIX/ball_det.txt --fps 25 --frame-size 1920x1080 \
   --homography $FIX/homography.json --out out/sample-tracking
-.venv/bin/python scripts/score_mot.py $FIX/gt.txt out/sample-tracking/tracks.txt \
-  | .venv/bin/python -c 'import json,sys; m=json.load(sys.stdin); print(f"tracking vs ground truth (py-motmetrics): MOTA {m[\"mota\"]:.3f}  IDF1 {m[\"idf1\"]:.3f}  ID switches {m[\"num_switches\"]}")'
+.venv/bin/python scripts/score_mot.py $FIX/gt.txt out/sample-tracking/tracks.txt > out/sample-tracking/motmetrics.json
+.venv/bin/python - out/sample-tracking/motmetrics.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"tracking vs ground truth (py-motmetrics): MOTA {m['mota']:.3f}  IDF1 {m['idf1']:.3f}  ID switches {m['num_switches']}")
+PY
 
 echo "== decoding the sample clip"
 cat > out/sample-video.json <<'JSON'
