@@ -2,9 +2,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use footml::Error;
-use footml::stages::detections_file::DetectionsError;
-use footml::stages::video_decoding::VideoError;
+use footml::{Error, ErrorKind};
 
 /// What a footml function returns. `FOOTML_OK` is 0; every other value is an error.
 /// Values are stable: codes are only ever added, never renumbered.
@@ -44,21 +42,15 @@ impl footml_result {
     /// the error that made it fail (a missing file is `NOT_FOUND` wherever it surfaced).
     pub(crate) fn from_error(e: &Error) -> Self {
         use footml_result::*;
-        match e {
-            Error::Config(_) | Error::Build(_) => FOOTML_ERR_CONFIG,
-            Error::Video(VideoError::NotFound(_)) | Error::Detections(DetectionsError::NotFound(_)) => {
-                FOOTML_ERR_NOT_FOUND
-            }
-            Error::Video(_) | Error::Detections(_) => FOOTML_ERR_INPUT,
-            Error::Checkpoint(_) => FOOTML_ERR_CHECKPOINT,
-            Error::Io { .. } => FOOTML_ERR_IO,
-            Error::StageFailed { source, .. } => match Self::from_error(source) {
-                FOOTML_ERR_OTHER => FOOTML_ERR_STAGE,
-                code => code,
-            },
-            Error::Stage { .. } => FOOTML_ERR_STAGE,
-            Error::Panicked { .. } => FOOTML_ERR_PANIC,
-            Error::Cancelled => FOOTML_ERR_CANCELLED,
+        match e.kind() {
+            ErrorKind::Config => FOOTML_ERR_CONFIG,
+            ErrorKind::NotFound => FOOTML_ERR_NOT_FOUND,
+            ErrorKind::InvalidVideo | ErrorKind::InvalidDetections => FOOTML_ERR_INPUT,
+            ErrorKind::Checkpoint => FOOTML_ERR_CHECKPOINT,
+            ErrorKind::Io => FOOTML_ERR_IO,
+            ErrorKind::Stage => FOOTML_ERR_STAGE,
+            ErrorKind::Panicked => FOOTML_ERR_PANIC,
+            ErrorKind::Cancelled => FOOTML_ERR_CANCELLED,
             _ => FOOTML_ERR_OTHER,
         }
     }
@@ -126,7 +118,7 @@ mod tests {
 
     #[test]
     fn errors_are_classified_through_stage_failures() {
-        let missing = Error::Detections(DetectionsError::NotFound("x.txt".into()));
+        let missing = Error::Detections(footml::stages::detections_file::DetectionsError::NotFound("x.txt".into()));
         assert_eq!(footml_result::from_error(&missing), footml_result::FOOTML_ERR_NOT_FOUND);
         let wrapped = Error::StageFailed { stage: "s".into(), attempts: 3, source: Box::new(missing) };
         assert_eq!(footml_result::from_error(&wrapped), footml_result::FOOTML_ERR_NOT_FOUND);

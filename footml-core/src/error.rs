@@ -9,6 +9,30 @@ use crate::stages::detections_file::DetectionsError;
 #[cfg(feature = "video")]
 use crate::stages::video_decoding::VideoError;
 
+/// The categories of [`Error`], see [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Invalid configuration or pipeline graph.
+    Config,
+    /// An input file (video, detections, homography) does not exist.
+    NotFound,
+    /// A video exists but cannot be opened or decoded.
+    InvalidVideo,
+    /// A detections or homography file exists but is malformed.
+    InvalidDetections,
+    /// The checkpoint store failed.
+    Checkpoint,
+    /// Reading or writing a file failed.
+    Io,
+    /// A stage reported a failure of its own.
+    Stage,
+    /// A stage panicked (a bug); the panic was contained.
+    Panicked,
+    /// The run was cancelled.
+    Cancelled,
+}
+
 /// Result alias used throughout footml.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -90,6 +114,28 @@ impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    /// What kind of failure this is, for callers that map errors onto their own
+    /// categories (the Python exception classes, the C result codes). A stage that failed
+    /// after its retries is classified by the error that made it fail, so a missing file
+    /// is [`ErrorKind::NotFound`] wherever it surfaced.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) | Error::Build(_) => ErrorKind::Config,
+            #[cfg(feature = "video")]
+            Error::Video(crate::stages::video_decoding::VideoError::NotFound(_)) => ErrorKind::NotFound,
+            #[cfg(feature = "video")]
+            Error::Video(_) => ErrorKind::InvalidVideo,
+            Error::Detections(DetectionsError::NotFound(_)) => ErrorKind::NotFound,
+            Error::Detections(_) => ErrorKind::InvalidDetections,
+            Error::Checkpoint(_) => ErrorKind::Checkpoint,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Stage { .. } => ErrorKind::Stage,
+            Error::StageFailed { source, .. } => source.kind(),
+            Error::Panicked { .. } => ErrorKind::Panicked,
+            Error::Cancelled => ErrorKind::Cancelled,
+        }
     }
 
     /// Whether retrying the failed work may succeed.

@@ -52,7 +52,7 @@ pub mod types;
 pub mod vision;
 
 pub use config::PipelineConfig;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use pipeline::cancel::CancellationToken;
 pub use pipeline::checkpoint::{CheckpointKey, CheckpointStore, FsCheckpointStore, MemoryCheckpointStore};
 pub use pipeline::events::{EventSink, PipelineEvent};

@@ -14,9 +14,7 @@
 //! (a missing file is an `InputNotFoundError` wherever it surfaced). Errors with no class
 //! of their own (`Error::Io`, variants added later) raise `FootmlError`.
 
-use footml::Error;
-use footml::stages::detections_file::DetectionsError;
-use footml::stages::video_decoding::VideoError;
+use footml::{Error, ErrorKind};
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -75,20 +73,14 @@ impl Kind {
 
     /// The class of a core error.
     pub(crate) fn of(e: &Error) -> Kind {
-        match e {
-            Error::Config(_) | Error::Build(_) => Kind::Config,
-            Error::Video(VideoError::NotFound(_)) | Error::Detections(DetectionsError::NotFound(_)) => {
-                Kind::InputNotFound
-            }
-            Error::Detections(_) => Kind::Detections,
-            Error::Video(_) => Kind::Video,
-            Error::Checkpoint(_) => Kind::Checkpoint,
-            Error::StageFailed { source, .. } => match Kind::of(source) {
-                Kind::Footml => Kind::Stage,
-                kind => kind,
-            },
-            Error::Stage { .. } | Error::Panicked { .. } => Kind::Stage,
-            Error::Cancelled => Kind::Cancelled,
+        match e.kind() {
+            ErrorKind::Config => Kind::Config,
+            ErrorKind::NotFound => Kind::InputNotFound,
+            ErrorKind::InvalidDetections => Kind::Detections,
+            ErrorKind::InvalidVideo => Kind::Video,
+            ErrorKind::Checkpoint => Kind::Checkpoint,
+            ErrorKind::Stage | ErrorKind::Panicked => Kind::Stage,
+            ErrorKind::Cancelled => Kind::Cancelled,
             _ => Kind::Footml,
         }
     }
