@@ -10,8 +10,14 @@ FOOTML=target/release/footml
 FIX=tests/fixtures/skillcorner
 
 echo "== tracking the sample detections"
+# The fixture's wide camera shows the ball about 1.5 px across: widen the candidate size range
+# (the service's default, 5–50 px, suits broadcast close-ups).
+mkdir -p out
+cat > out/sample-tracking.json <<'JSON'
+{"stage_configs": {"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}}}
+JSON
 $FOOTML analyze --detections $FIX/det.txt --ball-detections $FIX/ball_det.txt --fps 25 --frame-size 1920x1080 \
-  --homography $FIX/homography.json --out out/sample-tracking
+  --homography $FIX/homography.json --config out/sample-tracking.json --out out/sample-tracking
 .venv/bin/python scripts/score_mot.py $FIX/gt.txt out/sample-tracking/tracks.txt > out/sample-tracking/motmetrics.json
 .venv/bin/python - out/sample-tracking/motmetrics.json <<'PY'
 import json, sys

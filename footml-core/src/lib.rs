@@ -60,7 +60,10 @@ pub use pipeline::retry::RetryPolicy;
 pub use pipeline::stage::{Artifact, FrameSource, MatchStage, StageContext, StreamStage};
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use report::MatchReport;
-pub use types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, MatchData, RgbFrame, TrackedBox, VideoInfo};
+pub use types::{
+    BBox, BallObservation, BallState, Detection, FrameBatch, FrameItem, FrameRecord, MatchData, RgbFrame, TrackedBox,
+    VideoInfo,
+};
 
 /// The README's Rust example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{MatchData, VideoInfo};
+use crate::types::{BallState, MatchData, VideoInfo};
 use crate::{Error, Result};
 
 /// Version of the report layout; bumped on incompatible changes.
@@ -31,8 +31,9 @@ pub struct MatchReport {
     pub stages: Vec<StageReport>,
     /// Player tracks.
     pub tracks: Vec<TrackReport>,
-    /// Ball position per frame (filled by ball tracking).
-    pub ball: Vec<serde_json::Value>,
+    /// Ball position per frame where the ball tracker has one (tracked, occluded or
+    /// interpolated; frames where the ball is lost or was never found are absent).
+    pub ball: Vec<BallFrame>,
     /// Teams (filled by team classification).
     pub teams: Vec<serde_json::Value>,
     /// Team in possession per frame (filled by event detection).
@@ -102,6 +103,25 @@ pub struct TrackFrame {
     pub pitch: Option<[f64; 2]>,
 }
 
+/// The ball in one frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BallFrame {
+    /// Frame index from 0.
+    pub frame: u64,
+    /// Centre, pixels.
+    pub x: f32,
+    /// Centre, pixels.
+    pub y: f32,
+    /// The centre mapped onto the pitch in metres, when the frame is calibrated. This is the
+    /// ball's ground position only while the ball is on (or near) the ground: the homography
+    /// maps the image onto the pitch plane.
+    pub pitch: Option<[f64; 2]>,
+    /// `tracked` or `occluded`.
+    pub state: BallState,
+    /// Filled in across a gap by ball smoothing.
+    pub interpolated: bool,
+}
+
 /// Maps pixel (u, v) through a row-major homography; `None` at the horizon line.
 pub fn apply_homography(h: &[[f64; 3]; 3], u: f64, v: f64) -> Option<[f64; 2]> {
     let w = h[2][0] * u + h[2][1] * v + h[2][2];
@@ -138,6 +158,22 @@ impl MatchReport {
                     });
             }
         }
+        let ball = data
+            .frames
+            .iter()
+            .filter_map(|rec| {
+                let b = rec.ball.filter(|b| b.has_position())?;
+                let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, b.x as f64, b.y as f64));
+                Some(BallFrame {
+                    frame: rec.index,
+                    x: b.x,
+                    y: b.y,
+                    pitch,
+                    state: b.state,
+                    interpolated: b.interpolated,
+                })
+            })
+            .collect();
         MatchReport {
             schema_version: SCHEMA_VERSION,
             footml_version: crate::VERSION.to_string(),
@@ -147,7 +183,7 @@ impl MatchReport {
             frames_lost,
             stages,
             tracks: tracks.into_values().collect(),
-            ball: vec![],
+            ball,
             teams: vec![],
             possession: vec![],
             events: vec![],

@@ -68,6 +68,46 @@ pub struct TrackedBox {
     pub score: f32,
 }
 
+/// Where the ball tracker stands in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BallState {
+    /// A ball candidate was matched in this frame.
+    Tracked,
+    /// No candidate matched; the position is predicted (or interpolated after smoothing).
+    /// Lasts at most `max_missing_frames` frames.
+    Occluded,
+    /// Unseen for more than `max_missing_frames` frames: the position is the last estimate
+    /// before the ball was lost, kept for reference only, not a position of the ball.
+    Lost,
+}
+
+/// The ball in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BallObservation {
+    /// Centre, pixels.
+    pub x: f32,
+    /// Centre, pixels.
+    pub y: f32,
+    /// Tracked, occluded or lost.
+    pub state: BallState,
+    /// The position was filled in by interpolation across a gap (ball smoothing).
+    pub interpolated: bool,
+    /// Score of the candidate matched in this frame (0 when none was).
+    pub score: f32,
+    /// Centre of the candidate matched in this frame, before filtering (what the smoother
+    /// uses as the measurement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<[f32; 2]>,
+}
+
+impl BallObservation {
+    /// Whether the observation gives a position of the ball (tracked or occluded, not lost).
+    pub fn has_position(&self) -> bool {
+        self.state != BallState::Lost
+    }
+}
+
 /// The compact record of one frame: everything stages produced for it, without pixels.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FrameRecord {
@@ -84,6 +124,9 @@ pub struct FrameRecord {
     /// Tracked players ([`crate::Artifact::PLAYER_TRACKS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracks: Option<Vec<TrackedBox>>,
+    /// The ball ([`crate::Artifact::BALL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ball: Option<BallObservation>,
     /// Image → pitch homography, row-major ([`crate::Artifact::HOMOGRAPHY`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homography: Option<[[f64; 3]; 3]>,

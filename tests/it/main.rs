@@ -1,5 +1,6 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
+mod ball;
 mod cli;
 mod common;
 mod pipeline;

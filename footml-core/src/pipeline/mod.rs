@@ -475,6 +475,9 @@ impl Pipeline {
             input_identity = file_identity(dets);
             if let Some(ball) = &config.ball_detections_path {
                 input_identity.push_str(&file_identity(ball));
+                b = b
+                    .stream_stage(crate::stages::ball_tracking::BallTracker::new(&config.stage_configs.ball_tracking)?)
+                    .match_stage(crate::stages::ball_tracking::BallSmoothing::new());
             }
             tracking_possible = true;
         } else {

@@ -26,6 +26,8 @@ impl Artifact {
     pub const HOMOGRAPHY: Artifact = Artifact(Cow::Borrowed("homography"));
     /// Tracked players ([`crate::FrameRecord::tracks`]).
     pub const PLAYER_TRACKS: Artifact = Artifact(Cow::Borrowed("player_tracks"));
+    /// The tracked ball ([`crate::FrameRecord::ball`]).
+    pub const BALL: Artifact = Artifact(Cow::Borrowed("ball"));
 
     /// An artifact of a user stage.
     pub fn custom(name: impl Into<String>) -> Self {

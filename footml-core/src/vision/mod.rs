@@ -5,10 +5,14 @@
 //! * [`geometry`]: box conversions and IoU matrices.
 //! * [`kalman`]: the constant-velocity box Kalman filter of SORT / DeepSORT / ByteTrack.
 //! * [`assignment`]: optimal rectangular linear assignment with a cost threshold.
+//! * [`point_kalman`]: a constant-velocity point Kalman filter with gating and RTS smoothing.
+//! * [`particle`]: a deterministic, resumable particle filter for a point.
 
 pub mod assignment;
 pub mod geometry;
 pub mod kalman;
+pub mod particle;
+pub mod point_kalman;
 
 pub use assignment::{Assignment, LinearAssignment, linear_assignment};
 pub use kalman::{BoxKalmanFilter, BoxState};
