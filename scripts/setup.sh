@@ -26,13 +26,33 @@ fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # Python tools (fixtures, independent scoring, bindings), pinned in scripts/requirements.txt.
+# requirements-nodeps.txt holds packages whose declared dependencies we do not want (the
+# model wheel would pull in torch and numpy 2).
 stamp=.venv/.requirements.sha256
-want=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+want=$(cat scripts/requirements.txt scripts/requirements-nodeps.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-nodeps.txt
   echo "$want" > "$stamp"
+fi
+
+# A real photo of a person for the detection tests: grace_hopper.jpg (public domain, U.S. Navy
+# photo) from matplotlib's sample data, taken from its wheel (not installed).
+if [ ! -s data/fixtures/grace_hopper.jpg ]; then
+  echo "setup: fetching the person photo fixture"
+  mkdir -p data/fixtures
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: matplotlib==3.9.2 -d "$tmp"
+  .venv/bin/python - "$tmp" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/matplotlib-*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    data = z.read("matplotlib/mpl-data/sample_data/grace_hopper.jpg")
+open("data/fixtures/grace_hopper.jpg", "wb").write(data)
+PY
+  rm -rf "$tmp"
 fi
 
 # A short sample clip for the decoding demo (generated, not committed): 1280x720 test

@@ -219,6 +219,10 @@ pub struct PlayerDetectionConfig {
     pub tile_overlap: f32,
     /// Also run the whole frame when tiling.
     pub tile_full_frame: bool,
+    /// Model class ids that are players; `None` = every class of the model.
+    pub player_class_ids: Option<Vec<u32>>,
+    /// ONNX Runtime intra-op threads (0 = one per available core).
+    pub intra_threads: usize,
 }
 
 impl Default for PlayerDetectionConfig {
@@ -231,6 +235,8 @@ impl Default for PlayerDetectionConfig {
             tiles: [1, 1],
             tile_overlap: 0.1,
             tile_full_frame: true,
+            player_class_ids: None,
+            intra_threads: 0,
         }
     }
 }

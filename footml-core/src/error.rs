@@ -6,6 +6,8 @@ use crate::config::ConfigError;
 use crate::pipeline::BuildError;
 use crate::pipeline::checkpoint::CheckpointError;
 use crate::stages::detections_file::DetectionsError;
+#[cfg(feature = "onnx")]
+use crate::stages::player_detection::DetectionError;
 #[cfg(feature = "video")]
 use crate::stages::video_decoding::VideoError;
 
@@ -56,6 +58,11 @@ pub enum Error {
     /// A detections file could not be read or parsed.
     #[error(transparent)]
     Detections(#[from] DetectionsError),
+    /// The player detection model or ONNX Runtime failed (missing runtime, bad model,
+    /// inference error).
+    #[cfg(feature = "onnx")]
+    #[error(transparent)]
+    Detection(#[from] DetectionError),
     /// The checkpoint store failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -129,6 +136,12 @@ impl Error {
             Error::Video(_) => ErrorKind::InvalidVideo,
             Error::Detections(DetectionsError::NotFound(_)) => ErrorKind::NotFound,
             Error::Detections(_) => ErrorKind::InvalidDetections,
+            #[cfg(feature = "onnx")]
+            Error::Detection(DetectionError::ModelNotFound(_)) => ErrorKind::NotFound,
+            #[cfg(feature = "onnx")]
+            Error::Detection(DetectionError::InvalidConfig(_)) => ErrorKind::Config,
+            #[cfg(feature = "onnx")]
+            Error::Detection(_) => ErrorKind::Stage,
             Error::Checkpoint(_) => ErrorKind::Checkpoint,
             Error::Io { .. } => ErrorKind::Io,
             Error::Stage { .. } => ErrorKind::Stage,

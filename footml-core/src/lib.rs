@@ -40,6 +40,9 @@
 //!
 //! * `video` (default): FFmpeg decoding through ffmpeg-next.
 //! * `cli` (default): the `footml` command-line tool.
+//! * `onnx` (default): YOLO player detection on ONNX Runtime (ort, `load-dynamic`; the library
+//!   comes from the `onnxruntime` wheel that `scripts/setup.sh` puts in `.venv`, or
+//!   `ORT_DYLIB_PATH`), see [`stages::player_detection`].
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -457,9 +457,25 @@ impl Pipeline {
                 let src = crate::stages::video_decoding::VideoSource::open(video, vd, config.output_dir.as_deref())?;
                 b = b.source(src);
                 input_identity = file_identity(video);
-                // Player detection arrives with the perception stages; until then a video
-                // is decoded (metadata, audio, frame count) but not tracked.
-                tracking_possible = false;
+                // With a detection model, players are detected and tracked; without one, a
+                // video is decoded (metadata, audio, frame count) but not tracked.
+                let pd = &config.stage_configs.player_detection;
+                tracking_possible = pd.model_path.is_some();
+                if let Some(model) = &pd.model_path {
+                    #[cfg(feature = "onnx")]
+                    {
+                        b = b.stream_stage(crate::stages::player_detection::PlayerDetector::new(pd)?);
+                        input_identity.push_str(&file_identity(model));
+                    }
+                    #[cfg(not(feature = "onnx"))]
+                    {
+                        return Err(BuildError::Unsupported(format!(
+                            "player detection with model {} needs footml built with the `onnx` feature",
+                            model.display()
+                        ))
+                        .into());
+                    }
+                }
             }
             #[cfg(not(feature = "video"))]
             {

@@ -2,6 +2,9 @@
 
 pub mod ball_tracking;
 pub mod detections_file;
+#[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
+pub mod player_detection;
 pub mod player_tracking;
 #[cfg(feature = "video")]
 #[cfg_attr(docsrs, doc(cfg(feature = "video")))]

@@ -6,11 +6,13 @@
 //! * [`kalman`]: the constant-velocity box Kalman filter of SORT / DeepSORT / ByteTrack.
 //! * [`assignment`]: optimal rectangular linear assignment with a cost threshold.
 //! * [`point_kalman`]: a constant-velocity point Kalman filter with gating and RTS smoothing.
+//! * [`nms`]: class-aware non-maximum suppression of detections.
 //! * [`particle`]: a deterministic, resumable particle filter for a point.
 
 pub mod assignment;
 pub mod geometry;
 pub mod kalman;
+pub mod nms;
 pub mod particle;
 pub mod point_kalman;
 
