@@ -182,6 +182,8 @@ pub struct StageConfigs {
     pub player_tracking: PlayerTrackingConfig,
     /// Ball tracking.
     pub ball_tracking: BallTrackingConfig,
+    /// Physical metrics (distance, speeds, sprints, heatmaps).
+    pub metrics: MetricsConfig,
 }
 
 /// Video decoding settings.
@@ -325,6 +327,53 @@ impl Default for BallTrackingConfig {
             min_ball_radius: 5.0,
             max_ball_radius: 50.0,
             max_missing_frames: 10,
+        }
+    }
+}
+
+/// Physical metrics settings (see [`crate::stages::metrics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Smoothing strength: the standard deviation of a player's acceleration (m/s²) in the
+    /// constant-velocity Kalman/RTS smoother. Smaller = smoother paths (noise inflates the
+    /// distance less, but quick turns are cut); larger = closer to the raw positions.
+    pub accel_std_mps2: f64,
+    /// Standard deviation of the feet point in pixels, as a fraction of the box height, per
+    /// image axis; pushed through the homography's Jacobian to give each position its noise
+    /// in metres (far players are noisier on the pitch than near ones).
+    pub foot_noise_box_heights: f64,
+    /// A track unseen for more than this many frames starts a new path segment (the gap is
+    /// neither counted in distance nor in time on pitch); shorter gaps are bridged.
+    pub max_gap_frames: u32,
+    /// Steps faster than this (m/s) are tracking glitches (e.g. an id jumping to another
+    /// player): they split the path, are not counted and are reported as `glitch_steps`.
+    pub max_speed_mps: f64,
+    /// Window (s) over which the maximum speed is averaged, so that a one-frame spike does
+    /// not count.
+    pub max_speed_window_s: f64,
+    /// Sprint speed threshold (km/h).
+    pub sprint_speed_kmh: f64,
+    /// A sprint lasts at least this long above the threshold (s).
+    pub sprint_min_duration_s: f64,
+    /// Heatmap grid `[cols, rows]` over the pitch (cols along the length).
+    pub heatmap_cells: [u32; 2],
+    /// Pitch `[length, width]` in metres the heatmap covers (origin at the centre spot).
+    pub pitch_size_m: [f64; 2],
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            accel_std_mps2: 16.0,
+            foot_noise_box_heights: 0.03,
+            max_gap_frames: 12,
+            max_speed_mps: 12.0,
+            max_speed_window_s: 0.5,
+            sprint_speed_kmh: 25.0,
+            sprint_min_duration_s: 1.0,
+            heatmap_cells: [21, 14],
+            pitch_size_m: [105.0, 68.0],
         }
     }
 }
@@ -482,6 +531,7 @@ impl PipelineConfig {
                 (bt.min_ball_radius, bt.max_ball_radius),
             ));
         }
+        crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
         }

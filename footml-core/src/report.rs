@@ -52,13 +52,61 @@ pub struct MatchReport {
     pub events_dropped: u64,
 }
 
-/// Metrics section of the report.
+/// Metrics section of the report (written by [`crate::stages::metrics::PhysicalMetrics`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Metrics {
-    /// Per player.
-    pub players: Vec<serde_json::Value>,
-    /// Per team.
-    pub teams: Vec<serde_json::Value>,
+    /// Per player track.
+    pub players: Vec<PlayerMetrics>,
+    /// Per team; empty while tracks carry no team (teams are never guessed).
+    pub teams: Vec<TeamMetrics>,
+}
+
+/// Physical metrics of one player track, from its smoothed pitch positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlayerMetrics {
+    /// The track.
+    pub track_id: u64,
+    /// Distance covered in metres.
+    pub distance_m: f64,
+    /// Time on the pitch in seconds (spans of the track's path segments).
+    pub time_s: f64,
+    /// `distance_m / time_s`, km/h (0 when `time_s` is 0).
+    pub avg_speed_kmh: f64,
+    /// Highest speed averaged over the configured window (0.5 s by default), km/h.
+    pub max_speed_kmh: f64,
+    /// Runs above the sprint speed lasting at least the sprint duration (counted at onset).
+    pub sprints: u32,
+    /// Steps faster than physically possible (tracking glitches), left out of the distance.
+    pub glitch_steps: u32,
+    /// Where the player was.
+    pub heatmap: Heatmap,
+}
+
+/// Occupancy grid over the pitch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heatmap {
+    /// Cells along the pitch length (x).
+    pub cols: u32,
+    /// Cells along the pitch width (y).
+    pub rows: u32,
+    /// Cell size `[along x, along y]` in metres.
+    pub cell_m: [f64; 2],
+    /// Frames spent in each cell (divide by the report's `video.fps` for seconds),
+    /// row-major: index `row * cols + col`; column 0 at x = −length/2, row 0 at y = −width/2.
+    /// Positions beyond the pitch count in the nearest edge cell, so the counts sum to the
+    /// frames on the pitch.
+    pub counts: Vec<u32>,
+}
+
+/// Metrics of one team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamMetrics {
+    /// Team id.
+    pub team: u32,
+    /// Share of the frames with a team in possession, in percent (needs event detection).
+    pub possession_pct: Option<f64>,
+    /// Sum of the team's player distances, metres.
+    pub distance_m: f64,
 }
 
 /// How one stage went.
@@ -188,9 +236,18 @@ impl MatchReport {
             possession: vec![],
             events: vec![],
             formations: vec![],
-            metrics: Metrics::default(),
+            metrics: data
+                .extra
+                .get(crate::stages::metrics::PhysicalMetrics::ARTIFACT)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default(),
             outputs,
-            extra: data.extra.clone(),
+            extra: data
+                .extra
+                .iter()
+                .filter(|(k, _)| k.as_str() != crate::stages::metrics::PhysicalMetrics::ARTIFACT)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             events_dropped: 0,
         }
     }

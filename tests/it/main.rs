@@ -3,6 +3,7 @@
 mod ball;
 mod cli;
 mod common;
+mod metrics;
 mod pipeline;
 mod tracking;
 mod video;

@@ -505,6 +505,9 @@ impl Pipeline {
         }
         if tracking_possible {
             b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
+            if config.homography_path.is_some() {
+                b = b.match_stage(crate::stages::metrics::PhysicalMetrics::new(&config.stage_configs.metrics)?);
+            }
         }
         if config.checkpoint_enabled
             && let Some(dir) = &config.checkpoint_dir

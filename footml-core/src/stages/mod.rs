@@ -2,6 +2,7 @@
 
 pub mod ball_tracking;
 pub mod detections_file;
+pub mod metrics;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod player_detection;
