@@ -35,11 +35,5 @@ pub(crate) fn boundary<R: OnPanic>(f: impl FnOnce() -> R) -> R {
 
 /// The text of a panic payload (`panic!` with a message gives a `&str` or a `String`).
 pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
+    footml::error::panic_message(payload).unwrap_or("panic with a non-string payload").to_string()
 }

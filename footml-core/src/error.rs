@@ -11,6 +11,13 @@ use crate::stages::player_detection::DetectionError;
 #[cfg(feature = "video")]
 use crate::stages::video_decoding::VideoError;
 
+/// The text of a caught panic's payload: `panic!` with a message carries a `&str` or a
+/// `String`; anything else has no text. Shared by the engine's stage boundary and the
+/// bindings' FFI boundaries.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 /// The categories of [`Error`], see [`Error::kind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -75,11 +75,7 @@ fn run_pipeline(config_json: &str, token: CancellationToken, sink: Option<PyCall
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "footml panicked".to_string())
+    footml::error::panic_message(payload).unwrap_or("footml panicked").to_string()
 }
 
 /// Delivers events to a Python callable as dicts. It runs on the engine's sink thread,

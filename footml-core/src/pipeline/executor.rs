@@ -158,11 +158,7 @@ impl Run<'_> {
 }
 
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".into())
+    crate::error::panic_message(payload.as_ref()).unwrap_or("non-string panic payload").to_string()
 }
 
 /// Throttled progress reporting for one stage.

@@ -104,6 +104,25 @@ pub trait FrameSource: Send {
     }
 }
 
+/// Checks that every frame of `batch` carries an input (`has`), before a stage changes any
+/// state, so a missing artifact (a bug in how the pipeline was put together) fails cleanly:
+/// "`stage`: frame N has no `what` (the `artifact` artifact is missing)".
+pub fn require_in_batch(
+    batch: &FrameBatch,
+    stage: &str,
+    what: &str,
+    artifact: &Artifact,
+    has: impl Fn(&crate::FrameRecord) -> bool,
+) -> Result<()> {
+    match batch.items.iter().find(|i| !has(&i.record)) {
+        Some(item) => Err(crate::Error::permanent(format!(
+            "{stage}: frame {} has no {what} (the `{artifact}` artifact is missing)",
+            item.record.index
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What a stage may use while it runs.
 #[derive(Clone)]
 pub struct StageContext {

@@ -37,7 +37,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{BallTrackingConfig, BallTrackingMethod};
-use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext, StreamStage};
+use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch};
 use crate::types::{BallObservation, BallState, Detection, FrameBatch, MatchData};
 use crate::vision::particle::{ParticleCloud, ParticleFilter};
 use crate::vision::point_kalman::{CHI2_2DOF_999, PointKalmanFilter, PointState};
@@ -312,13 +312,9 @@ impl Stage for BallTracker {
 impl StreamStage for BallTracker {
     fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
         // Check the whole batch first so that a failure leaves the state untouched.
-        if let Some(item) = batch.items.iter().find(|i| i.record.ball_candidates.is_none()) {
-            return Err(Error::permanent(format!(
-                "ball_tracking: frame {} has no ball candidates (the `{}` artifact is missing)",
-                item.record.index,
-                Artifact::BALL_CANDIDATES
-            )));
-        }
+        require_in_batch(batch, "ball_tracking", "ball candidates", &Artifact::BALL_CANDIDATES, |r| {
+            r.ball_candidates.is_some()
+        })?;
         for item in &mut batch.items {
             item.record.ball = self.update(item.record.ball_candidates.as_deref().unwrap_or_default());
         }

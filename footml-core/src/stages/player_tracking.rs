@@ -40,7 +40,7 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, PlayerTrackingConfig};
-use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
+use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage, require_in_batch};
 use crate::types::{BBox, Detection, FrameBatch, TrackedBox};
 use crate::vision::assignment::LinearAssignment;
 use crate::vision::geometry::{bbox_from_xyah, xyah_from_bbox};
@@ -408,13 +408,9 @@ impl Stage for PlayerTracker {
 impl StreamStage for PlayerTracker {
     fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
         // Check the whole batch first so that a failure leaves the state untouched.
-        if let Some(item) = batch.items.iter().find(|i| i.record.players.is_none()) {
-            return Err(Error::permanent(format!(
-                "player_tracking: frame {} has no player detections (the `{}` artifact is missing)",
-                item.record.index,
-                Artifact::PLAYER_DETECTIONS
-            )));
-        }
+        require_in_batch(batch, "player_tracking", "player detections", &Artifact::PLAYER_DETECTIONS, |r| {
+            r.players.is_some()
+        })?;
         for item in &mut batch.items {
             let tracks = self.update(item.record.players.as_deref().unwrap_or_default());
             item.record.tracks = Some(tracks);
