@@ -46,6 +46,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod analysis;
 pub mod config;
 pub mod error;
 pub mod pipeline;

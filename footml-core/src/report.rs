@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::{FormationWindow, MatchEvent, Role, Team};
 use crate::types::{BallState, MatchData, VideoInfo};
 use crate::{Error, Result};
 
@@ -35,13 +36,14 @@ pub struct MatchReport {
     /// interpolated; frames where the ball is lost or was never found are absent).
     pub ball: Vec<BallFrame>,
     /// Teams (filled by team classification).
-    pub teams: Vec<serde_json::Value>,
-    /// Team in possession per frame (filled by event detection).
+    pub teams: Vec<Team>,
+    /// Team in possession per frame, from frame 0 (filled by event detection; empty when
+    /// event detection did not run).
     pub possession: Vec<Option<u32>>,
     /// Events (filled by event detection).
-    pub events: Vec<serde_json::Value>,
+    pub events: Vec<MatchEvent>,
     /// Formations (filled by formation analysis).
-    pub formations: Vec<serde_json::Value>,
+    pub formations: Vec<FormationWindow>,
     /// Physical metrics (filled by the metrics stage).
     pub metrics: Metrics,
     /// Files written beside the report (e.g. extracted audio), by kind.
@@ -133,7 +135,7 @@ pub struct TrackReport {
     /// Team id, when known.
     pub team: Option<u32>,
     /// Role (`player`, `goalkeeper`, `referee`), when known.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The frames the track was seen in.
     pub frames: Vec<TrackFrame>,
 }
@@ -196,7 +198,15 @@ impl MatchReport {
                 let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, fu as f64, fv as f64));
                 tracks
                     .entry(t.track_id)
-                    .or_insert_with(|| TrackReport { track_id: t.track_id, team: None, role: None, frames: vec![] })
+                    .or_insert_with(|| {
+                        let entry = data.teams.as_ref().and_then(|a| a.track(t.track_id));
+                        TrackReport {
+                            track_id: t.track_id,
+                            team: entry.and_then(|e| e.team),
+                            role: entry.map(|e| e.role),
+                            frames: vec![],
+                        }
+                    })
                     .frames
                     .push(TrackFrame {
                         frame: rec.index,
@@ -232,10 +242,10 @@ impl MatchReport {
             stages,
             tracks: tracks.into_values().collect(),
             ball,
-            teams: vec![],
-            possession: vec![],
-            events: vec![],
-            formations: vec![],
+            teams: data.teams.as_ref().map(|a| a.teams.clone()).unwrap_or_default(),
+            possession: data.possession.iter().map(|p| p.team).collect(),
+            events: data.events.clone(),
+            formations: data.formations.clone(),
             metrics: data
                 .extra
                 .get(crate::stages::metrics::PhysicalMetrics::ARTIFACT)

@@ -212,6 +212,18 @@ pub struct MatchData {
     pub video: VideoInfo,
     /// One record per analysed frame, in order.
     pub frames: Vec<FrameRecord>,
+    /// Team of each track (team classification).
+    #[serde(default)]
+    pub teams: Option<crate::analysis::TeamAssignment>,
+    /// Possession per frame, parallel to `frames` (event detection); empty when not computed.
+    #[serde(default)]
+    pub possession: Vec<crate::analysis::Possession>,
+    /// Match events in frame order (event detection).
+    #[serde(default)]
+    pub events: Vec<crate::analysis::MatchEvent>,
+    /// Team shapes per window (formation analysis).
+    #[serde(default)]
+    pub formations: Vec<crate::analysis::FormationWindow>,
     /// Match-level artifacts of user stages, by artifact name.
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,

@@ -118,7 +118,7 @@ fn distance_on_ground_truth_boxes() {
         }
     }
     let video = VideoInfo { fps: 25.0, ..Default::default() };
-    let mut data = MatchData { video: video.clone(), frames, extra: BTreeMap::new() };
+    let mut data = MatchData { video: video.clone(), frames, ..Default::default() };
     let mut stage = PhysicalMetrics::new(&MetricsConfig::default()).unwrap();
     stage.run(&mut data, &StageContext::standalone("metrics", video)).unwrap();
     let metrics: footml::report::Metrics = serde_json::from_value(data.extra["metrics"].clone()).unwrap();

@@ -360,7 +360,7 @@ fn run_all(
     }
 
     // 3. Match stages, resuming after the last one with a checkpoint.
-    let mut data = MatchData { video: run.info.clone(), frames, extra: BTreeMap::new() };
+    let mut data = MatchData { video: run.info.clone(), frames, ..Default::default() };
     let mut first = 0;
     if s.resume {
         for (i, st) in matches.iter().enumerate().rev() {

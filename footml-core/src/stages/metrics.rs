@@ -463,8 +463,7 @@ mod tests {
                 }
             })
             .collect();
-        let mut data =
-            MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, extra: BTreeMap::new() };
+        let mut data = MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, ..Default::default() };
         let mut st = stage();
         assert_eq!(st.name(), "metrics");
         let ctx = StageContext::standalone("metrics", data.video.clone());
