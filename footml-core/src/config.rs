@@ -180,6 +180,8 @@ pub struct StageConfigs {
     pub player_detection: PlayerDetectionConfig,
     /// Player tracking.
     pub player_tracking: PlayerTrackingConfig,
+    /// Classical ball candidates (used when the detection model has no ball class).
+    pub ball_detection: BallDetectionConfig,
     /// Ball tracking.
     pub ball_tracking: BallTrackingConfig,
     /// Physical metrics (distance, speeds, sprints, heatmaps).
@@ -329,6 +331,45 @@ impl Default for BallTrackingConfig {
             max_missing_frames: 10,
         }
     }
+}
+
+/// Classical ball candidate settings (see [`crate::stages::ball_detection`]); the radius
+/// range comes from `stage_configs.ball_tracking`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BallDetectionConfig {
+    /// Least luma (0–255) by which a ball must be brighter than the grass around it.
+    pub min_contrast: f32,
+    /// Least share of grass on a ring around a candidate: a ball on the pitch is surrounded
+    /// by grass, a bright patch on a shirt or in the stands is not. In `[0, 1]`.
+    pub min_grass_surround: f32,
+    /// Candidates kept per frame, best first.
+    pub max_candidates: usize,
+}
+
+impl Default for BallDetectionConfig {
+    fn default() -> Self {
+        BallDetectionConfig { min_contrast: 40.0, min_grass_surround: 0.5, max_candidates: 10 }
+    }
+}
+
+/// Checks [`BallDetectionConfig`] ranges.
+pub fn validate_ball_detection(c: &BallDetectionConfig) -> Result<(), ConfigError> {
+    let invalid = |key: &str, expected: &str, found: String| ConfigError::Invalid {
+        key: format!("stage_configs.ball_detection.{key}"),
+        expected: expected.into(),
+        found,
+    };
+    if !(c.min_contrast > 0.0 && c.min_contrast <= 255.0) {
+        return Err(invalid("min_contrast", "a luma difference in (0, 255]", format!("{:?}", c.min_contrast)));
+    }
+    if !(0.0..=1.0).contains(&c.min_grass_surround) {
+        return Err(invalid("min_grass_surround", "a fraction in [0, 1]", format!("{:?}", c.min_grass_surround)));
+    }
+    if c.max_candidates == 0 {
+        return Err(invalid("max_candidates", "at least 1", "0".into()));
+    }
+    Ok(())
 }
 
 /// Physical metrics settings (see [`crate::stages::metrics`]).
@@ -531,6 +572,7 @@ impl PipelineConfig {
                 (bt.min_ball_radius, bt.max_ball_radius),
             ));
         }
+        validate_ball_detection(&self.stage_configs.ball_detection)?;
         crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
@@ -626,6 +668,39 @@ mod tests {
         );
         assert!(PipelineConfig::from_json_with_env("{} trailing", no_env).is_err());
         assert!(PipelineConfig::from_json_with_env(r#"{"detections_path": "d.txt"}"#, no_env).is_err());
+    }
+
+    #[test]
+    fn ball_detection_settings_are_checked() {
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"ball_detection": {"min_contrast": 30, "max_candidates": 5}}}"#,
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.stage_configs.ball_detection,
+            BallDetectionConfig { min_contrast: 30.0, min_grass_surround: 0.5, max_candidates: 5 }
+        );
+        let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"ball_detection": {"radius": 3}}}"#, no_env)
+            .unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.ball_detection.radius"), "{e}");
+        for bad in [r#"{"min_contrast": 0}"#, r#"{"min_grass_surround": 1.5}"#, r#"{"max_candidates": 0}"#] {
+            let json = format!(r#"{{"stage_configs": {{"ball_detection": {bad}}}}}"#);
+            let e = PipelineConfig::from_json_with_env(&json, no_env).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key, .. } if key.starts_with("stage_configs.ball_detection.")),
+                "{e}"
+            );
+        }
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"ball_tracking": {"min_ball_radius": 9, "max_ball_radius": 4}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.ball_tracking.min_ball_radius"),
+            "{e}"
+        );
     }
 
     #[test]

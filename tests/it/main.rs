@@ -1,6 +1,7 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
 mod ball;
+mod ball_detection;
 mod cli;
 mod common;
 mod metrics;

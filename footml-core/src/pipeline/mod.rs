@@ -450,6 +450,8 @@ impl Pipeline {
         }
         let mut input_identity;
         let tracking_possible;
+        // Whether the stream will carry ball candidates (then the ball is tracked and smoothed).
+        let ball_candidates;
         if let Some(video) = &config.video_path {
             #[cfg(feature = "video")]
             {
@@ -476,6 +478,14 @@ impl Pipeline {
                         .into());
                     }
                 }
+                // No ball model: classical candidates from the pixels, after the player
+                // detector when there is one so that candidates on bodies are dropped.
+                let bd = crate::stages::ball_detection::BallDetector::new(
+                    &config.stage_configs.ball_tracking,
+                    &config.stage_configs.ball_detection,
+                )?;
+                b = b.stream_stage(bd.with_players(tracking_possible));
+                ball_candidates = true;
             }
             #[cfg(not(feature = "video"))]
             {
@@ -491,13 +501,16 @@ impl Pipeline {
             input_identity = file_identity(dets);
             if let Some(ball) = &config.ball_detections_path {
                 input_identity.push_str(&file_identity(ball));
-                b = b
-                    .stream_stage(crate::stages::ball_tracking::BallTracker::new(&config.stage_configs.ball_tracking)?)
-                    .match_stage(crate::stages::ball_tracking::BallSmoothing::new());
             }
+            ball_candidates = config.ball_detections_path.is_some();
             tracking_possible = true;
         } else {
             return Err(BuildError::NoSource.into());
+        }
+        if ball_candidates {
+            b = b
+                .stream_stage(crate::stages::ball_tracking::BallTracker::new(&config.stage_configs.ball_tracking)?)
+                .match_stage(crate::stages::ball_tracking::BallSmoothing::new());
         }
         if let Some(h) = &config.homography_path {
             b = b.stream_stage(HomographyFromFile::new(HomographyFile::load(h)?));

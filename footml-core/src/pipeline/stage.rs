@@ -123,6 +123,25 @@ pub fn require_in_batch(
     }
 }
 
+/// The pixels of every frame of `batch`, in order, or the error "`stage`: frame N has no
+/// pixels (the `frames` artifact is missing)" when a frame has none, before a stage does any
+/// work.
+pub fn require_pixels(batch: &FrameBatch, stage: &str) -> Result<Vec<std::sync::Arc<crate::RgbFrame>>> {
+    batch
+        .items
+        .iter()
+        .map(|item| {
+            item.image.clone().ok_or_else(|| {
+                crate::Error::permanent(format!(
+                    "{stage}: frame {} has no pixels (the `{}` artifact is missing)",
+                    item.record.index,
+                    Artifact::FRAMES
+                ))
+            })
+        })
+        .collect()
+}
+
 /// What a stage may use while it runs.
 #[derive(Clone)]
 pub struct StageContext {

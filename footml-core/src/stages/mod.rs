@@ -1,5 +1,6 @@
 //! The built-in stages, one module each.
 
+pub mod ball_detection;
 pub mod ball_tracking;
 pub mod detections_file;
 pub mod metrics;
