@@ -18,7 +18,7 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// The project virtualenv's Python (made by scripts/setup.sh).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     root().join(".venv/bin/python")
 }
 

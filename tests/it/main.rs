@@ -5,6 +5,7 @@ mod ball_detection;
 mod cli;
 mod common;
 mod metrics;
+mod model_scripts;
 mod pipeline;
 mod tracking;
 mod video;
