@@ -16,18 +16,24 @@
 //! Measured with the default metrics settings (accel_std 16 m/s², feet noise 0.03 box heights):
 //! - ground-truth boxes through the stage: mean |error| 3.36 % over 22 ids (the smoother cuts a
 //!   little off the corners of SkillCorner's 10 fps polyline; always an underestimate);
-//! - det.txt → tracker → stage, each track given to the gt id it overlaps (IoU ≥ 0.5) in most
-//!   of its frames, distances summed per gt id, for the 15 ids covered ≥ 80 % of their frames:
-//!   mean |error| 5.98 % against the clean distance over the same tracked spans (7.13 %
-//!   against the whole time: frames the tracker missed are not run). 12 of the 15 ids are
-//!   within ±3.5 %; ids 4, 8 and 9 (+22 %, +16 %, +50 %: far-side players, where a pixel of
-//!   noise is ~0.7 m and the tracker's box noise is correlated over frames, so it survives
-//!   smoothing) carry the mean. Target 3 %: not reached.
+//! - det.txt → tracker → stage (the stage measures each track on the raw detection it was
+//!   updated with, not on the tracker's filtered box), per track against the clean path of the
+//!   people it actually followed (each frame's box matched to a gt id, IoU ≥ 0.5; steps across
+//!   an identity switch left out of the clean path), 37 tracks following ≥ 10 m: mean |error|
+//!   **2.70 %** (target 3 %: met). Almost all are slight underestimates, as on the ground truth.
+//! - the same run summed per gt id (15 ids covered ≥ 80 % of their frames): 5.94 % against the
+//!   clean distance over the tracked spans. This figure mixes in the tracker's identity switches:
+//!   ids 4, 8 and 9 (+21 %, +15 %, +50 %) are tracks that also followed another player for
+//!   part of their life (e.g. track 42: 44 frames on id 5, then 204 on id 9), so the other
+//!   player's running is counted for them. That is a tracking error, measured by IDF1 in the
+//!   tracking tests; it is kept here as a looser regression bound.
 //!
-//! Tuning (mean |error| gt boxes / det vs spans): accel 2 m/s² + noise 0.03: 7.5 % / 8.6 %;
+//! Tuning with the tracker's filtered boxes (mean |error| gt boxes / det vs spans): accel 2 m/s² + noise 0.03: 7.5 % / 8.6 %;
 //! 8 + 0.03: 4.8 % / 6.9 %; 16 + 0.03: 3.4 % / 6.0 %; 16 + 0.047: 4.3 % / 6.4 %; 30 + 0.03:
 //! 2.3 % / 7.5 %; 60 + 0.03: 1.5 % / 12.7 %. The thresholds sit just above the measurements so
-//! that a regression fails.
+//! that a regression fails. With raw detections, per track vs followed path: 16 + 0.03: 2.70 %;
+//! 16 + 0.047: 3.79 %; 24 + 0.047: 2.68 %; 30 + 0.047: 2.21 % (but a standing player's 0.3 m
+//! jitter then keeps 5 % of its raw length, against 2 % at the default).
 
 use std::collections::BTreeMap;
 
@@ -46,6 +52,8 @@ const MAX_GT_MAE: f64 = 0.04;
 /// covered at least `MIN_COVERAGE` of their frames (measured 5.98 %).
 const MAX_DET_MAE: f64 = 0.065;
 const MIN_COVERAGE: f64 = 0.8;
+/// Mean absolute relative error per track against the clean path of the people it followed.
+const MAX_TRACK_MAE: f64 = 0.03;
 
 fn homography() -> [[f64; 3]; 3] {
     let v: serde_json::Value =
@@ -188,6 +196,54 @@ fn distance_after_detection_noise_and_tracking() {
         spans.entry(id).or_default().push((t.frames[0].frame, t.frames[t.frames.len() - 1].frame));
     }
     let dist: BTreeMap<u64, f64> = report.metrics.players.iter().map(|p| (p.track_id, p.distance_m)).collect();
+    // Per track, against the clean path of the people it actually followed: each frame's
+    // box is matched to a gt id (IoU ≥ 0.5) and the clean step lengths of that id are summed
+    // while the id stays the same, so that identity switches of the tracker (its error, not
+    // the metrics') do not count as running. Tracks that followed a path of at least 10 m.
+    eprintln!("| track | frames | matched | ids followed | clean m (followed) | measured m | error |");
+    let mut errs_track = Vec::new();
+    for t in &report.tracks {
+        let mut path: Vec<(u64, Option<u64>)> = Vec::new();
+        for f in &t.frames {
+            let b = BBox::new(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]);
+            let best = by_frame
+                .get(&f.frame)
+                .into_iter()
+                .flatten()
+                .map(|(id, g)| (*id, g.iou(&b)))
+                .filter(|(_, iou)| *iou >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            path.push((f.frame, best.map(|(id, _)| id)));
+        }
+        let matched = path.iter().filter(|p| p.1.is_some()).count();
+        // A track mostly on nobody is a false track, not a measurement of anyone.
+        if matched * 10 < path.len() * 9 {
+            continue;
+        }
+        let mut clean = 0.0;
+        let mut ids = std::collections::BTreeSet::new();
+        for w in path.windows(2) {
+            let ((fa, Some(a)), (fb, Some(b))) = (w[0], w[1]) else { continue };
+            ids.insert(a);
+            if a != b {
+                continue;
+            }
+            let boxes = &gt[&a];
+            clean += clean_distance(&h, &boxes.range(fa..=fb).map(|(k, v)| (*k, *v)).collect(), |_, _| true);
+        }
+        if clean < 10.0 {
+            continue;
+        }
+        let e = (dist[&t.track_id] - clean) / clean;
+        eprintln!(
+            "| {} | {} | {matched} | {ids:?} | {clean:.1} | {:.1} | {:+.1} % |",
+            t.track_id,
+            path.len(),
+            dist[&t.track_id],
+            100.0 * e
+        );
+        errs_track.push(e.abs());
+    }
     let glitches: u32 = report.metrics.players.iter().map(|p| p.glitch_steps).sum();
     eprintln!(
         "| gt id | gt frames | covered | tracks | clean m (all) | clean m (tracked spans) | measured m | error vs spans | error vs all |"
@@ -223,6 +279,14 @@ fn distance_after_detection_noise_and_tracking() {
         100.0 * mae_span,
         100.0 * mae_all
     );
+    let mae_track = mean(&errs_track);
+    eprintln!(
+        "tracks following ≥ 10 m: {}; mean |error| vs the followed clean path {:.2} %",
+        errs_track.len(),
+        100.0 * mae_track
+    );
+    assert!(errs_track.len() >= 15, "only {} tracks", errs_track.len());
+    assert!(mae_track <= MAX_TRACK_MAE, "mean |error| per track {mae_track}");
     assert!(errs_span.len() >= 10, "only {} ids covered", errs_span.len());
     assert!(mae_span <= MAX_DET_MAE, "mean |error| {mae_span}");
 }

@@ -1,8 +1,12 @@
 //! Physical metrics: distance, average and maximum speed, sprints and a heatmap per player.
 //!
 //! [`PhysicalMetrics`] (match stage, `"metrics"`) takes each track's feet point (bottom centre
-//! of its box) through the frame's homography onto the pitch, and smooths the path before
-//! measuring it, so that detection noise does not inflate the distance:
+//! of the raw detection the track was updated with in that frame — best IoU ≥ 0.5 among the
+//! frame's player detections — or of the track's box when there is none) through the frame's
+//! homography onto the pitch, and smooths the path before measuring it, so that detection
+//! noise does not inflate the distance. Raw detections rather than the tracker's
+//! Kalman-filtered boxes, because the filtered box's error is correlated from frame to frame
+//! and survives smoothing as distance:
 //!
 //! 1. **Segments**: a track's frames are split where it was unseen for more than
 //!    `max_gap_frames` (the gap counts neither in distance nor in time), and where a raw step
@@ -222,6 +226,20 @@ impl PhysicalMetrics {
     }
 }
 
+/// The detection a track box was updated with this frame (best IoU ≥ 0.5), else the box.
+///
+/// A tracker reports its Kalman-filtered box, whose error is correlated from frame to frame:
+/// it wanders slowly and survives the metrics smoother as extra distance (on the far side a
+/// pixel is most of a metre). Raw detections carry independent noise, which the smoother
+/// averages out.
+fn measured_box(track: &crate::BBox, dets: &[crate::Detection]) -> crate::BBox {
+    dets.iter()
+        .map(|d| (d.bbox.iou(track), d.bbox))
+        .filter(|(iou, _)| *iou >= 0.5)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(*track, |(_, b)| b)
+}
+
 /// Cell of coordinate `x` (from the pitch edge) in a row of `n` cells of size `size`, clamped.
 fn cell_index(x: f64, size: f64, n: u32) -> u32 {
     ((x / size).floor().max(0.0) as u32).min(n - 1)
@@ -313,8 +331,9 @@ impl MatchStage for PhysicalMetrics {
         let mut tracks: BTreeMap<u64, Vec<PitchSample>> = BTreeMap::new();
         for rec in &data.frames {
             let Some(h) = &rec.homography else { continue };
+            let dets = rec.players.as_deref().unwrap_or_default();
             for t in rec.tracks.iter().flatten() {
-                if let Some(s) = self.feet_sample(h, rec.index, &t.bbox) {
+                if let Some(s) = self.feet_sample(h, rec.index, &measured_box(&t.bbox, dets)) {
                     tracks.entry(t.track_id).or_default().push(s);
                 }
             }
