@@ -459,6 +459,20 @@ def main(argv=None):
         with open(os.path.join(args.out, name), "w", newline="\n") as f:
             f.write("\n".join(rows) + ("\n" if rows else ""))
 
+    # The renderer's input (footml render --tracking): every object's pitch position per output
+    # frame, whatever the camera sees, with the same ids as gt.txt; the ball as id 0.
+    trk_rows = ["frame,time_s,id,team,role,x_m,y_m,z_m"]
+    for k in range(1, N_OUT + 1):
+        t = (k - 1) / FPS_OUT
+        for key in sorted(out_obj[k], key=lambda key: id_of[key]):
+            x, y = out_obj[k][key]
+            team = info[key]["team"] if info[key]["team"] in ("home", "away") else "none"
+            trk_rows.append(f"{k},{t:.2f},{id_of[key]},{team},{info[key]['role']},{x:.3f},{y:.3f},0.000")
+        if k in out_ball:
+            bx, by, bz = out_ball[k]
+            trk_rows.append(f"{k},{t:.2f},0,none,ball,{bx:.3f},{by:.3f},{bz:.3f}")
+    write("tracking.csv", trk_rows)
+
     write("gt.txt", gt_rows)
     write("det.txt", det_rows)
     write("ball_gt.txt", bgt_rows)
@@ -549,6 +563,7 @@ def main(argv=None):
             "ball_gt.txt": "frame,x_px,y_px,x_m,y_m,z_m",
             "ball_det.txt": "frame,-1,x,y,w,h,score,-1,-1,-1",
             "homography.json": "image_to_pitch (pixel -> pitch metres, ground plane)",
+            "tracking.csv": "frame,time_s,id,team,role,x_m,y_m,z_m (every object's pitch position; ball = id 0)",
         },
     }
     with open(os.path.join(args.out, "meta.json"), "w") as f:

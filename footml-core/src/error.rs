@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use crate::config::ConfigError;
 use crate::pipeline::BuildError;
 use crate::pipeline::checkpoint::CheckpointError;
+#[cfg(feature = "sim")]
+use crate::sim::SimError;
 use crate::stages::detections_file::DetectionsError;
 #[cfg(feature = "onnx")]
 use crate::stages::player_detection::DetectionError;
@@ -73,6 +75,10 @@ pub enum Error {
     /// The checkpoint store failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The sample-match renderer failed (bad tracking file or settings, encoding).
+    #[cfg(feature = "sim")]
+    #[error(transparent)]
+    Sim(#[from] SimError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -150,6 +156,14 @@ impl Error {
             #[cfg(feature = "onnx")]
             Error::Detection(_) => ErrorKind::Stage,
             Error::Checkpoint(_) => ErrorKind::Checkpoint,
+            #[cfg(feature = "sim")]
+            Error::Sim(e) => match e {
+                SimError::TrackingNotFound(_) => ErrorKind::NotFound,
+                SimError::BadTracking { .. } | SimError::EmptyRange { .. } => ErrorKind::InvalidDetections,
+                SimError::InvalidConfig(_) => ErrorKind::Config,
+                SimError::Io { .. } => ErrorKind::Io,
+                SimError::Encode { .. } => ErrorKind::Stage,
+            },
             Error::Io { .. } => ErrorKind::Io,
             Error::Stage { .. } => ErrorKind::Stage,
             Error::StageFailed { source, .. } => source.kind(),

@@ -43,6 +43,9 @@
 //! * `onnx` (default): YOLO player detection on ONNX Runtime (ort, `load-dynamic`; the library
 //!   comes from the `onnxruntime` wheel that `scripts/setup.sh` puts in `.venv`, or
 //!   `ORT_DYLIB_PATH`), see [`stages::player_detection`].
+//! * `sim` (default, needs `video`): the sample-match renderer ([`sim`], `footml render`):
+//!   real tracking data drawn through a known broadcast camera into an H.264 clip with its
+//!   ground truth.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -51,6 +54,9 @@ pub mod config;
 pub mod error;
 pub mod pipeline;
 pub mod report;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod stages;
 pub mod types;
 pub mod vision;

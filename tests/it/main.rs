@@ -7,5 +7,6 @@ mod common;
 mod metrics;
 mod model_scripts;
 mod pipeline;
+mod sim;
 mod tracking;
 mod video;

@@ -23,6 +23,47 @@ enum Command {
     /// Analyse a video, or a file of detections, and write report.json, tracks.txt and
     /// events.jsonl into the output directory.
     Analyze(AnalyzeArgs),
+    /// Render tracking data (a tracking CSV: frame,time_s,id,team,role,x_m,y_m,z_m) into a
+    /// broadcast-like H.264 clip with its ground truth (gt.txt, ball_gt.txt, homography.json,
+    /// teams.json, meta.json) in the output directory.
+    #[cfg(feature = "sim")]
+    Render(RenderArgs),
+}
+
+#[cfg(feature = "sim")]
+#[derive(Clone, Copy, ValueEnum)]
+enum CameraArg {
+    Broadcast,
+    Static,
+}
+
+#[cfg(feature = "sim")]
+#[derive(Args)]
+struct RenderArgs {
+    /// Tracking CSV (e.g. tests/fixtures/skillcorner/tracking.csv).
+    #[arg(long)]
+    tracking: PathBuf,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// First tracking frame to render.
+    #[arg(long, default_value_t = 1)]
+    start_frame: u64,
+    /// Number of frames to render (default: to the end of the file).
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Frame size, WIDTHxHEIGHT (even numbers).
+    #[arg(long, value_parser = parse_size, default_value = "1920x1080")]
+    size: [u32; 2],
+    /// Camera: a panning, zooming broadcast camera or a static wide one.
+    #[arg(long, value_enum, default_value = "broadcast")]
+    camera: CameraArg,
+    /// x264 preset.
+    #[arg(long, default_value = "veryfast")]
+    preset: String,
+    /// x264 constant rate factor (0–51, lower is better quality).
+    #[arg(long, default_value_t = 20)]
+    crf: u8,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +129,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze(args),
+        #[cfg(feature = "sim")]
+        Command::Render(args) => render(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,6 +231,33 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
     {
         remove_empty_dirs(dir);
     }
+    Ok(())
+}
+
+#[cfg(feature = "sim")]
+fn render(args: RenderArgs) -> footml::Result<()> {
+    use footml::sim::{CameraMode, RenderConfig};
+    let cfg = RenderConfig {
+        start_frame: args.start_frame,
+        frames: args.frames,
+        size: args.size,
+        camera: match args.camera {
+            CameraArg::Broadcast => CameraMode::Broadcast,
+            CameraArg::Static => CameraMode::Static,
+        },
+        preset: args.preset,
+        crf: args.crf,
+        ..RenderConfig::new(args.tracking, args.out)
+    };
+    let s = footml::sim::render(&cfg)?;
+    println!(
+        "video: {} ({} frames at {} fps, {} person boxes, ball in {} frames)",
+        s.video.display(),
+        s.frames,
+        s.fps,
+        s.person_boxes,
+        s.ball_frames
+    );
     Ok(())
 }
 

@@ -241,7 +241,7 @@ const MAX_CONSECUTIVE_ERRORS: u32 = 1000;
 
 static FFMPEG_INIT: Once = Once::new();
 
-fn init_ffmpeg() {
+pub(crate) fn init_ffmpeg() {
     FFMPEG_INIT.call_once(|| {
         // Registration is a no-op on FFmpeg ≥ 4 but harmless. FFmpeg's own log goes to
         // stderr and, on damaged input, prints a line per broken macroblock, which would

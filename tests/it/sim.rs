@@ -1,0 +1,284 @@
+//! The sample-match renderer (`footml render`, `footml::sim`): the clip decodes, the ground
+//! truth describes what was drawn, the homographies are exact, and bad inputs are typed errors.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use footml::config::VideoDecodingConfig;
+use footml::sim::{RenderConfig, SimError, render};
+use footml::stages::video_decoding::VideoSource;
+use footml::{ErrorKind, FrameSource};
+
+use crate::common::fixture;
+
+const W: u32 = 640;
+const H: u32 = 360;
+const FRAMES: u64 = 20;
+const START: u64 = 200;
+
+fn render_small(out: &Path) -> footml::sim::RenderSummary {
+    let cfg = RenderConfig { start_frame: START, size: [W, H], ..RenderConfig::new(fixture("tracking.csv"), out) }
+        .frames(FRAMES);
+    render(&cfg).unwrap()
+}
+
+/// `frame -> id -> (x, y)` of the tracking CSV.
+fn tracking_positions() -> HashMap<u64, HashMap<u32, (f64, f64)>> {
+    let mut m: HashMap<u64, HashMap<u32, (f64, f64)>> = HashMap::new();
+    for line in std::fs::read_to_string(fixture("tracking.csv")).unwrap().lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        if c[4] != "ball" {
+            m.entry(c[0].parse().unwrap())
+                .or_default()
+                .insert(c[2].parse().unwrap(), (c[5].parse().unwrap(), c[6].parse().unwrap()));
+        }
+    }
+    m
+}
+
+struct Gt {
+    frame: u64,
+    id: u32,
+    b: [f64; 4],
+    vis: f64,
+}
+
+fn read_gt(path: &Path) -> Vec<Gt> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let c: Vec<f64> = l.split(',').map(|v| v.parse().unwrap()).collect();
+            assert_eq!(c.len(), 9, "{l}");
+            Gt { frame: c[0] as u64, id: c[1] as u32, b: [c[2], c[3], c[4], c[5]], vis: c[8] }
+        })
+        .collect()
+}
+
+fn homographies(path: &Path) -> Vec<nalgebra::Matrix3<f64>> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    v["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            assert_eq!(f["frame"], i + 1);
+            let r: Vec<Vec<f64>> = serde_json::from_value(f["image_to_pitch"].clone()).unwrap();
+            nalgebra::Matrix3::from_fn(|a, b| r[a][b])
+        })
+        .collect()
+}
+
+fn grass(rgb: [u8; 3]) -> bool {
+    let [r, g, b] = rgb.map(i32::from);
+    g > r + 25 && g > b + 25
+}
+
+#[test]
+fn rendered_clip_and_ground_truth_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = render_small(dir.path());
+    assert_eq!(summary.frames, FRAMES);
+    assert_eq!(summary.fps, 25.0);
+
+    // The clip decodes with our own decoder: frame count, size, frame rate.
+    let mut src = VideoSource::open(&dir.path().join("video.mp4"), &VideoDecodingConfig::default(), None).unwrap();
+    let info = src.info();
+    assert_eq!((info.width, info.height, info.fps), (W, H, 25.0));
+    let mut frames = Vec::new();
+    while let Some(item) = src.next_frame().unwrap() {
+        frames.push(item.image.unwrap());
+    }
+    assert_eq!(frames.len() as u64, FRAMES);
+
+    let gt = read_gt(&dir.path().join("gt.txt"));
+    assert_eq!(gt.len() as u64, summary.person_boxes);
+    assert!(gt.len() as u64 >= 8 * FRAMES, "the broadcast view holds several people: {}", gt.len());
+    let hs = homographies(&dir.path().join("homography.json"));
+    assert_eq!(hs.len() as u64, FRAMES);
+    let positions = tracking_positions();
+    let mut checked = 0;
+    for g in &gt {
+        let [x, y, w, h] = g.b;
+        assert!(x >= 0.0 && y >= 0.0 && x + w <= f64::from(W) + 0.01 && y + h <= f64::from(H) + 0.01);
+        let (px, py) = positions[&(START + g.frame - 1)][&g.id];
+        // The homography maps the data's position into the box: at the feet, horizontally
+        // inside it.
+        let hi = hs[(g.frame - 1) as usize].try_inverse().unwrap();
+        let p = hi * nalgebra::Vector3::new(px, py, 1.0);
+        let (u, v) = (p.x / p.z, p.y / p.z);
+        if g.vis < 1.0 || h < 12.0 {
+            continue;
+        }
+        checked += 1;
+        assert!(u > x && u < x + w, "frame {} id {}: feet at u {u:.1} outside {:?}", g.frame, g.id, g.b);
+        assert!(
+            (v - (y + h)).abs() < 0.12 * h,
+            "frame {} id {}: feet at v {v:.1}, box bottom {}",
+            g.frame,
+            g.id,
+            y + h
+        );
+        // And back: the box's bottom centre maps to within a metre of the data's position.
+        let q = hs[(g.frame - 1) as usize] * nalgebra::Vector3::new(x + w / 2.0, y + h, 1.0);
+        let err = (q.x / q.z - px).hypot(q.y / q.z - py);
+        assert!(err < 1.0, "frame {} id {}: {err:.2} m", g.frame, g.id);
+        // The box holds the drawn figure: a good share of non-grass pixels inside, and grass
+        // in the band just outside it (above the head).
+        let img = &frames[(g.frame - 1) as usize];
+        let (x0, y0, x1, y1) = (x as u32, y as u32, (x + w).ceil() as u32, (y + h).ceil() as u32);
+        let inside = (y0..y1.min(H)).flat_map(|yy| (x0..x1.min(W)).map(move |xx| (xx, yy)));
+        let (n, figure) = inside.fold((0, 0), |(n, f), (xx, yy)| (n + 1, f + usize::from(!grass(img.pixel(xx, yy)))));
+        assert!(figure as f64 > 0.15 * n as f64, "frame {} id {}: {figure}/{n} figure pixels", g.frame, g.id);
+    }
+    assert!(checked >= 5 * FRAMES, "{checked}");
+    // Just above the head is background: on people alone in their neighbourhood, the band 2-4
+    // rows above the box is almost all grass (lines and boards aside), unlike the box itself.
+    let (mut band_n, mut band_figure) = (0usize, 0usize);
+    for g in gt.iter().filter(|g| g.vis == 1.0 && g.b[3] >= 12.0 && g.b[1] > 10.0) {
+        let [x, y, w, _] = g.b;
+        let alone = gt.iter().filter(|o| o.frame == g.frame && o.id != g.id).all(|o| {
+            o.b[0] > x + w + 4.0 || o.b[0] + o.b[2] < x - 4.0 || o.b[1] > y + 4.0 || o.b[1] + o.b[3] < y - 8.0
+        });
+        if !alone {
+            continue;
+        }
+        let img = &frames[(g.frame - 1) as usize];
+        for yy in (y - 4.0) as u32..=(y - 2.0) as u32 {
+            for xx in x as u32..(x + w) as u32 {
+                band_n += 1;
+                band_figure += usize::from(!grass(img.pixel(xx, yy)));
+            }
+        }
+    }
+    assert!(band_n > 100, "{band_n}");
+    assert!((band_figure as f64) < 0.1 * band_n as f64, "{band_figure}/{band_n} non-grass pixels above the heads");
+
+    // Ball: in the image where written; its pitch position maps to its pixel.
+    let ball: Vec<Vec<f64>> = std::fs::read_to_string(dir.path().join("ball_gt.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(ball.len() as u64, summary.ball_frames);
+    assert!(!ball.is_empty());
+    for b in &ball {
+        assert_eq!(b.len(), 7);
+        let hi = hs[(b[0] as usize) - 1].try_inverse().unwrap();
+        // The ball's ground point (z = 0) is below its centre by the projected height.
+        let p = hi * nalgebra::Vector3::new(b[3], b[4], 1.0);
+        assert!((p.x / p.z - b[1]).abs() < 2.0 + b[5] * 60.0, "{b:?}");
+    }
+
+    let teams: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("teams.json")).unwrap()).unwrap();
+    assert_eq!(teams["ids"]["27"]["role"], "referee");
+    assert_eq!(teams["ids"]["12"]["role"], "goalkeeper");
+    assert_eq!(teams["ids"]["3"]["team"], "home");
+    assert_ne!(teams["ids"]["3"]["kit"]["shirt"], teams["ids"]["13"]["kit"]["shirt"]);
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["tracking_frames"], serde_json::json!([START, START + FRAMES - 1]));
+}
+
+#[test]
+fn the_broadcast_camera_pans_and_rendering_a_range_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    render_small(dir.path());
+    let hs = homographies(&dir.path().join("homography.json"));
+    let centre = |h: &nalgebra::Matrix3<f64>| {
+        let p = h * nalgebra::Vector3::new(f64::from(W) / 2.0, f64::from(H) / 2.0, 1.0);
+        (p.x / p.z, p.y / p.z)
+    };
+    let (a, b) = (centre(&hs[0]), centre(&hs[hs.len() - 1]));
+    assert!((a.0 - b.0).hypot(a.1 - b.1) > 0.05, "the camera follows play: {a:?} → {b:?}");
+    // A sub-range rendered on its own gives the same ground truth as inside the longer run
+    // (the camera smoothing and the gait use context beyond the range).
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg = RenderConfig {
+        start_frame: START + 5,
+        size: [W, H],
+        ..RenderConfig::new(fixture("tracking.csv"), dir2.path())
+    }
+    .frames(3);
+    render(&cfg).unwrap();
+    let long: Vec<String> = std::fs::read_to_string(dir.path().join("gt.txt"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let (f, rest) = l.split_once(',').unwrap();
+            let f: u64 = f.parse().unwrap();
+            (6..=8).contains(&f).then(|| format!("{},{rest}", f - 5))
+        })
+        .collect();
+    let short: Vec<String> =
+        std::fs::read_to_string(dir2.path().join("gt.txt")).unwrap().lines().map(String::from).collect();
+    assert_eq!(short, long);
+}
+
+fn footml() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_footml"))
+}
+
+#[test]
+fn render_cli_writes_the_clip_and_reports_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = footml()
+        .args(["render", "--tracking"])
+        .arg(fixture("tracking.csv"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--frames", "3", "--size", "320x180", "--camera", "static"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("3 frames at 25 fps"));
+    for f in ["video.mp4", "gt.txt", "ball_gt.txt", "homography.json", "teams.json", "meta.json"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad_csv,
+        "frame,time_s,id,team,role,x_m,y_m,z_m\n1,0,3,home,player,1,2,0\n2,0.04,3,home,player,x,2,0\n",
+    )
+    .unwrap();
+    let cases: [(Vec<PathBuf>, &[&str], &str); 4] = [
+        (vec![PathBuf::from("/nonexistent/t.csv")], &[], "tracking file not found: /nonexistent/t.csv"),
+        (vec![bad_csv.clone()], &[], "bad.csv:3: expected a number for x_m, found `x`"),
+        (vec![fixture("tracking.csv")], &["--size", "641x360"], "size: expected even WIDTHxHEIGHT"),
+        (vec![fixture("tracking.csv")], &["--start-frame", "5000"], "no frame in the requested range"),
+    ];
+    for (tracking, extra, want) in cases {
+        let o = footml()
+            .args(["render", "--tracking"])
+            .arg(&tracking[0])
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("footml: error: ") && err.contains(want), "{err}");
+    }
+}
+
+#[test]
+fn library_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = render(&RenderConfig::new("/nonexistent/t.csv", dir.path())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(matches!(e, footml::Error::Sim(SimError::TrackingNotFound(_))));
+    let e =
+        render(&RenderConfig { size: [100, 0], ..RenderConfig::new(fixture("tracking.csv"), dir.path()) }).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    let bad = dir.path().join("b.csv");
+    std::fs::write(&bad, "frame,id\n").unwrap();
+    let e = render(&RenderConfig::new(&bad, dir.path())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidDetections);
+    assert!(e.to_string().contains("b.csv:1: expected the header"), "{e}");
+}
