@@ -146,6 +146,36 @@ pub struct PipelineConfig {
     /// Per-stage settings.
     #[serde(default)]
     pub stage_configs: StageConfigs,
+    /// Live sessions ([`crate::live::LiveSession`]): what pushed frames carry.
+    #[serde(default)]
+    pub live: LiveConfig,
+}
+
+/// What the frames pushed into a live session carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveInputKind {
+    /// Pixels when a player detection model is configured, detections otherwise.
+    #[default]
+    Auto,
+    /// Pixels (RGB, BGR or YUV 4:2:0 buffers): players come from the detection model, ball
+    /// candidates from the classical ball detector.
+    Pixels,
+    /// Player detections (and ball candidates with `ball_candidates`) computed elsewhere;
+    /// no model is needed.
+    Detections,
+}
+
+/// Live session settings. The session also uses `fps` and `frame_size` (both required),
+/// `homography_path`, the checkpoint keys and `stage_configs`, as file mode does.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// What pushes carry.
+    pub input: LiveInputKind,
+    /// With detections input: pushes may carry ball candidates, and the ball is tracked
+    /// (as `ball_detections_path` does in file mode).
+    pub ball_candidates: bool,
 }
 
 /// Retry policy settings (see [`crate::RetryPolicy`]).
@@ -701,6 +731,21 @@ mod tests {
             matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.ball_tracking.min_ball_radius"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn live_section_is_parsed_and_checked() {
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"fps": 25, "frame_size": [1280, 720], "live": {"input": "detections", "ball_candidates": true}}"#,
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.live, LiveConfig { input: LiveInputKind::Detections, ball_candidates: true });
+        assert_eq!(PipelineConfig::default().live.input, LiveInputKind::Auto);
+        let e = PipelineConfig::from_json_with_env(r#"{"live": {"inputs": "pixels"}}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "live.inputs"), "{e}");
+        let e = PipelineConfig::from_json_with_env(r#"{"live": {"input": "audio"}}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "live.input"), "{e}");
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub enum ErrorKind {
     Panicked,
     /// The run was cancelled.
     Cancelled,
+    /// A value passed to the API is invalid: a pushed frame's size, stride, buffer,
+    /// timestamp or detections, or a push of the wrong kind ([`crate::live::LiveError`]).
+    InvalidInput,
+    /// The object has ended (a finished, failed or cancelled live session) and takes no
+    /// more calls.
+    Closed,
 }
 
 /// Result alias used throughout footml.
@@ -79,6 +85,9 @@ pub enum Error {
     #[cfg(feature = "sim")]
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A live session refused a pushed frame or call.
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -164,6 +173,8 @@ impl Error {
                 SimError::Io { .. } => ErrorKind::Io,
                 SimError::Encode { .. } => ErrorKind::Stage,
             },
+            Error::Live(crate::live::LiveError::Closed { .. }) => ErrorKind::Closed,
+            Error::Live(_) => ErrorKind::InvalidInput,
             Error::Io { .. } => ErrorKind::Io,
             Error::Stage { .. } => ErrorKind::Stage,
             Error::StageFailed { source, .. } => source.kind(),

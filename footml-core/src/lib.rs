@@ -24,6 +24,8 @@
 //! * A [`CheckpointStore`] keeps the records of every chunk of `checkpoint_interval_frames`
 //!   frames together with the state of each stage at the chunk's end, so a resumed run gives
 //!   the same report as an uninterrupted one.
+//! * A [`live::LiveSession`] runs the same pipeline on frames pushed one at a time (pixels
+//!   or detections) and returns each frame's tracks as soon as the stream has processed it.
 //! * [`EventSink`]s receive [`PipelineEvent`]s (progress, retries, checkpoints); a slow or
 //!   failing sink never slows or fails the analysis.
 //!
@@ -52,6 +54,7 @@
 pub mod analysis;
 pub mod config;
 pub mod error;
+pub mod live;
 pub mod pipeline;
 pub mod report;
 #[cfg(feature = "sim")]

@@ -221,6 +221,7 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
         model_version,
         sink_grace,
         output_dir,
+        record_tap,
         ..
     } = p;
     let info = source.info();
@@ -233,7 +234,7 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
         retry: &retry,
         stage_retry: &stage_retry,
     };
-    let settings = Settings { batch_size, channel_capacity, checkpoint_interval, resume, pace };
+    let settings = Settings { batch_size, channel_capacity, checkpoint_interval, resume, pace, record_tap };
     let result = run_all(&run, source, stream, matches, &settings).and_then(|(data, stages, frames_lost, outputs)| {
         let report = MatchReport::from_match(&data, &pipeline_id, model_version, stages, frames_lost, outputs);
         if let Some(dir) = &output_dir {
@@ -275,6 +276,7 @@ struct Settings {
     checkpoint_interval: u64,
     resume: bool,
     pace: Option<f64>,
+    record_tap: Option<Sender<FrameRecord>>,
 }
 
 type RunOutput = (MatchData, Vec<StageReport>, u64, BTreeMap<String, String>);
@@ -361,6 +363,13 @@ fn run_all(
 
     // 3. Match stages, resuming after the last one with a checkpoint.
     let mut data = MatchData { video: run.info.clone(), frames, ..Default::default() };
+    // A source that could not know its length up front (a live feed) knows it now.
+    if data.video.frame_count.is_none() {
+        data.video.frame_count = Some(data.frames.len() as u64);
+        if data.video.fps > 0.0 {
+            data.video.duration_s = Some(data.frames.len() as f64 / data.video.fps);
+        }
+    }
     let mut first = 0;
     if s.resume {
         for (i, st) in matches.iter().enumerate().rev() {
@@ -460,7 +469,7 @@ fn run_stream(
             handles.push(h);
         }
         let last_rx = rx_iter.next().expect("one channel per hop");
-        let collector = collect(run, last_rx, resume_at, first_chunk, frames);
+        let collector = collect(run, last_rx, resume_at, first_chunk, frames, s.record_tap.as_ref());
         // Threads end on their own: each stops when its input closes or its output is gone.
         let src = src_handle.and_then(|h| h.join().unwrap_or_else(|p| Err(panicked("source", &p))));
         let stages: Vec<Result<StageOutcome>> = handles
@@ -659,6 +668,7 @@ fn collect(
     resume_at: u64,
     first_chunk: u64,
     frames: &mut Vec<FrameRecord>,
+    tap: Option<&Sender<FrameRecord>>,
 ) -> Result<()> {
     let mut chunk = first_chunk;
     let mut chunk_first = resume_at;
@@ -666,6 +676,13 @@ fn collect(
     for batch in rx.iter() {
         if run.cancel.is_cancelled() {
             break;
+        }
+        if let Some(tap) = tap {
+            for item in &batch.items {
+                // A live session that has gone away no longer wants results; the stream
+                // still runs to its end for the report.
+                let _ = tap.send(item.record.clone());
+            }
         }
         let states = batch.states;
         let frames_lost = batch.frames_lost;

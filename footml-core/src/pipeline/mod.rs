@@ -66,6 +66,20 @@ pub enum BuildError {
     Unsupported(String),
 }
 
+/// What the frames of a source carry, which decides the standard stages
+/// ([`Pipeline::standard_stages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceInput {
+    /// Pixels: players come from the detection model (when one is configured), ball
+    /// candidates from the classical ball detector.
+    Pixels,
+    /// Player detections, and ball candidates when `ball_candidates`.
+    Detections {
+        /// The frames carry ball candidates.
+        ball_candidates: bool,
+    },
+}
+
 /// Builds a [`Pipeline`]: a source, streaming stages, match stages and the run's settings.
 ///
 /// ```
@@ -103,6 +117,7 @@ pub struct PipelineBuilder {
     model_version: Option<String>,
     sink_grace: Duration,
     output_dir: Option<std::path::PathBuf>,
+    record_tap: Option<crossbeam_channel::Sender<crate::types::FrameRecord>>,
 }
 
 impl Default for PipelineBuilder {
@@ -126,6 +141,7 @@ impl Default for PipelineBuilder {
             model_version: None,
             sink_grace: Duration::from_secs(2),
             output_dir: None,
+            record_tap: None,
         }
     }
 }
@@ -253,6 +269,18 @@ impl PipelineBuilder {
         self
     }
 
+    /// Sends a copy of every frame's finished record (after the last streaming stage) to
+    /// `tap` as soon as it leaves the stream: how a live session returns each frame's result.
+    pub(crate) fn record_tap(mut self, tap: crossbeam_channel::Sender<crate::types::FrameRecord>) -> Self {
+        self.record_tap = Some(tap);
+        self
+    }
+
+    /// The token that cancels the pipeline this builder builds.
+    pub(crate) fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
     /// Checks the graph and orders the stages.
     pub fn build(self) -> Result<Pipeline> {
         let source = self.source.ok_or(BuildError::NoSource)?;
@@ -313,6 +341,7 @@ impl PipelineBuilder {
             model_version: self.model_version,
             sink_grace: self.sink_grace,
             output_dir: self.output_dir,
+            record_tap: self.record_tap,
         })
     }
 }
@@ -407,6 +436,7 @@ pub struct Pipeline {
     model_version: Option<String>,
     sink_grace: Duration,
     output_dir: Option<std::path::PathBuf>,
+    record_tap: Option<crossbeam_channel::Sender<crate::types::FrameRecord>>,
 }
 
 impl Pipeline {
@@ -437,7 +467,47 @@ impl Pipeline {
     /// store and settings the config describes. Add sinks or stages, then `build()`.
     pub fn builder_from_config(config: &PipelineConfig) -> Result<PipelineBuilder> {
         config.validate()?;
-        let mut b = Pipeline::builder()
+        let b = Pipeline::builder();
+        let (b, input, input_identity) = if let Some(video) = &config.video_path {
+            #[cfg(feature = "video")]
+            {
+                let vd = &config.stage_configs.video_decoding;
+                let src = crate::stages::video_decoding::VideoSource::open(video, vd, config.output_dir.as_deref())?;
+                (b.source(src), SourceInput::Pixels, file_identity(video))
+            }
+            #[cfg(not(feature = "video"))]
+            {
+                let _ = (video, b);
+                return Err(
+                    BuildError::Unsupported("video input needs footml built with the `video` feature".into()).into()
+                );
+            }
+        } else if let Some(dets) = &config.detections_path {
+            let (fps, size) = (config.fps.expect("validated"), config.frame_size.expect("validated"));
+            let src = DetectionsFileSource::open(dets, config.ball_detections_path.as_deref(), fps, size)?;
+            let mut identity = file_identity(dets);
+            if let Some(ball) = &config.ball_detections_path {
+                identity.push_str(&file_identity(ball));
+            }
+            let input = SourceInput::Detections { ball_candidates: config.ball_detections_path.is_some() };
+            (b.source(src), input, identity)
+        } else {
+            return Err(BuildError::NoSource.into());
+        };
+        Self::standard_stages(b, config, input, input_identity)
+    }
+
+    /// Adds to `b` (which has its source) the run settings, the standard stages for what the
+    /// source's frames carry, the checkpoint store and the pipeline id of `config`. File mode
+    /// and live sessions ([`crate::live::LiveSession`]) share it, so both run the same
+    /// stages with the same settings. `input_identity` names the input for the derived id.
+    pub(crate) fn standard_stages(
+        mut b: PipelineBuilder,
+        config: &PipelineConfig,
+        input: SourceInput,
+        mut input_identity: String,
+    ) -> Result<PipelineBuilder> {
+        b = b
             .batch_size(config.batch_size)
             .channel_capacity(config.channel_capacity)
             .checkpoint_interval(config.checkpoint_interval_frames)
@@ -448,17 +518,11 @@ impl Pipeline {
         if let Some(v) = &config.model_version {
             b = b.model_version(v.clone());
         }
-        let mut input_identity;
         let tracking_possible;
         // Whether the stream will carry ball candidates (then the ball is tracked and smoothed).
         let ball_candidates;
-        if let Some(video) = &config.video_path {
-            #[cfg(feature = "video")]
-            {
-                let vd = &config.stage_configs.video_decoding;
-                let src = crate::stages::video_decoding::VideoSource::open(video, vd, config.output_dir.as_deref())?;
-                b = b.source(src);
-                input_identity = file_identity(video);
+        match input {
+            SourceInput::Pixels => {
                 // With a detection model, players are detected and tracked; without one, a
                 // video is decoded (metadata, audio, frame count) but not tracked.
                 let pd = &config.stage_configs.player_detection;
@@ -487,25 +551,10 @@ impl Pipeline {
                 b = b.stream_stage(bd.with_players(tracking_possible));
                 ball_candidates = true;
             }
-            #[cfg(not(feature = "video"))]
-            {
-                let _ = video;
-                return Err(
-                    BuildError::Unsupported("video input needs footml built with the `video` feature".into()).into()
-                );
+            SourceInput::Detections { ball_candidates: ball } => {
+                ball_candidates = ball;
+                tracking_possible = true;
             }
-        } else if let Some(dets) = &config.detections_path {
-            let (fps, size) = (config.fps.expect("validated"), config.frame_size.expect("validated"));
-            let src = DetectionsFileSource::open(dets, config.ball_detections_path.as_deref(), fps, size)?;
-            b = b.source(src);
-            input_identity = file_identity(dets);
-            if let Some(ball) = &config.ball_detections_path {
-                input_identity.push_str(&file_identity(ball));
-            }
-            ball_candidates = config.ball_detections_path.is_some();
-            tracking_possible = true;
-        } else {
-            return Err(BuildError::NoSource.into());
         }
         if ball_candidates {
             b = b

@@ -810,7 +810,7 @@ impl VideoSource {
 
 /// Bytes per row of an RGB frame of width `w`: rows padded to whole 16-pixel groups, so
 /// swscale's SIMD converters write whole blocks and rows start 16-byte aligned.
-fn rgb_stride(w: u32) -> usize {
+pub(crate) fn rgb_stride(w: u32) -> usize {
     (w as usize).div_ceil(16) * 16 * 3
 }
 
@@ -894,7 +894,7 @@ impl FrameSource for VideoSource {
 }
 
 /// A swscale context converting decoded frames to RGB24 at the output size.
-struct Scaler {
+pub(crate) struct Scaler {
     ctx: *mut ffi::SwsContext,
     /// Source width, height, pixel format, colour space and range the context is set for.
     key: Option<(i32, i32, i32, i32, i32)>,
@@ -905,11 +905,11 @@ struct Scaler {
 unsafe impl Send for Scaler {}
 
 impl Scaler {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Scaler { ctx: std::ptr::null_mut(), key: None }
     }
 
-    fn scale(&mut self, frame: &ffmpeg::frame::Video, out: &mut RgbFrame) -> Result<(), String> {
+    pub(crate) fn scale(&mut self, frame: &ffmpeg::frame::Video, out: &mut RgbFrame) -> Result<(), String> {
         // SAFETY: `frame` is a decoded frame (valid data/linesize for its format and size);
         // `out.data` holds `out.stride * out.height` bytes, and rows of `out.stride` bytes
         // have room for whole 16-pixel blocks of RGB24.

@@ -1,0 +1,173 @@
+//! Live sessions against file mode: pushing the frames of the SkillCorner fixture one at a
+//! time gives, frame by frame and in the report, what the file run gives; a crashed session
+//! resumes from its checkpoints to the same report.
+
+use footml::live::{LiveFrame, LiveSession};
+use footml::pipeline::events::{ChannelSink, EventKind};
+use footml::stages::detections_file::DetectionsFileSource;
+use footml::{FrameRecord, FrameSource, MatchReport, Pipeline, PipelineConfig};
+
+use crate::common::fixture;
+
+const FRAMES: u64 = 250;
+
+/// Ball sizes of the fixture: its ball is 2–4 px across (far camera).
+fn ball() -> serde_json::Value {
+    serde_json::json!({"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}})
+}
+
+/// The fixture's first `FRAMES` frames as a file run would read them.
+fn fixture_frames(dir: &std::path::Path) -> (Vec<FrameRecord>, std::path::PathBuf, std::path::PathBuf) {
+    let cut = |name: &str| {
+        let text = std::fs::read_to_string(fixture(name)).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split(',').next().unwrap().parse::<u64>().unwrap() <= FRAMES)
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, kept).unwrap();
+        path
+    };
+    let (det, ball_det) = (cut("det.txt"), cut("ball_det.txt"));
+    let mut src = DetectionsFileSource::open(&det, Some(&ball_det), 25.0, [1920, 1080]).unwrap();
+    let frames = std::iter::from_fn(|| src.next_frame().unwrap()).map(|i| i.record).collect();
+    (frames, det, ball_det)
+}
+
+fn config(extra: serde_json::Value) -> PipelineConfig {
+    let mut c = serde_json::json!({
+        "fps": 25, "frame_size": [1920, 1080],
+        "homography_path": fixture("homography.json"),
+        "live": {"input": "detections", "ball_candidates": true},
+        "stage_configs": ball(),
+    });
+    c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    PipelineConfig::from_json(&c.to_string()).unwrap()
+}
+
+fn push(session: &mut LiveSession, rec: &FrameRecord) -> footml::live::FrameResult {
+    session
+        .push(LiveFrame::Detections {
+            players: rec.players.as_deref().unwrap(),
+            ball_candidates: rec.ball_candidates.as_deref(),
+            timestamp_s: rec.time_s,
+        })
+        .unwrap()
+}
+
+/// What must not depend on how the frames arrived.
+fn analysis(r: &MatchReport) -> serde_json::Value {
+    serde_json::json!({"tracks": r.tracks, "ball": r.ball, "metrics": r.metrics, "video": r.video.frame_count})
+}
+
+#[test]
+fn live_pushes_give_the_file_run_frame_by_frame_and_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, det, ball_det) = fixture_frames(dir.path());
+    let file_config = serde_json::json!({
+        "detections_path": det, "ball_detections_path": ball_det, "fps": 25, "frame_size": [1920, 1080],
+        "homography_path": fixture("homography.json"), "stage_configs": ball(),
+    });
+    let file_config = PipelineConfig::from_json(&file_config.to_string()).unwrap();
+    let file = Pipeline::from_config(&file_config).unwrap().run().unwrap();
+    assert!(
+        file.tracks.len() >= 10 && file.ball.len() >= 200,
+        "{} tracks, {} ball",
+        file.tracks.len(),
+        file.ball.len()
+    );
+
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut session =
+        LiveSession::from_config_with(&config(serde_json::json!({})), |b| Ok(b.event_sink(ChannelSink(tx)))).unwrap();
+    // Same stages as the file run, after the source.
+    let mut live_stage_names: Vec<String> = Vec::new();
+    let mut ball_frames = 0;
+    for rec in &frames {
+        let result = push(&mut session, rec);
+        assert_eq!(result.index(), rec.index);
+        // Each push returns that frame's confirmed tracks: the file run's rows for the frame.
+        let mut want: Vec<(u64, [f32; 4])> = file
+            .tracks
+            .iter()
+            .flat_map(|t| t.frames.iter().filter(|f| f.frame == rec.index).map(|f| (t.track_id, f.bbox)))
+            .collect();
+        want.sort_by_key(|w| w.0);
+        let got: Vec<(u64, [f32; 4])> =
+            result.tracks().iter().map(|t| (t.track_id, [t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h])).collect();
+        assert_eq!(got, want, "frame {}", rec.index);
+        // Pitch positions through the calibration, as the report gives them.
+        if let Some(t) = result.tracks().first() {
+            let row = file.tracks.iter().find(|r| r.track_id == t.track_id).unwrap();
+            let f = row.frames.iter().find(|f| f.frame == rec.index).unwrap();
+            assert_eq!(result.pitch_position(&t.bbox), f.pitch);
+        }
+        ball_frames += usize::from(result.ball().is_some_and(|b| b.has_position()));
+    }
+    // The tracker's ball, live (the report's ball is smoothed after the stream).
+    assert!(ball_frames >= 200, "{ball_frames} frames with a live ball");
+    let live = session.finish().unwrap();
+    assert_eq!(analysis(&live), analysis(&file));
+    for s in &live.stages[1..] {
+        live_stage_names.push(s.name.clone());
+    }
+    let file_names: Vec<String> = file.stages[1..].iter().map(|s| s.name.clone()).collect();
+    assert_eq!(live_stage_names, file_names);
+    // The same events as file mode: progress of the stages and the end of the run.
+    let events: Vec<_> = rx.try_iter().collect();
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::StageCompleted { frames: FRAMES, .. })));
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::PipelineCompleted { .. })));
+}
+
+#[test]
+fn a_crashed_live_session_resumes_from_its_checkpoints_to_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (frames, _, _) = fixture_frames(dir.path());
+    let ckpt = dir.path().join("ckpt");
+    let settings = serde_json::json!({"pipeline_id": "live-resume", "checkpoint_dir": ckpt,
+                                      "checkpoint_interval_frames": 50});
+
+    let uninterrupted = {
+        let mut s = LiveSession::from_config(&config(serde_json::json!({}))).unwrap();
+        frames.iter().for_each(|r| drop(push(&mut s, r)));
+        s.finish().unwrap()
+    };
+
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut first =
+        LiveSession::from_config_with(&config(settings.clone()), |b| Ok(b.event_sink(ChannelSink(tx)))).unwrap();
+    assert_eq!(first.next_index().unwrap(), 0);
+    for rec in &frames[..120] {
+        push(&mut first, rec);
+    }
+    // The crash: the session goes away without finish.
+    drop(first);
+    let saved: Vec<u64> = rx
+        .try_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::CheckpointSaved { frames_done, .. } => Some(frames_done),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved, [50, 100]);
+
+    let mut second = LiveSession::from_config(&config(settings)).unwrap();
+    // Frames 0..100 are in the checkpoints: the feed continues at frame 100.
+    assert_eq!(second.next_index().unwrap(), 100);
+    for rec in &frames[100..] {
+        assert_eq!(push(&mut second, rec).index(), rec.index);
+    }
+    let resumed = second.finish().unwrap();
+    assert_eq!(analysis(&resumed), analysis(&uninterrupted));
+    // A finished run deletes its checkpoints.
+    assert_eq!(ckpt_files(&ckpt), 0);
+}
+
+fn ckpt_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |d| {
+        d.map(|e| e.unwrap().path())
+            .map(|p| if p.is_dir() { ckpt_files(&p) } else { usize::from(p.extension().is_some_and(|e| e == "ckpt")) })
+            .sum()
+    })
+}
