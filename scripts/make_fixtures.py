@@ -23,6 +23,8 @@ Pipeline:
      the image are dropped from that frame.
   5. Simulate a detector (seeded numpy RNG): jitter, random misses, occlusion misses,
      low-score true detections, false positives. Same for the ball.
+  6. Export SkillCorner's per-sample possession labels (team, and player when named) at the
+     output frame rate (possession.txt).
 
 Run:  .venv/bin/python scripts/make_fixtures.py [--out tests/fixtures/skillcorner] [--seed 20240601]
 """
@@ -235,7 +237,10 @@ def load_source():
                         "kloppy_player_id": None,
                         "skillcorner_trackable_object": to,
                     }
-    return ds, match, objects, ball, info, period_of
+    # SkillCorner's possession label of each sample: the team ("home team"/"away team") and,
+    # when one is named, the player (trackable object) in possession.
+    possession = {fr["frame"]: fr.get("possession") or {} for fr in raw if fr["frame"] in objects}
+    return ds, match, objects, ball, info, period_of, possession
 
 
 def choose_window(objects, ball, period_of):
@@ -339,7 +344,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
 
-    ds, match, objects, ball, info, period_of = load_source()
+    ds, match, objects, ball, info, period_of, possession = load_source()
     score, start_fid, mean_players, ball_frac = choose_window(objects, ball, period_of)
     ts = {fr.frame_id: fr.timestamp.total_seconds() for fr in ds.frames if start_fid <= fr.frame_id < start_fid + N_SRC}
     period = period_of[start_fid]
@@ -477,6 +482,21 @@ def main(argv=None):
     write("det.txt", det_rows)
     write("ball_gt.txt", bgt_rows)
     write("ball_det.txt", bdet_rows)
+
+    # Possession labels: output frame k takes the label of the nearest 10 fps sample (the
+    # source position 0.4 (k-1) is never halfway between two samples). The player is our gt
+    # id, -1 when SkillCorner names nobody (ball in flight or contested) or a player outside
+    # our ids. Nothing here draws from the RNG, so the other files are unchanged.
+    ids_by_to = {info[k]["skillcorner_trackable_object"]: id_of[k] for k in keys if info[k]["skillcorner_trackable_object"] is not None}
+    team_name = {"home team": "home", "away team": "away"}
+    pos_rows = []
+    for k in range(1, N_OUT + 1):
+        num = (k - 1) * FPS_SRC
+        lab = possession.get(start_fid + (2 * num + FPS_OUT) // (2 * FPS_OUT), {})
+        team = team_name.get(lab.get("group"), "none")
+        pid = ids_by_to.get(lab.get("trackable_object"), -1)
+        pos_rows.append(f"{k},{team},{pid}")
+    write("possession.txt", pos_rows)
 
     with open(os.path.join(args.out, "homography.json"), "w") as f:
         json.dump(

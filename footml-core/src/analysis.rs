@@ -73,6 +73,21 @@ pub struct TeamAssignment {
 }
 
 impl TeamAssignment {
+    /// An assignment from per-track entries (e.g. teams a user knows): tracks sorted by id,
+    /// and each team listing its tracks.
+    pub fn from_tracks(tracks: impl IntoIterator<Item = TrackTeam>) -> Self {
+        let mut tracks: Vec<TrackTeam> = tracks.into_iter().collect();
+        tracks.sort_by_key(|t| t.track_id);
+        let mut teams: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for t in &tracks {
+            if let Some(team) = t.team {
+                teams.entry(team).or_default().push(t.track_id);
+            }
+        }
+        let teams = teams.into_iter().map(|(id, track_ids)| Team { id, colour: None, track_ids }).collect();
+        TeamAssignment { teams, tracks }
+    }
+
     /// The entry of a track, if it was classified.
     pub fn track(&self, track_id: u64) -> Option<&TrackTeam> {
         self.tracks.binary_search_by_key(&track_id, |t| t.track_id).ok().map(|i| &self.tracks[i])
@@ -148,4 +163,25 @@ pub struct FormationWindow {
     pub formation: String,
     /// How well the shape fits, 0..=1.
     pub confidence: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignment_from_tracks_sorts_and_groups() {
+        let entry =
+            |track_id, team, role| TrackTeam { track_id, team, role, confidence: 1.0, source: TeamSource::User };
+        let a = TeamAssignment::from_tracks([
+            entry(7, Some(1), Role::Player),
+            entry(2, Some(0), Role::Goalkeeper),
+            entry(5, None, Role::Referee),
+            entry(3, Some(1), Role::Player),
+        ]);
+        assert_eq!(a.tracks.iter().map(|t| t.track_id).collect::<Vec<_>>(), vec![2, 3, 5, 7]);
+        let teams: Vec<(u32, Vec<u64>)> = a.teams.iter().map(|t| (t.id, t.track_ids.clone())).collect();
+        assert_eq!(teams, vec![(0, vec![2]), (1, vec![3, 7])]);
+        assert_eq!((a.team_of(7), a.team_of(5), a.team_of(9)), (Some(1), None, None));
+    }
 }

@@ -58,6 +58,13 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// An out-of-range value: `key` (with its path), what is accepted, and the value given.
+    pub fn invalid(key: impl Into<String>, expected: &str, found: impl std::fmt::Debug) -> Self {
+        ConfigError::Invalid { key: key.into(), expected: expected.into(), found: format!("{found:?}") }
+    }
+}
+
 fn default_batch_size() -> usize {
     8
 }
@@ -216,6 +223,10 @@ pub struct StageConfigs {
     pub ball_tracking: BallTrackingConfig,
     /// Physical metrics (distance, speeds, sprints, heatmaps).
     pub metrics: MetricsConfig,
+    /// Event detection (possession, passes, interceptions, turnovers, shots, ball out).
+    pub event_detection: EventDetectionConfig,
+    /// Formation analysis (team shapes per window).
+    pub formation_analysis: FormationAnalysisConfig,
 }
 
 /// Video decoding settings.
@@ -449,6 +460,128 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Event detection settings (see [`crate::stages::events`]). Distances are on the pitch in
+/// metres, speeds in m/s.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventDetectionConfig {
+    /// Pitch `[length, width]` in metres (origin at the centre spot): where the lines and
+    /// the goals are.
+    pub pitch_size_m: [f64; 2],
+    /// A player gains the ball when it is within this distance of his feet (and moves with
+    /// him, see `max_control_speed_mps`).
+    pub control_radius_m: f64,
+    /// Hysteresis in metres: a player keeps the ball until it is farther than
+    /// `control_radius_m + release_margin_m`, so ball jitter at the edge of the radius does
+    /// not make possession flicker.
+    pub release_margin_m: f64,
+    /// The ball is only controlled while its velocity differs from the player's by at most
+    /// this much (just before or just after the frame): a pass rolling past a player is not
+    /// his ball.
+    pub max_control_speed_mps: f64,
+    /// Hysteresis in frames: a challenger must be the controlling player for this many
+    /// consecutive frames to take the ball, and an owner loses it after this many frames
+    /// out of control, so brief contests do not flip possession.
+    pub min_control_frames: u32,
+    /// Frames over which ball and player velocities are measured (one-sided differences for
+    /// control, centred for shots).
+    pub velocity_window_frames: u32,
+    /// A team keeps possession while its ball is in flight or loose for up to this long after
+    /// its last control; after that nobody has the ball.
+    pub max_loose_s: f64,
+    /// The ball must travel at least this far between two players for the change to be a
+    /// played ball (an interception rather than a tackle, a failed pass rather than a lost
+    /// touch).
+    pub min_pass_distance_m: f64,
+    /// A shot: the ball at least this fast (pitch-plane speed) ...
+    pub shot_min_speed_mps: f64,
+    /// ... within this distance of the goal it heads to (from that goal's half) ...
+    pub max_shot_distance_m: f64,
+    /// ... on a line that crosses the goal line within the goal mouth widened by
+    /// `goal_mouth_margin_m` on each side.
+    pub goal_width_m: f64,
+    /// Extra width on each side of the goal mouth that still counts as heading at goal (shots
+    /// just wide are shots).
+    pub goal_mouth_margin_m: f64,
+    /// The ball is out of play when it is beyond a line by more than this ...
+    pub out_margin_m: f64,
+    /// ... for at least this many consecutive frames.
+    pub out_min_frames: u32,
+    /// The ball is also out of play when it disappears (no position) for at least this many
+    /// frames ...
+    pub lost_out_frames: u32,
+    /// ... while its last position was within this distance of a line.
+    pub lost_near_line_m: f64,
+}
+
+impl Default for EventDetectionConfig {
+    fn default() -> Self {
+        EventDetectionConfig {
+            pitch_size_m: [105.0, 68.0],
+            control_radius_m: 2.5,
+            release_margin_m: 1.0,
+            max_control_speed_mps: 10.0,
+            min_control_frames: 3,
+            velocity_window_frames: 3,
+            max_loose_s: 3.0,
+            min_pass_distance_m: 5.0,
+            shot_min_speed_mps: 15.0,
+            max_shot_distance_m: 35.0,
+            goal_width_m: 7.32,
+            goal_mouth_margin_m: 1.0,
+            out_margin_m: 1.0,
+            out_min_frames: 3,
+            lost_out_frames: 12,
+            lost_near_line_m: 2.0,
+        }
+    }
+}
+
+/// How formation windows are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormationWindowing {
+    /// Fixed windows of `window_minutes`.
+    #[default]
+    Minutes,
+    /// One window per possession phase (a run of frames with the same team in possession,
+    /// from event detection), per team: the shape in and out of possession differs.
+    PossessionPhases,
+}
+
+/// Formation analysis settings (see [`crate::stages::formations`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FormationAnalysisConfig {
+    /// How windows are cut.
+    pub windowing: FormationWindowing,
+    /// Window length in minutes (`windowing = "minutes"`).
+    pub window_minutes: f64,
+    /// Possession phases shorter than this are too short for a shape and are skipped
+    /// (`windowing = "possession_phases"`).
+    pub min_phase_s: f64,
+    /// A player counts in a window when seen in at least this share of its frames.
+    pub min_presence: f64,
+    /// A team's shape is only read when at least this many outfield players count in the
+    /// window (broadcast video shows part of the pitch).
+    pub min_outfield_players: usize,
+    /// Pitch `[length, width]` in metres.
+    pub pitch_size_m: [f64; 2],
+}
+
+impl Default for FormationAnalysisConfig {
+    fn default() -> Self {
+        FormationAnalysisConfig {
+            windowing: FormationWindowing::Minutes,
+            window_minutes: 5.0,
+            min_phase_s: 10.0,
+            min_presence: 0.5,
+            min_outfield_players: 8,
+            pitch_size_m: [105.0, 68.0],
+        }
+    }
+}
+
 impl Default for PipelineConfig {
     fn default() -> Self {
         // An empty object is a valid config: every field has a default.
@@ -604,6 +737,8 @@ impl PipelineConfig {
         }
         validate_ball_detection(&self.stage_configs.ball_detection)?;
         crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
+        crate::stages::events::validate_config(&self.stage_configs.event_detection)?;
+        crate::stages::formations::validate_config(&self.stage_configs.formation_analysis)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
         }
@@ -746,6 +881,57 @@ mod tests {
         assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "live.inputs"), "{e}");
         let e = PipelineConfig::from_json_with_env(r#"{"live": {"input": "audio"}}"#, no_env).unwrap_err();
         assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "live.input"), "{e}");
+    }
+
+    #[test]
+    fn event_and_formation_settings_are_read_and_checked() {
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"event_detection": {"control_radius_m": 1.5, "min_control_frames": 4},
+                "formation_analysis": {"windowing": "possession_phases", "window_minutes": 10}}}"#,
+            no_env,
+        )
+        .unwrap();
+        let ed = &c.stage_configs.event_detection;
+        assert_eq!((ed.control_radius_m, ed.min_control_frames), (1.5, 4));
+        assert_eq!(ed.release_margin_m, EventDetectionConfig::default().release_margin_m);
+        let fa = &c.stage_configs.formation_analysis;
+        assert_eq!((fa.windowing, fa.window_minutes), (FormationWindowing::PossessionPhases, 10.0));
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"event_detection": {"control_radius": 2}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.event_detection.control_radius"),
+            "{e}"
+        );
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"event_detection": {"control_radius_m": -1}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.event_detection.control_radius_m"),
+            "{e}"
+        );
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"formation_analysis": {"windowing": "halves"}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Parse { path, .. } if path == "stage_configs.formation_analysis.windowing"),
+            "{e}"
+        );
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"formation_analysis": {"min_presence": 0}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.formation_analysis.min_presence"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -157,7 +157,10 @@ fn outputs_follow_the_contract() {
     assert_eq!(r["video"]["frame_count"], 1000);
     assert_eq!(r["video"]["fps"], 25.0);
     let names: Vec<&str> = r["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["detections_input", "pitch_calibration", "player_tracking", "metrics"]);
+    assert_eq!(
+        names,
+        vec!["detections_input", "pitch_calibration", "player_tracking", "formation_analysis", "metrics"]
+    );
     // Calibrated tracks get physical metrics, one entry per track.
     assert_eq!(r["metrics"]["players"].as_array().unwrap().len(), r["tracks"].as_array().unwrap().len());
     // Every tracked box has a pitch position inside the pitch (with run-off).

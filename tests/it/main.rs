@@ -4,6 +4,7 @@ mod ball;
 mod ball_detection;
 mod cli;
 mod common;
+mod events;
 mod live;
 mod metrics;
 mod model_scripts;

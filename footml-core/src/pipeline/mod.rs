@@ -351,6 +351,7 @@ trait Stage2 {
     fn stage_name(&self) -> &str;
     fn stage_requires(&self) -> Vec<Artifact>;
     fn stage_provides(&self) -> Vec<Artifact>;
+    fn stage_after(&self) -> Vec<Artifact>;
 }
 
 impl<S: Stage + ?Sized> Stage2 for Box<S> {
@@ -363,18 +364,28 @@ impl<S: Stage + ?Sized> Stage2 for Box<S> {
     fn stage_provides(&self) -> Vec<Artifact> {
         self.provides()
     }
+    fn stage_after(&self) -> Vec<Artifact> {
+        self.after()
+    }
 }
 
-/// Orders stages so each comes after the providers of its inputs (Kahn's algorithm, ties
-/// broken by insertion order).
+/// Orders stages so each comes after the providers of its inputs, required or optional
+/// ([`Stage::after`]) (Kahn's algorithm, ties broken by insertion order).
 fn order_stages<S: Stage2>(
     mut pending: Vec<S>,
     available: &mut BTreeSet<Artifact>,
     providers: &BTreeMap<Artifact, String>,
 ) -> Result<Vec<S>> {
+    // An optional input blocks a stage only while some stage will still provide it.
+    let waits_for = |s: &S, available: &BTreeSet<Artifact>| {
+        s.stage_requires()
+            .into_iter()
+            .find(|a| !available.contains(a))
+            .or_else(|| s.stage_after().into_iter().find(|a| !available.contains(a) && providers.contains_key(a)))
+    };
     let mut ordered = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
-        match pending.iter().position(|s| s.stage_requires().iter().all(|a| available.contains(a))) {
+        match pending.iter().position(|s| waits_for(s, available).is_none()) {
             Some(i) => {
                 let s = pending.remove(i);
                 available.extend(s.stage_provides());
@@ -382,7 +393,7 @@ fn order_stages<S: Stage2>(
             }
             None => {
                 let s = &pending[0];
-                let artifact = s.stage_requires().into_iter().find(|a| !available.contains(a)).expect("blocked stage");
+                let artifact = waits_for(s, available).expect("blocked stage");
                 let stage = s.stage_name().to_string();
                 return Err(if providers.contains_key(&artifact) {
                     BuildError::Cycle { stage, artifact: artifact.to_string() }
@@ -568,7 +579,15 @@ impl Pipeline {
         if tracking_possible {
             b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
             if config.homography_path.is_some() {
-                b = b.match_stage(crate::stages::metrics::PhysicalMetrics::new(&config.stage_configs.metrics)?);
+                // Event detection and formation analysis run after team classification
+                // (`Stage::after(teams)`) when a stage provides teams, without teams otherwise.
+                let sc = &config.stage_configs;
+                if ball_candidates {
+                    b = b.match_stage(crate::stages::events::EventDetection::new(&sc.event_detection)?);
+                }
+                b = b
+                    .match_stage(crate::stages::formations::FormationAnalysis::new(&sc.formation_analysis)?)
+                    .match_stage(crate::stages::metrics::PhysicalMetrics::new(&sc.metrics)?);
             }
         }
         if config.checkpoint_enabled

@@ -28,6 +28,8 @@ impl Artifact {
     pub const PLAYER_TRACKS: Artifact = Artifact(Cow::Borrowed("player_tracks"));
     /// The tracked ball ([`crate::FrameRecord::ball`]).
     pub const BALL: Artifact = Artifact(Cow::Borrowed("ball"));
+    /// The team of each track ([`crate::MatchData::teams`]), from team classification.
+    pub const TEAMS: Artifact = Artifact(Cow::Borrowed("teams"));
 
     /// An artifact of a user stage.
     pub fn custom(name: impl Into<String>) -> Self {
@@ -55,6 +57,12 @@ pub trait Stage: Send {
     fn requires(&self) -> Vec<Artifact>;
     /// Artifacts this stage writes.
     fn provides(&self) -> Vec<Artifact>;
+    /// Artifacts this stage reads when the pipeline has them: when a stage provides one,
+    /// this stage runs after it; when none does, this stage runs without it (e.g. event
+    /// detection uses teams when team classification runs, and reports no teams otherwise).
+    fn after(&self) -> Vec<Artifact> {
+        Vec::new()
+    }
 }
 
 /// A stage that sees every frame, in order, in batches, on its own thread.

@@ -3,6 +3,8 @@
 pub mod ball_detection;
 pub mod ball_tracking;
 pub mod detections_file;
+pub mod events;
+pub mod formations;
 pub mod metrics;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]

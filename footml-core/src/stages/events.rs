@@ -1,0 +1,885 @@
+//! Event detection: possession per frame, passes, interceptions, turnovers, shots and ball
+//! out of play, from the ball and the players on the pitch.
+//!
+//! [`EventDetection`] (match stage, `"event_detection"`) maps each track's feet point and the
+//! ball's centre through the frame's homography onto the pitch (the ball's position is its
+//! ground position only while it is near the ground: a ball in the air lands behind itself),
+//! then works in four passes:
+//!
+//! 1. **Out of play**: the ball beyond a line by more than `out_margin_m` for
+//!    `out_min_frames` consecutive frames, or gone (no position) for `lost_out_frames` frames
+//!    after a last position within `lost_near_line_m` of a line. The ball stays out until it
+//!    is seen inside the lines again; nobody controls it meanwhile.
+//! 2. **Control spells**: a player *controls* the ball in a frame when it is within
+//!    `control_radius_m` of his feet and moves with him: the ball's velocity differs from his
+//!    by at most `max_control_speed_mps` over the `velocity_window_frames` before or after
+//!    the frame (before: he still had it as it left; after: it stays with him as he receives
+//!    it; a ball running past him is fast both ways). The nearest controlling player is the
+//!    frame's *candidate*. Hysteresis keeps brief contests from flipping possession:
+//!    a candidate becomes the owner only after `min_control_frames` consecutive frames (his
+//!    spell then starts at the first of them); an owner keeps the ball while it is within
+//!    `control_radius_m + release_margin_m` and moving with him, and loses it after
+//!    `min_control_frames` frames without; his spell ends at the last frame he had it (the
+//!    *release*). Frames without a ball position, or without the owner's track, change
+//!    nothing. Referees (from the [`TeamAssignment`]) never own the ball.
+//! 3. **Possession per frame**: during a spell, its player and team; after a release, the
+//!    team keeps possession (no player) while its ball is in flight or loose, for up to
+//!    `max_loose_s`, until the ball goes out, or until another spell starts.
+//! 4. **Events**, from each release to what happened next:
+//!    * a **shot** when the ball, within `velocity_window_frames` of the release, is at least
+//!      `shot_min_speed_mps` fast on a line through the goal mouth (± `goal_mouth_margin_m`)
+//!      of the goal whose half it is in, at most `max_shot_distance_m` away (shots with no
+//!      spell before them, e.g. first-time shots, are credited to the nearest player within
+//!      the release radius, or nobody);
+//!    * else, when the ball goes out or stays loose longer than `max_loose_s` after travelling
+//!      at least `min_pass_distance_m`: a **failed pass**;
+//!    * else, when the next spell is a team mate's: a **pass** (completed);
+//!    * else, when it is an opponent's: an **interception** if the ball travelled at least
+//!      `min_pass_distance_m` from the release, a **turnover** (tackle, lost touch) if not;
+//!    * **out of play** at the first frame the ball is out (or gone), credited to the team of
+//!      the last player who had it.
+//!
+//! Teams are never guessed: without a [`TeamAssignment`] (or for a track it leaves
+//! undecided) possession carries the player's track but no team, and passes, interceptions
+//! and turnovers, which need to know whose team mate is whose, are not reported. Shots,
+//! failed passes and balls out are (with `team: None`).
+//!
+//! Event fields: `frame`/`time_s`: the release for passes, failed passes and shots, the
+//! winning frame for interceptions and turnovers, the first out frame for out of play;
+//! `team`: the passer's or shooter's team, the *winning* team for interceptions and
+//! turnovers, the team that lost the ball out of play; `from_track`/`to_track`: passer and
+//! receiver (winner); `pitch`: the ball at that frame. `details`: `end_frame` (where the
+//! ball arrived), `distance_m` (how far it travelled), `ball_speed_kmh` (peak speed within
+//! the velocity window after the release), and for shots `goal_distance_m` and `on_target`
+//! (1 when the line crosses between the posts); for out of play, `goal_line` (1) or
+//! touchline (0) and `lost` (1 when the ball disappeared near the line).
+//!
+//! Writes `MatchData.possession` (one entry per frame) and `MatchData.events`.
+
+use std::collections::HashMap;
+
+use crate::analysis::{MatchEvent, MatchEventKind, Possession, Role, TeamAssignment};
+use crate::config::{ConfigError, EventDetectionConfig};
+use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext};
+use crate::report::apply_homography;
+use crate::types::MatchData;
+use crate::{Error, Result};
+
+/// Checks an [`EventDetectionConfig`]; errors name the key as in the pipeline config.
+pub(crate) fn validate_config(cfg: &EventDetectionConfig) -> std::result::Result<(), ConfigError> {
+    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
+        ConfigError::invalid(format!("stage_configs.event_detection.{key}"), expected, found)
+    }
+    let positive = |key: &str, x: f64| {
+        if x.is_finite() && x > 0.0 { Ok(()) } else { Err(invalid(key, "a positive number", x)) }
+    };
+    let non_negative = |key: &str, x: f64| {
+        if x.is_finite() && x >= 0.0 { Ok(()) } else { Err(invalid(key, "a number ≥ 0", x)) }
+    };
+    if !cfg.pitch_size_m.iter().all(|x| x.is_finite() && *x > 0.0) {
+        return Err(invalid("pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
+    }
+    positive("control_radius_m", cfg.control_radius_m)?;
+    non_negative("release_margin_m", cfg.release_margin_m)?;
+    positive("max_control_speed_mps", cfg.max_control_speed_mps)?;
+    non_negative("max_loose_s", cfg.max_loose_s)?;
+    non_negative("min_pass_distance_m", cfg.min_pass_distance_m)?;
+    positive("shot_min_speed_mps", cfg.shot_min_speed_mps)?;
+    positive("max_shot_distance_m", cfg.max_shot_distance_m)?;
+    positive("goal_width_m", cfg.goal_width_m)?;
+    non_negative("goal_mouth_margin_m", cfg.goal_mouth_margin_m)?;
+    non_negative("out_margin_m", cfg.out_margin_m)?;
+    non_negative("lost_near_line_m", cfg.lost_near_line_m)?;
+    for (key, v) in [
+        ("min_control_frames", cfg.min_control_frames),
+        ("velocity_window_frames", cfg.velocity_window_frames),
+        ("out_min_frames", cfg.out_min_frames),
+        ("lost_out_frames", cfg.lost_out_frames),
+    ] {
+        if v == 0 {
+            return Err(invalid(key, "at least 1", v));
+        }
+    }
+    Ok(())
+}
+
+/// The event detection match stage (see the [module docs](self)).
+#[derive(Debug, Clone, Default)]
+pub struct EventDetection {
+    cfg: EventDetectionConfig,
+}
+
+type P2 = [f64; 2];
+
+fn dist(a: P2, b: P2) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+/// A player seen in one frame.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    track: u64,
+    pos: P2,
+}
+
+/// Positions of one track, dense from its first frame (`None` where unseen).
+#[derive(Debug, Default)]
+struct Path {
+    first: usize,
+    pos: Vec<Option<P2>>,
+}
+
+impl Path {
+    fn at(&self, i: usize) -> Option<P2> {
+        i.checked_sub(self.first).and_then(|k| self.pos.get(k).copied().flatten())
+    }
+}
+
+/// The match on the pitch: ball and players per frame (by position in `MatchData.frames`).
+struct Scene {
+    ball: Vec<Option<P2>>,
+    players: Vec<Vec<Seen>>,
+    paths: HashMap<u64, Path>,
+    dt: f64,
+}
+
+/// Velocity from the positions at `i` and `i ± k` (`dir` = −1: before, +1: after, 0: centred
+/// over `i − k ..= i + k`), using the farthest frames with a position within the window.
+fn velocity(at: impl Fn(usize) -> Option<P2>, n: usize, i: usize, k: usize, dir: i32, dt: f64) -> Option<P2> {
+    let lo = if dir <= 0 { i.saturating_sub(k) } else { i };
+    let hi = if dir >= 0 { (i + k).min(n.saturating_sub(1)) } else { i };
+    let a = (lo..=hi).find_map(|j| at(j).map(|p| (j, p)))?;
+    let b = (lo..=hi).rev().find_map(|j| at(j).map(|p| (j, p)))?;
+    if b.0 <= a.0 {
+        return None;
+    }
+    let t = (b.0 - a.0) as f64 * dt;
+    Some([(b.1[0] - a.1[0]) / t, (b.1[1] - a.1[1]) / t])
+}
+
+/// One player's uninterrupted control of the ball.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spell {
+    track: u64,
+    team: Option<u32>,
+    /// First frame (position in `MatchData.frames`).
+    start: usize,
+    /// Last frame he had the ball (the release), inclusive.
+    end: usize,
+}
+
+/// The ball out of play from `start` (inclusive) to `end` (exclusive).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OutSpan {
+    start: usize,
+    end: usize,
+    /// Where the ball went out (its last position when it was lost).
+    pos: P2,
+    goal_line: bool,
+    lost: bool,
+}
+
+impl EventDetection {
+    /// The artifact provided (`MatchData.possession` and `MatchData.events`).
+    pub const ARTIFACT: &'static str = "events";
+
+    /// A stage with these settings.
+    pub fn new(cfg: &EventDetectionConfig) -> Result<Self> {
+        validate_config(cfg)?;
+        Ok(EventDetection { cfg: cfg.clone() })
+    }
+
+    /// Possession per frame (parallel to `data.frames`) and the events, in frame order.
+    /// Reads `data.teams` when present; changes nothing in `data`.
+    pub fn detect(&self, data: &MatchData) -> Result<(Vec<Possession>, Vec<MatchEvent>)> {
+        let fps = data.video.fps;
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(Error::permanent(format!("event detection needs a positive frame rate, found {fps}")));
+        }
+        let scene = self.scene(data);
+        let outs = self.out_spans(&scene);
+        let spells = self.spells(&scene, &outs, data.teams.as_ref());
+        let possession = self.possession(scene.ball.len(), fps, &spells, &outs);
+        let events = self.events(data, &scene, &spells, &outs, fps);
+        Ok((possession, events))
+    }
+
+    fn scene(&self, data: &MatchData) -> Scene {
+        let teams: Option<&TeamAssignment> = data.teams.as_ref();
+        let n = data.frames.len();
+        let mut ball = vec![None; n];
+        let mut players = vec![Vec::new(); n];
+        let mut paths: HashMap<u64, Path> = HashMap::new();
+        for (i, rec) in data.frames.iter().enumerate() {
+            let Some(h) = &rec.homography else { continue };
+            if let Some(b) = rec.ball.filter(|b| b.has_position()) {
+                ball[i] = apply_homography(h, b.x as f64, b.y as f64).filter(|p| p[0].is_finite() && p[1].is_finite());
+            }
+            for t in rec.tracks.iter().flatten() {
+                if teams.and_then(|a| a.track(t.track_id)).is_some_and(|e| e.role == Role::Referee) {
+                    continue;
+                }
+                let (u, v) = t.bbox.foot();
+                let Some(pos) = apply_homography(h, u as f64, v as f64) else { continue };
+                if !(pos[0].is_finite() && pos[1].is_finite()) {
+                    continue;
+                }
+                players[i].push(Seen { track: t.track_id, pos });
+                let path = paths.entry(t.track_id).or_insert_with(|| Path { first: i, pos: Vec::new() });
+                path.pos.resize(i - path.first, None);
+                path.pos.push(Some(pos));
+            }
+        }
+        Scene { ball, players, paths, dt: 1.0 / data.video.fps }
+    }
+
+    /// Beyond a line by more than the margin.
+    fn beyond(&self, p: P2) -> bool {
+        let [l, w] = self.cfg.pitch_size_m;
+        p[0].abs() > l / 2.0 + self.cfg.out_margin_m || p[1].abs() > w / 2.0 + self.cfg.out_margin_m
+    }
+
+    fn inside(&self, p: P2) -> bool {
+        let [l, w] = self.cfg.pitch_size_m;
+        p[0].abs() <= l / 2.0 && p[1].abs() <= w / 2.0
+    }
+
+    /// Whether the nearest line to `p` is a goal line (else a touchline).
+    fn nearest_is_goal_line(&self, p: P2) -> bool {
+        let [l, w] = self.cfg.pitch_size_m;
+        l / 2.0 - p[0].abs() < w / 2.0 - p[1].abs()
+    }
+
+    fn out_spans(&self, s: &Scene) -> Vec<OutSpan> {
+        let n = s.ball.len();
+        let (min_out, min_lost) = (self.cfg.out_min_frames as usize, self.cfg.lost_out_frames as usize);
+        let k = self.cfg.velocity_window_frames as usize;
+        let [l, w] = self.cfg.pitch_size_m;
+        let mut spans = Vec::new();
+        let mut i = 0;
+        while i < n {
+            let start = match s.ball[i] {
+                // Beyond a line for `min_out` frames in a row.
+                Some(p) if self.beyond(p) => {
+                    let run = (i..n).take_while(|&j| s.ball[j].is_some_and(|q| self.beyond(q))).count();
+                    if run < min_out {
+                        i += run;
+                        continue;
+                    }
+                    Some((i, p, false))
+                }
+                // Gone for `min_lost` frames after a last position near a line, heading out
+                // (when the direction is known).
+                None if i > 0 && s.ball[i - 1].is_some() => {
+                    let last = s.ball[i - 1].expect("checked");
+                    let gone = (i..n).take_while(|&j| s.ball[j].is_none()).count();
+                    let near = (l / 2.0 - last[0].abs()).min(w / 2.0 - last[1].abs()) <= self.cfg.lost_near_line_m;
+                    let heading_out = velocity(|j| s.ball[j], n, i - 1, k, -1, s.dt).is_none_or(|v| {
+                        if self.nearest_is_goal_line(last) { v[0] * last[0] > 0.0 } else { v[1] * last[1] > 0.0 }
+                    });
+                    if gone >= min_lost && near && heading_out {
+                        Some((i, last, true))
+                    } else {
+                        i += gone.max(1);
+                        continue;
+                    }
+                }
+                _ => None,
+            };
+            let Some((start, pos, lost)) = start else {
+                i += 1;
+                continue;
+            };
+            // Out until the ball is seen inside the lines again.
+            let end = (start..n).find(|&j| s.ball[j].is_some_and(|q| self.inside(q))).unwrap_or(n);
+            spans.push(OutSpan { start, end, pos, goal_line: self.nearest_is_goal_line(pos), lost });
+            i = end.max(start + 1);
+        }
+        spans
+    }
+
+    /// Whether `track` controls the ball at frame `i` within `radius`: close enough and the
+    /// ball moving with him just before or just after.
+    fn controls(&self, s: &Scene, track: u64, i: usize, radius: f64) -> Option<f64> {
+        let n = s.ball.len();
+        let path = s.paths.get(&track)?;
+        let p = path.at(i)?;
+        let b = s.ball[i]?;
+        let d = dist(p, b);
+        if d > radius {
+            return None;
+        }
+        let k = self.cfg.velocity_window_frames as usize;
+        let with_him = [-1, 1].into_iter().any(|dir| {
+            let vb = velocity(|j| s.ball[j], n, i, k, dir, s.dt);
+            let vp = velocity(|j| path.at(j), n, i, k, dir, s.dt);
+            match (vb, vp) {
+                (Some(vb), Some(vp)) => dist(vb, vp) <= self.cfg.max_control_speed_mps,
+                // Not measurable on this side (start or end of a track or of the ball).
+                _ => vb.is_none(),
+            }
+        });
+        with_him.then_some(d)
+    }
+
+    fn spells(&self, s: &Scene, outs: &[OutSpan], teams: Option<&TeamAssignment>) -> Vec<Spell> {
+        let team = |track: u64| teams.and_then(|a| a.team_of(track));
+        let n = s.ball.len();
+        let min = self.cfg.min_control_frames as usize;
+        let keep_radius = self.cfg.control_radius_m + self.cfg.release_margin_m;
+        let mut is_out = vec![false; n];
+        for o in outs {
+            is_out[o.start..o.end].iter_mut().for_each(|x| *x = true);
+        }
+        let mut spells = Vec::new();
+        // (track, start, last frame in control, frames out of control)
+        let mut owner: Option<(u64, usize, usize, usize)> = None;
+        // (track, first frame, consecutive frames)
+        let mut pending: Option<(u64, usize, usize)> = None;
+        for (i, &out) in is_out.iter().enumerate() {
+            if out {
+                if let Some((track, start, last, _)) = owner.take() {
+                    spells.push(Spell { track, team: team(track), start, end: last });
+                }
+                pending = None;
+                continue;
+            }
+            if s.ball[i].is_none() {
+                continue;
+            }
+            if let Some((track, start, last, away)) = owner.as_mut() {
+                if s.paths.get(track).and_then(|p| p.at(i)).is_some() {
+                    if self.controls(s, *track, i, keep_radius).is_some() {
+                        *last = i;
+                        *away = 0;
+                    } else {
+                        *away += 1;
+                        if *away >= min {
+                            spells.push(Spell { track: *track, team: team(*track), start: *start, end: *last });
+                            owner = None;
+                        }
+                    }
+                }
+            }
+            let candidate = s.players[i]
+                .iter()
+                .filter_map(|p| self.controls(s, p.track, i, self.cfg.control_radius_m).map(|d| (d, p.track)))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+                .map(|(_, t)| t);
+            match candidate {
+                Some(c) if owner.map(|o| o.0) != Some(c) => {
+                    let (first, count) = match pending {
+                        Some((t, first, count)) if t == c => (first, count + 1),
+                        _ => (i, 1),
+                    };
+                    if count >= min {
+                        if let Some((track, start, last, _)) = owner {
+                            spells.push(Spell { track, team: team(track), start, end: last.min(first - 1) });
+                        }
+                        owner = Some((c, first, i, 0));
+                        pending = None;
+                    } else {
+                        pending = Some((c, first, count));
+                    }
+                }
+                _ => pending = None,
+            }
+        }
+        if let Some((track, start, last, _)) = owner {
+            spells.push(Spell { track, team: team(track), start, end: last });
+        }
+        spells
+    }
+
+    fn possession(&self, n: usize, fps: f64, spells: &[Spell], outs: &[OutSpan]) -> Vec<Possession> {
+        let mut out = vec![Possession::default(); n];
+        let loose = (self.cfg.max_loose_s * fps).round() as usize;
+        for (k, s) in spells.iter().enumerate() {
+            for p in &mut out[s.start..=s.end] {
+                *p = Possession { team: s.team, track_id: Some(s.track) };
+            }
+            let next = spells.get(k + 1).map_or(n, |t| t.start);
+            let out_at = outs.iter().find(|o| o.start > s.end).map_or(n, |o| o.start);
+            let until = next.min(out_at).min(s.end + 1 + loose);
+            for p in &mut out[s.end + 1..until] {
+                p.team = s.team;
+            }
+        }
+        out
+    }
+
+    /// Whether the ball at frame `i` flies at goal: `(speed m/s, on target)` when its centred
+    /// velocity is shot-fast on a line through the (widened) goal mouth of the goal whose half
+    /// it is in, within the shot distance.
+    fn at_goal(&self, s: &Scene, i: usize) -> Option<(f64, bool)> {
+        let n = s.ball.len();
+        let k = self.cfg.velocity_window_frames as usize;
+        let p = s.ball[i]?;
+        let v = velocity(|q| s.ball[q], n, i, k, 0, s.dt)?;
+        let speed = v[0].hypot(v[1]);
+        if speed < self.cfg.shot_min_speed_mps || v[0] == 0.0 {
+            return None;
+        }
+        let goal_x = self.cfg.pitch_size_m[0] / 2.0 * v[0].signum();
+        if p[0] * goal_x < 0.0 || dist(p, [goal_x, 0.0]) > self.cfg.max_shot_distance_m {
+            return None;
+        }
+        let y = p[1] + v[1] * (goal_x - p[0]) / v[0];
+        let half = self.cfg.goal_width_m / 2.0;
+        (y.abs() <= half + self.cfg.goal_mouth_margin_m).then_some((speed, y.abs() <= half))
+    }
+
+    /// Peak ball speed (m/s) within the velocity window after frame `i`.
+    fn kick_speed(&self, s: &Scene, i: usize) -> Option<f64> {
+        let n = s.ball.len();
+        let k = self.cfg.velocity_window_frames as usize;
+        (i..(i + k + 1).min(n))
+            .filter_map(|j| velocity(|q| s.ball[q], n, j, k, 0, s.dt))
+            .map(|v| v[0].hypot(v[1]))
+            .reduce(f64::max)
+    }
+
+    /// Farthest the ball got from its position at `from` over frames `from..to`.
+    fn travel(&self, s: &Scene, from: usize, to: usize) -> f64 {
+        let Some(b0) = s.ball[from] else { return 0.0 };
+        (from..to).filter_map(|j| s.ball[j]).map(|b| dist(b, b0)).fold(0.0, f64::max)
+    }
+
+    fn events(&self, data: &MatchData, s: &Scene, spells: &[Spell], outs: &[OutSpan], fps: f64) -> Vec<MatchEvent> {
+        let n = s.ball.len();
+        let loose = (self.cfg.max_loose_s * fps).round() as usize;
+        let k = self.cfg.velocity_window_frames as usize;
+        let event =
+            |kind, i: usize, team, from_track, to_track, pitch: Option<P2>, details: &[(&str, f64)]| MatchEvent {
+                kind,
+                frame: data.frames[i].index,
+                time_s: data.frames[i].time_s,
+                team,
+                from_track,
+                to_track,
+                pitch,
+                details: details.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            };
+        let mut events = Vec::new();
+        // Shots: runs of frames with the ball flying at goal. A run starting within the
+        // velocity window of a release is that player's shot (at the release); any other is
+        // credited to the nearest player at its start, if one is close.
+        let mut shot_release = vec![false; spells.len()];
+        let goal = self.cfg.pitch_size_m[0] / 2.0;
+        let mut i = 0;
+        while i < n {
+            let Some(first) = self.at_goal(s, i) else {
+                i += 1;
+                continue;
+            };
+            let start = i;
+            let (mut speed, mut on_target) = first;
+            i += 1;
+            while i < n
+                && let Some((v, on)) = self.at_goal(s, i)
+            {
+                if v > speed {
+                    (speed, on_target) = (v, on);
+                }
+                i += 1;
+            }
+            let released = spells.iter().position(|sp| sp.end + 1 + k >= start && start + k >= sp.end);
+            let (at, team, shooter) = match released {
+                Some(idx) => {
+                    shot_release[idx] = true;
+                    (spells[idx].end, spells[idx].team, Some(spells[idx].track))
+                }
+                None => {
+                    let b = s.ball[start].expect("at_goal needs a position");
+                    let shooter = s.players[start]
+                        .iter()
+                        .map(|p| (dist(p.pos, b), p.track))
+                        .filter(|(d, _)| *d <= self.cfg.control_radius_m + self.cfg.release_margin_m)
+                        .min_by(|a, b| a.0.total_cmp(&b.0))
+                        .map(|(_, t)| t);
+                    (start, shooter.and_then(|t| data.teams.as_ref().and_then(|a| a.team_of(t))), shooter)
+                }
+            };
+            let Some(b) = s.ball[at].or(s.ball[start]) else { continue };
+            let goal_distance = dist(b, [goal * b[0].signum(), 0.0]);
+            let details = [
+                ("ball_speed_kmh", speed * 3.6),
+                ("goal_distance_m", goal_distance),
+                ("on_target", on_target as u8 as f64),
+            ];
+            events.push(event(MatchEventKind::Shot, at, team, shooter, None, Some(b), &details));
+        }
+        // What happened after each release.
+        for (idx, sp) in spells.iter().enumerate() {
+            if shot_release[idx] {
+                continue;
+            }
+            let r = sp.end;
+            let next = spells.get(idx + 1);
+            let out = outs.iter().find(|o| o.start > r && next.is_none_or(|t| o.start < t.start));
+            let gap_end = out.map(|o| o.start).or(next.map(|t| t.start)).unwrap_or(n);
+            let travel = self.travel(s, r, gap_end);
+            let speed = self.kick_speed(s, r).unwrap_or(0.0) * 3.6;
+            let base = [("ball_speed_kmh", speed), ("distance_m", travel)];
+            let loose_too_long = next.map_or(r + 1 + loose < n, |t| t.start > r + 1 + loose);
+            if out.is_some() || loose_too_long {
+                if travel >= self.cfg.min_pass_distance_m {
+                    let end = [base[0], base[1], ("end_frame", data.frames[gap_end.min(n - 1)].index as f64)];
+                    events.push(event(MatchEventKind::PassFailed, r, sp.team, Some(sp.track), None, s.ball[r], &end));
+                }
+                continue;
+            }
+            let Some(t) = next else { continue };
+            if t.track == sp.track {
+                continue;
+            }
+            let (Some(a), Some(b)) = (sp.team, t.team) else { continue };
+            let details = [base[0], base[1], ("end_frame", data.frames[t.start].index as f64)];
+            if a == b {
+                events.push(event(
+                    MatchEventKind::Pass,
+                    r,
+                    Some(a),
+                    Some(sp.track),
+                    Some(t.track),
+                    s.ball[r],
+                    &details,
+                ));
+            } else {
+                let kind = if travel >= self.cfg.min_pass_distance_m {
+                    MatchEventKind::Interception
+                } else {
+                    MatchEventKind::Turnover
+                };
+                let details = [details[0], details[1], ("pass_frame", data.frames[r].index as f64)];
+                events.push(event(kind, t.start, Some(b), Some(sp.track), Some(t.track), s.ball[t.start], &details));
+            }
+        }
+        // Balls out of play, credited to the last player who had the ball before.
+        for (k, o) in outs.iter().enumerate() {
+            let prev_out = if k > 0 { outs[k - 1].end } else { 0 };
+            let last = spells.iter().rev().find(|sp| sp.end < o.start && sp.start >= prev_out);
+            let details = [("goal_line", o.goal_line as u8 as f64), ("lost", o.lost as u8 as f64)];
+            events.push(event(
+                MatchEventKind::OutOfPlay,
+                o.start,
+                last.and_then(|sp| sp.team),
+                last.map(|sp| sp.track),
+                None,
+                Some(o.pos),
+                &details,
+            ));
+        }
+        events.sort_by_key(|e| e.frame);
+        events
+    }
+}
+
+impl Stage for EventDetection {
+    fn name(&self) -> &str {
+        "event_detection"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_TRACKS, Artifact::BALL, Artifact::HOMOGRAPHY]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::custom(Self::ARTIFACT)]
+    }
+
+    fn after(&self) -> Vec<Artifact> {
+        vec![Artifact::TEAMS]
+    }
+}
+
+impl MatchStage for EventDetection {
+    fn run(&mut self, data: &mut MatchData, ctx: &StageContext) -> Result<()> {
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let (possession, events) = self.detect(data)?;
+        data.possession = possession;
+        data.events = events;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{TeamSource, TrackTeam};
+    use crate::types::{BBox, BallObservation, BallState, FrameRecord, TrackedBox, VideoInfo};
+
+    const FPS: f64 = 25.0;
+    /// 10 px per metre, pitch origin at pixel (600, 400).
+    const H: [[f64; 3]; 3] = [[0.1, 0.0, -60.0], [0.0, 0.1, -40.0], [0.0, 0.0, 1.0]];
+
+    fn px(p: P2) -> (f32, f32) {
+        (((p[0] + 60.0) * 10.0) as f32, ((p[1] + 40.0) * 10.0) as f32)
+    }
+
+    /// A path through keyframes `(frame, position)`, linear in between, absent outside.
+    fn path(keys: &[(usize, P2)]) -> impl Fn(usize) -> Option<P2> + use<> {
+        let keys = keys.to_vec();
+        move |f| {
+            let (last, first) = (keys[keys.len() - 1], keys[0]);
+            if f < first.0 || f > last.0 {
+                return None;
+            }
+            let w = keys.windows(2).find(|w| w[0].0 <= f && f <= w[1].0).unwrap_or(&keys[..1]);
+            let (a, b) = (w[0], *w.last().unwrap());
+            let t = if b.0 == a.0 { 0.0 } else { (f - a.0) as f64 / (b.0 - a.0) as f64 };
+            Some([a.1[0] + t * (b.1[0] - a.1[0]), a.1[1] + t * (b.1[1] - a.1[1])])
+        }
+    }
+
+    type Mover = Box<dyn Fn(usize) -> Option<P2>>;
+
+    /// A match of `n` frames: players `(track, team, role, path)` and the ball.
+    fn scene(n: usize, players: Vec<(u64, Option<u32>, Role, Mover)>, ball: Mover, with_teams: bool) -> MatchData {
+        let frames = (0..n)
+            .map(|i| FrameRecord {
+                index: i as u64,
+                time_s: i as f64 / FPS,
+                tracks: Some(
+                    players
+                        .iter()
+                        .filter_map(|(id, _, _, p)| {
+                            let (u, v) = px(p(i)?);
+                            Some(TrackedBox {
+                                track_id: *id,
+                                bbox: BBox::new(u - 5.0, v - 20.0, 10.0, 20.0),
+                                score: 0.9,
+                            })
+                        })
+                        .collect(),
+                ),
+                ball: Some(match ball(i) {
+                    Some(b) => {
+                        let (x, y) = px(b);
+                        BallObservation {
+                            x,
+                            y,
+                            state: BallState::Tracked,
+                            interpolated: false,
+                            score: 0.9,
+                            measured: None,
+                        }
+                    }
+                    None => BallObservation {
+                        x: 0.0,
+                        y: 0.0,
+                        state: BallState::Lost,
+                        interpolated: false,
+                        score: 0.0,
+                        measured: None,
+                    },
+                }),
+                homography: Some(H),
+                ..Default::default()
+            })
+            .collect();
+        let teams = with_teams.then(|| {
+            TeamAssignment::from_tracks(players.iter().map(|(id, team, role, _)| TrackTeam {
+                track_id: *id,
+                team: *team,
+                role: *role,
+                confidence: 1.0,
+                source: TeamSource::User,
+            }))
+        });
+        MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, teams, ..Default::default() }
+    }
+
+    fn still(p: P2) -> Mover {
+        Box::new(move |_| Some(p))
+    }
+
+    /// The settings the expected values below are derived with: radius 2 m (keep 3 m), 6 m/s,
+    /// 3 frames of hysteresis, a 3-frame velocity window, 3 s of loose ball, shots ≥ 15 m/s
+    /// within 35 m, out beyond 1 m for 3 frames or lost for 12 within 2 m of a line.
+    fn config() -> EventDetectionConfig {
+        EventDetectionConfig { control_radius_m: 2.0, max_control_speed_mps: 6.0, ..Default::default() }
+    }
+
+    fn run(data: &mut MatchData) -> (Vec<Possession>, Vec<MatchEvent>) {
+        let mut st = EventDetection::new(&config()).unwrap();
+        assert_eq!(st.name(), "event_detection");
+        st.run(data, &StageContext::standalone("event_detection", data.video.clone())).unwrap();
+        assert_eq!(data.possession.len(), data.frames.len());
+        (data.possession.clone(), data.events.clone())
+    }
+
+    /// Kind, frame, team, from and to track.
+    type Brief = (MatchEventKind, u64, Option<u32>, Option<u64>, Option<u64>);
+
+    fn kinds(events: &[MatchEvent]) -> Vec<Brief> {
+        events.iter().map(|e| (e.kind, e.frame, e.team, e.from_track, e.to_track)).collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-3
+    }
+
+    /// Player 1 at (0, 0) with the ball at (0.5, 0) until frame 24, then a 15 m/s pass along x
+    /// (0.6 m per frame) reaching (15.5, 0) at frame 49, next to player 2 at (16, 0).
+    ///
+    /// With [`config`] (radius 2 m, keep 3 m, 6 m/s, 3 frames, window 3 frames): player 1
+    /// still has the ball at frame 25 (over frames 22..25 it moved 0.6 m, 5 m/s), not at 26
+    /// (1.2 m: 10 m/s behind, 15 m/s ahead), so the release is frame 25; player 2 controls it
+    /// from frame 48 (1.1 m away, moving 0.6 m over 48..51: 5 m/s), not 47 (10 m/s ahead).
+    fn pass(receiver_team: u32, with_teams: bool) -> MatchData {
+        let players: Vec<(u64, Option<u32>, Role, Mover)> = vec![
+            (1, Some(0), Role::Player, still([0.0, 0.0])),
+            (2, Some(receiver_team), Role::Player, still([16.0, 0.0])),
+            (3, Some(1), Role::Player, still([0.0, 20.0])),
+            (9, None, Role::Referee, still([8.0, 0.5])),
+        ];
+        let ball = path(&[(0, [0.5, 0.0]), (24, [0.5, 0.0]), (49, [15.5, 0.0]), (99, [15.5, 0.0])]);
+        scene(100, players, Box::new(ball), with_teams)
+    }
+
+    #[test]
+    fn a_pass_between_team_mates() {
+        let (pos, events) = run(&mut pass(0, true));
+        for (i, p) in pos.iter().enumerate() {
+            let expected = match i {
+                0..=25 => Possession { team: Some(0), track_id: Some(1) },
+                26..=47 => Possession { team: Some(0), track_id: None },
+                _ => Possession { team: Some(0), track_id: Some(2) },
+            };
+            assert_eq!(*p, expected, "frame {i}");
+        }
+        assert_eq!(kinds(&events), vec![(MatchEventKind::Pass, 25, Some(0), Some(1), Some(2))]);
+        let e = &events[0];
+        assert!(close(e.time_s, 1.0));
+        let p = e.pitch.unwrap();
+        assert!(close(p[0], 1.1) && close(p[1], 0.0), "{p:?}");
+        assert_eq!(e.details["end_frame"], 48.0);
+        // From the release (1.1 m) to the farthest point before player 2 had it (14.3 m).
+        assert!(close(e.details["distance_m"], 13.2), "{:?}", e.details);
+        assert!(close(e.details["ball_speed_kmh"], 54.0), "{:?}", e.details);
+    }
+
+    #[test]
+    fn an_interception() {
+        let (pos, events) = run(&mut pass(1, true));
+        assert_eq!(kinds(&events), vec![(MatchEventKind::Interception, 48, Some(1), Some(1), Some(2))]);
+        assert_eq!(events[0].details["pass_frame"], 25.0);
+        assert_eq!(pos[47], Possession { team: Some(0), track_id: None });
+        assert_eq!(pos[48], Possession { team: Some(1), track_id: Some(2) });
+    }
+
+    #[test]
+    fn without_teams_possession_has_players_but_no_team_and_no_pass_is_guessed() {
+        let (pos, events) = run(&mut pass(0, false));
+        assert_eq!(pos[10], Possession { team: None, track_id: Some(1) });
+        assert_eq!(pos[60], Possession { team: None, track_id: Some(2) });
+        assert!(pos.iter().all(|p| p.team.is_none()));
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn a_tackle_is_a_turnover_and_a_brief_contest_is_not() {
+        // Player 2 (other team) stands at (1.3, 0). Frames 30–31: the ball pokes to (1.0, 0),
+        // nearer to him, for 2 frames (< 3): nothing changes. From frame 60 it rolls to
+        // (1.2, 0) over 10 frames (0.07 m per frame): he is nearer from frame 63 (0.71 m
+        // from player 1, 0.59 m from him) and takes it after 3 frames, from frame 63 on.
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([1.3, 0.0]))];
+        let ball = move |f: usize| match f {
+            30 | 31 => Some([1.0, 0.0]),
+            _ => path(&[(0, [0.5, 0.0]), (60, [0.5, 0.0]), (70, [1.2, 0.0]), (99, [1.2, 0.0])])(f),
+        };
+        let (pos, events) = run(&mut scene(100, players, Box::new(ball), true));
+        assert_eq!(kinds(&events), vec![(MatchEventKind::Turnover, 63, Some(1), Some(1), Some(2))]);
+        assert!(pos[..63].iter().all(|p| *p == Possession { team: Some(0), track_id: Some(1) }), "{pos:?}");
+        assert!(pos[63..].iter().all(|p| *p == Possession { team: Some(1), track_id: Some(2) }), "{pos:?}");
+    }
+
+    #[test]
+    fn a_shot_into_the_goal_then_out_of_play() {
+        // Player 1 at (35, 5), ball at (35.3, 5) until frame 19, then (1, −0.25) m per frame
+        // (25.8 m/s) to (55.3, 0) at frame 39: it crosses x = 52.5 at y = 0.75 (between the
+        // posts) and is beyond the goal line by more than 1 m from frame 38 (x = 54.3).
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([35.0, 5.0])), (2, Some(1), Role::Goalkeeper, still([51.0, -2.0]))];
+        let ball = path(&[(0, [35.3, 5.0]), (19, [35.3, 5.0]), (39, [55.3, 0.0]), (59, [55.3, 0.0])]);
+        let (pos, events) = run(&mut scene(60, players, Box::new(ball), true));
+        assert_eq!(
+            kinds(&events),
+            vec![
+                (MatchEventKind::Shot, 19, Some(0), Some(1), None),
+                (MatchEventKind::OutOfPlay, 38, Some(0), Some(1), None)
+            ]
+        );
+        let shot = &events[0].details;
+        assert!(close(shot["ball_speed_kmh"], 1.0f64.hypot(0.25) * 25.0 * 3.6), "{shot:?}");
+        assert!(close(shot["goal_distance_m"], 17.2f64.hypot(5.0)), "{shot:?}");
+        assert_eq!(shot["on_target"], 1.0);
+        let out = &events[1];
+        assert_eq!((out.details["goal_line"], out.details["lost"]), (1.0, 0.0));
+        let p = out.pitch.unwrap();
+        assert!(close(p[0], 54.3) && close(p[1], 0.25), "{p:?}");
+        // Possession: player 1 to the release, his team while the ball flies, nobody once out.
+        assert_eq!(pos[19], Possession { team: Some(0), track_id: Some(1) });
+        assert_eq!(pos[37], Possession { team: Some(0), track_id: None });
+        assert!(pos[38..].iter().all(|p| *p == Possession::default()));
+    }
+
+    #[test]
+    fn a_pass_over_the_touchline_fails_and_goes_out() {
+        // Player 1 at (0, 28) with the ball at (0, 28.5) until frame 20, then a pass to (6, 40)
+        // over 20 frames (0.3, 0.575) m per frame; beyond y = 35 from frame 32 (y = 35.4).
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([0.0, 28.0])), (2, Some(1), Role::Player, still([-10.0, 10.0]))];
+        let ball = path(&[(0, [0.0, 28.5]), (20, [0.0, 28.5]), (40, [6.0, 40.0]), (79, [6.0, 40.0])]);
+        let (_, events) = run(&mut scene(80, players, Box::new(ball), true));
+        // The release is frame 21: over frames 18..21 the ball moved 0.65 m (5.4 m/s, still
+        // his), over 19..22 1.3 m (10.8 m/s).
+        assert_eq!(
+            kinds(&events),
+            vec![
+                (MatchEventKind::PassFailed, 21, Some(0), Some(1), None),
+                (MatchEventKind::OutOfPlay, 32, Some(0), Some(1), None)
+            ]
+        );
+        assert_eq!(events[0].details["end_frame"], 32.0);
+        assert_eq!(events[1].details["goal_line"], 0.0);
+    }
+
+    #[test]
+    fn a_ball_lost_near_a_line_is_out() {
+        // The ball rolls from player 1 toward the far touchline and disappears at y = 33.5
+        // (frame 30) for the rest of the clip.
+        let players: Vec<(u64, Option<u32>, Role, Mover)> = vec![(1, Some(1), Role::Player, still([10.0, 20.0]))];
+        let ball = move |f: usize| {
+            if f < 30 { path(&[(0, [10.0, 20.5]), (10, [10.0, 20.5]), (29, [10.0, 33.5])])(f) } else { None }
+        };
+        let (pos, events) = run(&mut scene(60, players, Box::new(ball), true));
+        let out: Vec<_> = events.iter().filter(|e| e.kind == MatchEventKind::OutOfPlay).collect();
+        assert_eq!(out.len(), 1, "{events:?}");
+        assert_eq!((out[0].frame, out[0].team, out[0].from_track), (30, Some(1), Some(1)));
+        assert_eq!((out[0].details["goal_line"], out[0].details["lost"]), (0.0, 1.0));
+        assert!(pos[30..].iter().all(|p| p.team.is_none()));
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors() {
+        let mut data = pass(0, true);
+        data.video.fps = 0.0;
+        let e = EventDetection::new(&EventDetectionConfig::default()).unwrap().detect(&data).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Stage);
+        for cfg in [
+            EventDetectionConfig { control_radius_m: 0.0, ..Default::default() },
+            EventDetectionConfig { min_control_frames: 0, ..Default::default() },
+            EventDetectionConfig { pitch_size_m: [105.0, f64::NAN], ..Default::default() },
+            EventDetectionConfig { max_loose_s: -1.0, ..Default::default() },
+        ] {
+            let e = EventDetection::new(&cfg).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+            assert!(e.to_string().contains("stage_configs.event_detection."), "{e}");
+        }
+    }
+}
