@@ -12,6 +12,8 @@ use crate::stages::detections_file::DetectionsError;
 use crate::stages::player_detection::DetectionError;
 #[cfg(feature = "video")]
 use crate::stages::video_decoding::VideoError;
+#[cfg(feature = "viz")]
+use crate::viz::VizError;
 
 /// The text of a caught panic's payload: `panic!` with a message carries a `&str` or a
 /// `String`; anything else has no text. Shared by the engine's stage boundary and the
@@ -88,6 +90,10 @@ pub enum Error {
     /// A live session refused a pushed frame or call.
     #[error(transparent)]
     Live(#[from] crate::live::LiveError),
+    /// Pictures of a report could not be made.
+    #[cfg(feature = "viz")]
+    #[error(transparent)]
+    Viz(#[from] VizError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -175,6 +181,13 @@ impl Error {
             },
             Error::Live(crate::live::LiveError::Closed { .. }) => ErrorKind::Closed,
             Error::Live(_) => ErrorKind::InvalidInput,
+            #[cfg(feature = "viz")]
+            Error::Viz(e) => match e {
+                VizError::Size { .. } => ErrorKind::Config,
+                VizError::Png { .. } | VizError::Write { .. } => ErrorKind::Io,
+                VizError::Report(_) => ErrorKind::Stage,
+                VizError::Video(_) => ErrorKind::InvalidVideo,
+            },
             Error::Io { .. } => ErrorKind::Io,
             Error::Stage { .. } => ErrorKind::Stage,
             Error::StageFailed { source, .. } => source.kind(),

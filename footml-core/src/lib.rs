@@ -63,6 +63,8 @@ pub mod sim;
 pub mod stages;
 pub mod types;
 pub mod vision;
+#[cfg(feature = "viz")]
+pub mod viz;
 
 pub use config::PipelineConfig;
 pub use error::{Error, ErrorKind, Result};

@@ -262,6 +262,20 @@ impl MatchReport {
         }
     }
 
+    /// Reads a report written by [`MatchReport::write_json`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read; a permanent error naming the file and
+    /// the first bad field when it is not a footml report of this schema.
+    pub fn read_json(path: &Path) -> Result<Self> {
+        let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            Error::permanent(format!("{} is not a footml report: at `{}`: {}", path.display(), e.path(), e.inner()))
+        })
+    }
+
     /// Writes the report as pretty JSON, atomically (temp file + rename).
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::permanent(format!("report to JSON: {e}")))?;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::fixture;
 
-fn footml() -> Command {
+pub(crate) fn footml() -> Command {
     Command::new(env!("CARGO_BIN_EXE_footml"))
 }
 
@@ -31,7 +31,7 @@ fn stderr(o: &Output) -> String {
 }
 
 /// Runs footml and expects failure with exactly one line on stderr containing `want`.
-fn fails_with(args: &[&str], want: &str) {
+pub(crate) fn fails_with(args: &[&str], want: &str) {
     let o = footml().args(args).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);

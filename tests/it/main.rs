@@ -12,3 +12,4 @@ mod pipeline;
 mod sim;
 mod tracking;
 mod video;
+mod viz;

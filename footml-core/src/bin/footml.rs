@@ -28,6 +28,10 @@ enum Command {
     /// teams.json, meta.json) in the output directory.
     #[cfg(feature = "sim")]
     Render(RenderArgs),
+    /// Draw pictures of a report.json: heatmaps per player and team, a radar (top-down) view,
+    /// formation diagrams, and with --video an annotated copy of the video.
+    #[cfg(feature = "viz")]
+    RenderReport(RenderReportArgs),
 }
 
 #[cfg(feature = "sim")]
@@ -64,6 +68,25 @@ struct RenderArgs {
     /// x264 constant rate factor (0–51, lower is better quality).
     #[arg(long, default_value_t = 20)]
     crf: u8,
+}
+
+#[cfg(feature = "viz")]
+#[derive(Args)]
+struct RenderReportArgs {
+    /// The report.json written by `footml analyze`.
+    report: PathBuf,
+    /// The analysed video, for an annotated copy (annotated.mp4).
+    #[arg(long)]
+    video: Option<PathBuf>,
+    /// Output directory.
+    #[arg(long, default_value = "footml-pictures")]
+    out: PathBuf,
+    /// Pixels per metre of the top-down pictures.
+    #[arg(long, default_value_t = 10.0)]
+    scale: f32,
+    /// Skip the radar video (one picture per frame).
+    #[arg(long)]
+    no_radar_video: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -131,6 +154,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze(args),
         #[cfg(feature = "sim")]
         Command::Render(args) => render(args),
+        #[cfg(feature = "viz")]
+        Command::RenderReport(args) => render_report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +164,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[cfg(feature = "viz")]
+fn render_report(args: RenderReportArgs) -> footml::Result<()> {
+    let report = footml::MatchReport::read_json(&args.report)?;
+    let options = footml::viz::RenderOptions {
+        pitch_scale: args.scale,
+        radar_video: !args.no_radar_video,
+        video: args.video,
+        ..Default::default()
+    };
+    let rendered = footml::viz::render_report(&report, &args.out, &options)?;
+    println!("wrote {} files into {}", rendered.files.len(), args.out.display());
+    Ok(())
 }
 
 fn one_line(s: &str) -> String {
