@@ -1,0 +1,165 @@
+//! Live session latency beyond inference: what a push costs on top of the stages' own work.
+//!
+//! * `tracker_direct`: the player tracker alone on the calling thread, one frame at a time
+//!   (the stage work a live push cannot avoid).
+//! * `push_detections`: the same frames pushed into a tracking-only live session
+//!   (`LiveFrame::Detections`): conversion, channel hops to the source, tracker and
+//!   collector threads, the result back. The difference per frame is the live overhead.
+//! * `push_rgb_720p` / `push_yuv420_720p`: 1280×720 pixel pushes into a session without
+//!   stages: buffer checks, conversion to the engine's RGB frame (a row copy; swscale for
+//!   YUV) and the hops.
+//!
+//! SkillCorner fixture detections (1000 frames, ~15 players per frame). Before criterion
+//! runs, per-push p50/p99 latencies are printed. Results: benches/README.md.
+//!
+//! ```text
+//! cargo bench -p footml-core --bench live
+//! ```
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use footml::live::{LiveFrame, LiveInput, LiveSession, LiveSpec, PackedFormat, YuvColor};
+use footml::stages::detections_file::DetectionsFileSource;
+use footml::stages::player_tracking::PlayerTracker;
+use footml::{FrameBatch, FrameItem, FrameRecord, FrameSource, Pipeline, StageContext, StreamStage, VideoInfo};
+
+fn fixture_frames() -> Vec<FrameRecord> {
+    let det = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/skillcorner/det.txt");
+    let mut src = DetectionsFileSource::open(&det, None, 25.0, [1920, 1080]).expect("fixture");
+    std::iter::from_fn(|| src.next_frame().expect("fixture frame")).map(|i| i.record).collect()
+}
+
+fn tracking_session() -> LiveSession {
+    let builder = Pipeline::builder().stream_stage(PlayerTracker::new(&Default::default()).expect("tracker"));
+    let spec =
+        LiveSpec { fps: 25.0, frame_size: [1920, 1080], input: LiveInput::Detections { ball_candidates: false } };
+    LiveSession::start(builder, spec).expect("session")
+}
+
+fn pixel_session() -> LiveSession {
+    let spec = LiveSpec { fps: 25.0, frame_size: [1280, 720], input: LiveInput::Pixels };
+    LiveSession::start(Pipeline::builder(), spec).expect("session")
+}
+
+fn push_all(session: &mut LiveSession, frames: &[FrameRecord]) -> Vec<Duration> {
+    frames
+        .iter()
+        .map(|r| {
+            let t = Instant::now();
+            let res = session
+                .push(LiveFrame::Detections {
+                    players: r.players.as_deref().unwrap_or(&[]),
+                    ball_candidates: None,
+                    timestamp_s: r.time_s,
+                })
+                .expect("push");
+            black_box(res);
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn percentiles(mut d: Vec<Duration>) -> String {
+    d.sort();
+    let p = |q: f64| d[((d.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    format!("p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs", p(0.5), p(0.99), p(1.0))
+}
+
+/// A flat 1280×720 frame as packed RGB and as YUV 4:2:0.
+struct Pixels {
+    rgb: Vec<u8>,
+    y: Vec<u8>,
+    uv: Vec<u8>,
+}
+
+impl Pixels {
+    fn frame(&self, rgb: bool, i: usize) -> LiveFrame<'_> {
+        let timestamp_s = i as f64 / 25.0;
+        if rgb {
+            LiveFrame::Packed {
+                format: PackedFormat::Rgb24,
+                width: 1280,
+                height: 720,
+                stride: 1280 * 3,
+                data: &self.rgb,
+                timestamp_s,
+            }
+        } else {
+            LiveFrame::Yuv420p {
+                width: 1280,
+                height: 720,
+                planes: [&self.y, &self.uv, &self.uv],
+                strides: [1280, 640, 640],
+                color: YuvColor::default(),
+                timestamp_s,
+            }
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let frames = fixture_frames();
+    let n = frames.len() as u64;
+    let info = VideoInfo { fps: 25.0, width: 1920, height: 1080, ..Default::default() };
+
+    let mut session = tracking_session();
+    let lat = push_all(&mut session, &frames);
+    session.finish().expect("finish");
+    eprintln!("push_detections (tracker pipeline), per push: {}", percentiles(lat));
+    let pixels = Pixels { rgb: vec![90u8; 1280 * 720 * 3], y: vec![120u8; 1280 * 720], uv: vec![128u8; 640 * 360] };
+    let kinds = [("push_rgb_720p", true), ("push_yuv420_720p", false)];
+    for (name, rgb) in kinds {
+        let mut s = pixel_session();
+        let lat: Vec<Duration> = (0..200)
+            .map(|i| {
+                let t = Instant::now();
+                black_box(s.push(pixels.frame(rgb, i)).expect("push"));
+                t.elapsed()
+            })
+            .collect();
+        s.finish().expect("finish");
+        eprintln!("{name}, per push: {}", percentiles(lat));
+    }
+
+    let mut g = c.benchmark_group("live");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("tracker_direct", |b| {
+        b.iter(|| {
+            let mut tracker = PlayerTracker::new(&Default::default()).expect("tracker");
+            let ctx = StageContext::standalone("player_tracking", info.clone());
+            for r in &frames {
+                let mut batch = FrameBatch::default();
+                batch.items.push(FrameItem { record: r.clone(), image: None });
+                tracker.process(&mut batch, &ctx).expect("track");
+                black_box(&batch);
+            }
+        })
+    });
+    g.bench_function("push_detections", |b| {
+        b.iter(|| {
+            let mut s = tracking_session();
+            black_box(push_all(&mut s, &frames));
+            s.finish().expect("finish")
+        })
+    });
+    g.throughput(Throughput::Elements(50));
+    for (name, rgb) in kinds {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut s = pixel_session();
+                for i in 0..50 {
+                    black_box(s.push(pixels.frame(rgb, i)).expect("push"));
+                }
+                s.finish().expect("finish")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
