@@ -95,7 +95,7 @@ pub fn draw_label(pm: &mut Pixmap, text: &str, x: i32, y: i32, scale: u32, bg: [
 
 /// Maps pitch metres to pixels of a top-down pitch picture: `scale` pixels per metre and a
 /// `margin` of pixels around the pitch. x grows along the length to the right, y along the
-/// width downward.
+/// width upward.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PitchView {
     /// Pixels per metre.
@@ -105,17 +105,17 @@ pub struct PitchView {
 }
 
 impl PitchView {
-    /// Picture size for this view.
+    /// Picture size for this view, rounded up to even numbers (H.264 in 4:2:0 needs them).
     pub fn size(&self) -> (u32, u32) {
-        (
-            (PITCH[0] * self.scale + 2.0 * self.margin).round() as u32,
-            (PITCH[1] * self.scale + 2.0 * self.margin).round() as u32,
-        )
+        let even = |x: f32| (x.round() as u32 + 1) & !1;
+        (even(PITCH[0] * self.scale + 2.0 * self.margin), even(PITCH[1] * self.scale + 2.0 * self.margin))
     }
 
-    /// Pixel of pitch point (x, y).
+    /// Pixel of pitch point (x, y). y grows upward in the picture, so that the touchline at
+    /// y = −34 m (the broadcast camera's side) is at the bottom, as a viewer of the match
+    /// sees it.
     pub fn px(&self, x: f64, y: f64) -> (f32, f32) {
-        (self.margin + (x as f32 + PITCH[0] / 2.0) * self.scale, self.margin + (y as f32 + PITCH[1] / 2.0) * self.scale)
+        (self.margin + (x as f32 + PITCH[0] / 2.0) * self.scale, self.margin + (PITCH[1] / 2.0 - y as f32) * self.scale)
     }
 
     /// Draws grass (with mowing stripes), all the markings of a 105 × 68 m pitch and the goals.
@@ -124,7 +124,7 @@ impl PitchView {
         let stripes = 14;
         let sw = PITCH[0] / stripes as f32;
         for i in 0..stripes {
-            let (x0, y0) = self.px((-PITCH[0] / 2.0 + i as f32 * sw) as f64, -(PITCH[1] as f64) / 2.0);
+            let (x0, y0) = self.px((-PITCH[0] / 2.0 + i as f32 * sw) as f64, PITCH[1] as f64 / 2.0);
             let c = if i % 2 == 0 { GRASS } else { GRASS_STRIPE };
             if let Some(r) = Rect::from_xywh(x0, y0, sw * self.scale + 0.5, PITCH[1] * self.scale) {
                 pm.fill_rect(r, &paint(rgb(c)), Transform::identity(), None);
@@ -178,7 +178,7 @@ impl PitchView {
         // Goals: 7.32 m wide, drawn 1.5 m deep behind the line.
         let mut goals = PathBuilder::new();
         for side in [-1.0, 1.0] {
-            let (a, b) = (self.px(side * hl, -3.66), self.px(side * (hl + 1.5), 3.66));
+            let (a, b) = (self.px(side * hl, 3.66), self.px(side * (hl + 1.5), -3.66));
             if let Some(r) = Rect::from_ltrb(a.0.min(b.0), a.1, a.0.max(b.0), b.1) {
                 goals.push_rect(r);
             }

@@ -19,6 +19,8 @@
 
 pub mod canvas;
 pub mod pictures;
+#[cfg(feature = "sim")]
+mod video;
 
 use std::path::PathBuf;
 

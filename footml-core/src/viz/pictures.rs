@@ -153,15 +153,24 @@ pub fn render_report(report: &MatchReport, out_dir: &Path, options: &RenderOptio
     }
     if options.radar {
         if let Some((&frame, _)) = frames.players.iter().max_by_key(|(f, v)| (v.len(), std::cmp::Reverse(**f))) {
-            let pm = radar_frame(report, &view, &palette, &frames, frame)?;
+            let pm = radar_frame(report, &view, &palette, &frames, frame, None)?;
             let path = out_dir.join("radar.png");
             canvas::save_png(&pm, &path)?;
             out.files.push(path);
+        }
+        #[cfg(feature = "sim")]
+        if options.radar_video {
+            out.files.push(super::video::radar_video(report, &view, &palette, &frames, out_dir)?);
         }
     }
     if options.formations {
         formations(report, &view, &palette, out_dir, &mut out)?;
     }
+    #[cfg(feature = "sim")]
+    if let Some(video) = &options.video {
+        out.files.push(super::video::annotated_video(report, video, &palette, options.trail_frames, out_dir)?);
+    }
+    #[cfg(not(feature = "sim"))]
     if options.video.is_some() {
         return Err(VizError::Video("the annotated video needs footml built with the `sim` feature".into()));
     }
@@ -192,13 +201,16 @@ pub(crate) fn heatmap_picture(view: &PitchView, grid: &Heatmap, title: &str) -> 
     view.draw_pitch(&mut pm);
     let max = grid.counts.iter().copied().max().unwrap_or(0);
     if max > 0 && grid.cols > 0 && grid.rows > 0 {
+        // One texel per cell, stretched over the pitch with bicubic filtering. Texture rows run
+        // top-down in the picture, which draws y upward: texture row 0 is the grid's last row.
         let mut cells = canvas::pixmap(grid.cols, grid.rows)?;
+        let cols = grid.cols as usize;
         for (i, px) in cells.pixels_mut().iter_mut().enumerate() {
-            let c = heat(grid.counts.get(i).copied().unwrap_or(0) as f32 / max as f32);
+            let (row, col) = (grid.rows as usize - 1 - i / cols, i % cols);
+            let c = heat(grid.counts.get(row * cols + col).copied().unwrap_or(0) as f32 / max as f32);
             *px = tiny_skia::ColorU8::from_rgba(c[0], c[1], c[2], c[3]).premultiply();
         }
-        // One texel per cell, stretched over the pitch with bicubic filtering.
-        let (x0, y0) = view.px(-52.5, -34.0);
+        let (x0, y0) = view.px(-52.5, 34.0);
         let sx = grid.cell_m[0] as f32 * view.scale;
         let sy = grid.cell_m[1] as f32 * view.scale;
         let paint = PixmapPaint { quality: FilterQuality::Bicubic, ..PixmapPaint::default() };
@@ -258,10 +270,17 @@ pub(crate) fn radar_frame(
     palette: &Palette,
     frames: &PitchFrames,
     frame: u64,
+    background: Option<&Pixmap>,
 ) -> Result<Pixmap, VizError> {
-    let (w, h) = view.size();
-    let mut pm = canvas::pixmap(w, h)?;
-    view.draw_pitch(&mut pm);
+    let mut pm = match background {
+        Some(b) => b.clone(),
+        None => {
+            let (w, h) = view.size();
+            let mut pm = canvas::pixmap(w, h)?;
+            view.draw_pitch(&mut pm);
+            pm
+        }
+    };
     let r = (0.9 * view.scale).max(4.0);
     for &(id, p) in frames.players.get(&frame).map(Vec::as_slice).unwrap_or_default() {
         let colour = palette.track(id);
@@ -420,7 +439,7 @@ mod tests {
     #[test]
     fn radar_draws_players_in_team_colours_where_they_are() {
         let r = report();
-        let pm = radar_frame(&r, &VIEW, &Palette::new(&r), &PitchFrames::new(&r), 0).unwrap();
+        let pm = radar_frame(&r, &VIEW, &Palette::new(&r), &PitchFrames::new(&r), 0, None).unwrap();
         let (u, v) = VIEW.px(10.0, 5.0);
         assert!(close(pixel(&pm, u - 4.0, v - 4.0), RED, 10), "{:?}", pixel(&pm, u - 4.0, v - 4.0));
         // A track without a team is grey, never a guessed team colour.
