@@ -25,7 +25,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 fn render_report_draws_heatmaps_and_radar_of_a_real_report() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let o = succeeds(
+    succeeds(
         footml()
             .args(["analyze", "--detections"])
             .arg(fixture("det.txt"))
@@ -95,7 +95,7 @@ fn annotated_and_radar_videos_of_a_rendered_clip() {
         .collect();
     std::fs::write(dir.path().join("dets.txt"), dets).unwrap();
     let run = dir.path().join("run");
-    let o = succeeds(
+    succeeds(
         footml()
             .args(["analyze", "--detections"])
             .arg(dir.path().join("dets.txt"))
@@ -105,7 +105,7 @@ fn annotated_and_radar_videos_of_a_rendered_clip() {
             .arg(&run),
     );
     let pics = dir.path().join("pics");
-    let o = succeeds(
+    succeeds(
         footml()
             .arg("render-report")
             .arg(run.join("report.json"))
