@@ -8,6 +8,37 @@
 #include <stdint.h>
 
 /**
+ * `format` of `footml_live_push_rgb`: bytes R, G, B.
+ */
+#define FOOTML_PIXEL_RGB24 0
+
+/**
+ * `format` of `footml_live_push_rgb`: bytes B, G, R (OpenCV's order).
+ */
+#define FOOTML_PIXEL_BGR24 1
+
+/**
+ * `footml_yuv420_frame::matrix`: ITU-R BT.601.
+ */
+#define FOOTML_YUV_BT601 0
+
+/**
+ * `footml_yuv420_frame::matrix`: ITU-R BT.709.
+ */
+#define FOOTML_YUV_BT709 1
+
+/**
+ * `footml_ball_row::state`: a candidate was matched in this frame.
+ */
+#define FOOTML_BALL_TRACKED 0
+
+/**
+ * `footml_ball_row::state`: no candidate matched; the position is predicted or
+ * interpolated.
+ */
+#define FOOTML_BALL_OCCLUDED 1
+
+/**
  * What a footml function returns. `FOOTML_OK` is 0; every other value is an error.
  * Values are stable: codes are only ever added, never renumbered.
  */
@@ -65,10 +96,198 @@ enum footml_result
      * An error this version of the C API does not classify more precisely.
      */
     FOOTML_ERR_OTHER = 11,
+    /**
+     * An argument is outside what the function accepts: a pushed frame's size, stride,
+     * buffer length or timestamp, a detection without area, an unknown enum value, or a
+     * push of a kind the live session does not take.
+     */
+    FOOTML_ERR_INVALID_ARGUMENT = 12,
+    /**
+     * The object has ended and takes no more calls of this kind: a pipeline that already
+     * ran, a live session that finished, failed or was cancelled.
+     */
+    FOOTML_ERR_CLOSED = 13,
 };
 #ifndef __cplusplus
 typedef uint32_t footml_result;
 #endif // __cplusplus
+
+/**
+ * A live session (opaque): made by `footml_live_new`, freed with `footml_live_free`. Calls
+ * on one session must not overlap, except `footml_live_cancel` and `footml_live_last_error`,
+ * which any thread may call at any time.
+ */
+typedef struct footml_live footml_live;
+
+/**
+ * A pipeline built from a configuration, ready to run once (opaque). Made by
+ * `footml_pipeline_new`, freed with `footml_pipeline_free`.
+ */
+typedef struct footml_pipeline footml_pipeline;
+
+/**
+ * A finished run's report (opaque). Made by `footml_pipeline_run` or `footml_live_finish`,
+ * freed with `footml_report_free`.
+ */
+typedef struct footml_report footml_report;
+
+/**
+ * A planar YUV 4:2:0 (I420) frame: a full-size Y plane, U and V planes of
+ * ⌈width/2⌉ × ⌈height/2⌉ samples.
+ */
+typedef struct {
+    /**
+     * The Y, U and V planes.
+     */
+    const uint8_t *planes[3];
+    /**
+     * Length in bytes of each plane's buffer.
+     */
+    size_t lens[3];
+    /**
+     * Bytes per row of each plane.
+     */
+    size_t strides[3];
+    /**
+     * Width in pixels.
+     */
+    uint32_t width;
+    /**
+     * Height in pixels.
+     */
+    uint32_t height;
+    /**
+     * `FOOTML_YUV_BT601` or `FOOTML_YUV_BT709`.
+     */
+    uint32_t matrix;
+    /**
+     * 1 for full range (0–255), 0 for limited range (Y 16–235).
+     */
+    uint32_t full_range;
+    /**
+     * Presentation time in seconds: finite, ≥ 0, increasing from frame to frame.
+     */
+    double timestamp_s;
+} footml_yuv420_frame;
+
+/**
+ * A detection pushed into a detections session.
+ */
+typedef struct {
+    /**
+     * Left edge, pixels.
+     */
+    float x;
+    /**
+     * Top edge, pixels.
+     */
+    float y;
+    /**
+     * Width, pixels (> 0).
+     */
+    float w;
+    /**
+     * Height, pixels (> 0).
+     */
+    float h;
+    /**
+     * Detector confidence.
+     */
+    float score;
+    /**
+     * Detector class id.
+     */
+    uint32_t class_id;
+} footml_detection;
+
+/**
+ * One player track in one frame.
+ */
+typedef struct {
+    /**
+     * Frame index, from 0.
+     */
+    uint64_t frame;
+    /**
+     * Track id, from 1.
+     */
+    uint64_t track_id;
+    /**
+     * Left edge of the box, pixels.
+     */
+    float x;
+    /**
+     * Top edge of the box, pixels.
+     */
+    float y;
+    /**
+     * Box width, pixels.
+     */
+    float w;
+    /**
+     * Box height, pixels.
+     */
+    float h;
+    /**
+     * Detection score.
+     */
+    float score;
+    /**
+     * Team id (0 or 1), or -1 when unknown (no team classification, referee, live frame).
+     */
+    int32_t team;
+    /**
+     * Feet position on the pitch in metres (origin at the centre spot), NaN when the frame
+     * is not calibrated.
+     */
+    double pitch_x;
+    /**
+     * See `pitch_x`.
+     */
+    double pitch_y;
+} footml_track_row;
+
+/**
+ * The ball in one frame.
+ */
+typedef struct {
+    /**
+     * Frame index, from 0.
+     */
+    uint64_t frame;
+    /**
+     * Centre, pixels.
+     */
+    float x;
+    /**
+     * Centre, pixels.
+     */
+    float y;
+    /**
+     * The centre on the pitch plane in metres, NaN when the frame is not calibrated.
+     */
+    double pitch_x;
+    /**
+     * See `pitch_x`.
+     */
+    double pitch_y;
+    /**
+     * `FOOTML_BALL_TRACKED` or `FOOTML_BALL_OCCLUDED`.
+     */
+    uint32_t state;
+    /**
+     * 1 when the position was filled in across a gap by smoothing, else 0.
+     */
+    uint32_t interpolated;
+} footml_ball_row;
+
+/**
+ * Receives each pipeline event as one line of JSON (the `events.jsonl` layout), with the
+ * `userdata` given to `footml_pipeline_run`. Called on a footml thread, never two calls at
+ * once for one run, and never after `footml_pipeline_run` has returned; `event_json` is
+ * valid during the call only. A slow callback delays only the events, not the analysis.
+ */
+typedef void (*footml_event_callback)(const char *event_json, void *userdata);
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,6 +319,256 @@ const char *footml_version(void);
 footml_result footml_analyze_json(const char *config_json,
                                   char **report_json_out,
                                   char **error_out);
+
+/**
+ * Starts a live session for a configuration (JSON): `fps` and `frame_size` are required,
+ * `live.input` says whether pushes carry pixels or detections (see `footml::config::LiveConfig`).
+ * `*live_out` is set to NULL first and receives the session on success; on failure
+ * `*error_out` (when `error_out` is not NULL) receives the message, freed with
+ * `footml_string_free`.
+ *
+ * # Safety
+ *
+ * `config_json` must be NULL or NUL-terminated; `live_out` and `error_out` must each be NULL
+ * or writable.
+ */
+footml_result footml_live_new(const char *config_json, footml_live **live_out, char **error_out);
+
+/**
+ * Pushes a packed 8-bit RGB or BGR frame (`format`: `FOOTML_PIXEL_RGB24` or
+ * `FOOTML_PIXEL_BGR24`) of `width` × `height` pixels, `stride` bytes per row, `len` bytes in
+ * all, and waits for its results. The pixels are copied; `data` may be reused at once.
+ * A bad frame (size, stride, length, timestamp) is `FOOTML_ERR_INVALID_ARGUMENT` and leaves
+ * the session as it was.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `data` must be NULL or point to `len`
+ * readable bytes.
+ */
+footml_result footml_live_push_rgb(const footml_live *live,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   uint32_t width,
+                                   uint32_t height,
+                                   size_t stride,
+                                   uint32_t format,
+                                   double timestamp_s);
+
+/**
+ * Pushes a planar YUV 4:2:0 frame and waits for its results. The planes are converted to
+ * RGB (swscale) before the call returns.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `frame` must be NULL or point to a
+ * frame whose planes are NULL or hold `lens[i]` readable bytes.
+ */
+footml_result footml_live_push_yuv420(const footml_live *live, const footml_yuv420_frame *frame);
+
+/**
+ * Pushes one frame's detections (a session with `live.input` detections) and waits for its
+ * results. `players` may be NULL when `n_players` is 0; `ball` is NULL when the frame has no
+ * ball candidates (only sessions with `live.ball_candidates` take them).
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `players` must be NULL or point to
+ * `n_players` detections, `ball` NULL or to `n_ball` detections.
+ */
+footml_result footml_live_push_detections(const footml_live *live,
+                                          const footml_detection *players,
+                                          size_t n_players,
+                                          const footml_detection *ball,
+                                          size_t n_ball,
+                                          double timestamp_s);
+
+/**
+ * The confirmed player tracks of the last pushed frame (team -1: teams are decided at the
+ * end). `*rows_out` points into the session (valid until the next push or
+ * `footml_live_free`; NULL when there are none), `*len_out` is the number of rows.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `rows_out` and `len_out` NULL or writable.
+ */
+footml_result footml_live_frame_tracks(const footml_live *live,
+                                       const footml_track_row **rows_out,
+                                       size_t *len_out);
+
+/**
+ * The ball in the last pushed frame: `*ball_out` points into the session (valid until the
+ * next push or `footml_live_free`), or is NULL when the pipeline has no ball position for
+ * the frame.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `ball_out` NULL or writable.
+ */
+footml_result footml_live_frame_ball(const footml_live *live, const footml_ball_row **ball_out);
+
+/**
+ * The index the next pushed frame gets: 0, or after resuming a crashed session with the
+ * same `pipeline_id` and checkpoints, the first frame they do not cover.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `index_out` NULL or writable.
+ */
+footml_result footml_live_next_index(const footml_live *live, uint64_t *index_out);
+
+/**
+ * Ends the feed: the match stages run and `*report_out` receives the report (free it with
+ * `footml_report_free`; set to NULL first). The session then takes no more pushes
+ * (`FOOTML_ERR_CLOSED`) but must still be freed.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `report_out` NULL or writable.
+ */
+footml_result footml_live_finish(const footml_live *live, footml_report **report_out);
+
+/**
+ * Cancels the session from any thread: a push waiting for its result returns
+ * `FOOTML_ERR_CANCELLED`, and later pushes `FOOTML_ERR_CLOSED`.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed.
+ */
+footml_result footml_live_cancel(const footml_live *live);
+
+/**
+ * The message of the last failed call on `live`, or NULL when none failed (or `live` is
+ * NULL). Valid until the next failing call on it or `footml_live_free`.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed.
+ */
+const char *footml_live_last_error(const footml_live *live);
+
+/**
+ * Frees a session; one that was not finished is cancelled first. NULL does nothing.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session from `footml_live_new`, not freed before, with no call
+ * on it running.
+ */
+void footml_live_free(footml_live *live);
+
+/**
+ * Builds the pipeline a configuration describes (the keys of `footml::PipelineConfig` as
+ * JSON; unknown keys are errors). Input files are opened here, so a missing one fails now.
+ * `*pipeline_out` is set to NULL first and receives the pipeline on success. On failure
+ * (no object exists yet to hold the message) `*error_out`, when `error_out` is not NULL,
+ * receives it; free it with `footml_string_free`.
+ *
+ * # Safety
+ *
+ * `config_json` must be NULL or NUL-terminated; `pipeline_out` must be NULL or writable;
+ * `error_out` must be NULL or writable.
+ */
+footml_result footml_pipeline_new(const char *config_json,
+                                  footml_pipeline **pipeline_out,
+                                  char **error_out);
+
+/**
+ * Runs the pipeline to the end on the calling thread; `callback` (may be NULL) receives the
+ * events. On success `*report_out` receives the report (free it with `footml_report_free`);
+ * it is set to NULL first. A pipeline runs once: a second run is `FOOTML_ERR_CLOSED`.
+ * `footml_pipeline_cancel` from another thread makes it return `FOOTML_ERR_CANCELLED`.
+ * The message of a failure is `footml_pipeline_last_error(pipeline)`.
+ *
+ * # Safety
+ *
+ * `pipeline` must be NULL or a pipeline from `footml_pipeline_new` not yet freed;
+ * `report_out` must be NULL or writable; `callback`, when not NULL, must be safe to call
+ * from another thread with `userdata` until this function returns.
+ */
+footml_result footml_pipeline_run(const footml_pipeline *pipeline,
+                                  footml_event_callback callback,
+                                  void *userdata,
+                                  footml_report **report_out);
+
+/**
+ * Asks a running (or not yet started) pipeline to stop; `footml_pipeline_run` then returns
+ * `FOOTML_ERR_CANCELLED`. Safe to call from any thread while the pipeline runs.
+ *
+ * # Safety
+ *
+ * `pipeline` must be NULL or a pipeline from `footml_pipeline_new` not yet freed.
+ */
+footml_result footml_pipeline_cancel(const footml_pipeline *pipeline);
+
+/**
+ * The message of the last failed call on `pipeline`, or NULL when none failed (or
+ * `pipeline` is NULL). Valid until the next failing call on it or `footml_pipeline_free`.
+ *
+ * # Safety
+ *
+ * `pipeline` must be NULL or a pipeline from `footml_pipeline_new` not yet freed.
+ */
+const char *footml_pipeline_last_error(const footml_pipeline *pipeline);
+
+/**
+ * Frees a pipeline. NULL does nothing. Not while `footml_pipeline_run` runs on it.
+ *
+ * # Safety
+ *
+ * `pipeline` must be NULL or a pipeline from `footml_pipeline_new`, not freed before.
+ */
+void footml_pipeline_free(footml_pipeline *pipeline);
+
+/**
+ * The report as JSON (the layout of `report.json`). `*json_out` points into the report:
+ * valid until `footml_report_free`, not to be freed by the caller.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed; `json_out` must be
+ * NULL or writable.
+ */
+footml_result footml_report_json(const footml_report *report, const char **json_out);
+
+/**
+ * The player tracks table: one row per track and frame, sorted by frame then track id.
+ * `*rows_out` points into the report (valid until `footml_report_free`; NULL when there are
+ * no rows) and `*len_out` is the number of rows.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed; `rows_out` and
+ * `len_out` must be NULL or writable.
+ */
+footml_result footml_report_tracks(const footml_report *report,
+                                   const footml_track_row **rows_out,
+                                   size_t *len_out);
+
+/**
+ * The ball table: one row per frame with a ball position, in frame order. `*rows_out`
+ * points into the report (valid until `footml_report_free`; NULL when there are no rows)
+ * and `*len_out` is the number of rows.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed; `rows_out` and
+ * `len_out` must be NULL or writable.
+ */
+footml_result footml_report_ball(const footml_report *report,
+                                 const footml_ball_row **rows_out,
+                                 size_t *len_out);
+
+/**
+ * Frees a report. NULL does nothing.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library, not freed before; pointers into it
+ * (JSON, tables) are invalid afterwards.
+ */
+void footml_report_free(footml_report *report);
 
 /**
  * A static, NUL-terminated description of a `footml_result` code (do not free). Any

@@ -5,10 +5,14 @@
 //!
 //! Conventions (after rustls-ffi):
 //!
+//! * Opaque objects — `footml_pipeline` (config → run with an event callback and
+//!   `void *userdata`, cancellable from any thread), `footml_report` (JSON and per-frame
+//!   tables as arrays of `#[repr(C)]` rows), `footml_live` (push frames, read each frame's
+//!   tracks, finish into a report) — come in `_new`/`_free` pairs.
 //! * Functions are named `footml_<object>_<verb>`; outputs come last, as out-parameters.
 //! * Every fallible function returns a [`footml_result`]; [`footml_result_message`] gives a
-//!   static text for each code, and functions with an `error_out` parameter give the
-//!   detailed message of the failure.
+//!   static text for each code; `footml_<object>_last_error` gives the detailed message of
+//!   the object's last failed call, and constructors (no object yet) take an `error_out`.
 //! * Strings footml hands out are freed with [`footml_string_free`], never with `free()`.
 //! * A null pointer where one is required is [`footml_result::FOOTML_ERR_NULL_POINTER`],
 //!   never a crash; text that is not UTF-8 is [`footml_result::FOOTML_ERR_INVALID_UTF8`].
@@ -20,11 +24,29 @@
 #![deny(missing_docs)]
 
 mod analyze;
+mod error;
+mod live;
 mod panic;
+mod pipeline;
+mod report;
 mod result;
 mod string;
 
 pub use analyze::footml_analyze_json;
+pub use live::{
+    FOOTML_PIXEL_BGR24, FOOTML_PIXEL_RGB24, FOOTML_YUV_BT601, FOOTML_YUV_BT709, footml_detection, footml_live,
+    footml_live_cancel, footml_live_finish, footml_live_frame_ball, footml_live_frame_tracks, footml_live_free,
+    footml_live_last_error, footml_live_new, footml_live_next_index, footml_live_push_detections, footml_live_push_rgb,
+    footml_live_push_yuv420, footml_yuv420_frame,
+};
+pub use pipeline::{
+    footml_event_callback, footml_pipeline, footml_pipeline_cancel, footml_pipeline_free, footml_pipeline_last_error,
+    footml_pipeline_new, footml_pipeline_run,
+};
+pub use report::{
+    FOOTML_BALL_OCCLUDED, FOOTML_BALL_TRACKED, footml_ball_row, footml_report, footml_report_ball, footml_report_free,
+    footml_report_json, footml_report_tracks, footml_track_row,
+};
 pub use result::{footml_result, footml_result_message};
 pub use string::footml_string_free;
 

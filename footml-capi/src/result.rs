@@ -35,6 +35,13 @@ pub enum footml_result {
     FOOTML_ERR_IO = 10,
     /// An error this version of the C API does not classify more precisely.
     FOOTML_ERR_OTHER = 11,
+    /// An argument is outside what the function accepts: a pushed frame's size, stride,
+    /// buffer length or timestamp, a detection without area, an unknown enum value, or a
+    /// push of a kind the live session does not take.
+    FOOTML_ERR_INVALID_ARGUMENT = 12,
+    /// The object has ended and takes no more calls of this kind: a pipeline that already
+    /// ran, a live session that finished, failed or was cancelled.
+    FOOTML_ERR_CLOSED = 13,
 }
 
 impl footml_result {
@@ -51,6 +58,8 @@ impl footml_result {
             ErrorKind::Stage => FOOTML_ERR_STAGE,
             ErrorKind::Panicked => FOOTML_ERR_PANIC,
             ErrorKind::Cancelled => FOOTML_ERR_CANCELLED,
+            ErrorKind::InvalidInput => FOOTML_ERR_INVALID_ARGUMENT,
+            ErrorKind::Closed => FOOTML_ERR_CLOSED,
             _ => FOOTML_ERR_OTHER,
         }
     }
@@ -70,6 +79,8 @@ impl footml_result {
             9 => FOOTML_ERR_PANIC,
             10 => FOOTML_ERR_IO,
             11 => FOOTML_ERR_OTHER,
+            12 => FOOTML_ERR_INVALID_ARGUMENT,
+            13 => FOOTML_ERR_CLOSED,
             _ => return None,
         })
     }
@@ -89,6 +100,8 @@ impl footml_result {
             FOOTML_ERR_PANIC => c"footml panicked (a bug; please report it)",
             FOOTML_ERR_IO => c"a file could not be read or written",
             FOOTML_ERR_OTHER => c"footml failed",
+            FOOTML_ERR_INVALID_ARGUMENT => c"an argument is invalid",
+            FOOTML_ERR_CLOSED => c"the object has ended and takes no more calls",
         }
     }
 }
@@ -108,12 +121,12 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_has_a_message() {
-        for code in 0..=11 {
+        for code in 0..=13 {
             let r = footml_result::from_code(code).unwrap();
             assert_eq!(r as u32, code);
             assert!(!r.message().is_empty());
         }
-        assert_eq!(footml_result::from_code(12), None);
+        assert_eq!(footml_result::from_code(14), None);
     }
 
     #[test]

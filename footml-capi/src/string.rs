@@ -40,3 +40,48 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<&'a str
     let c = unsafe { CStr::from_ptr(p) };
     c.to_str().map_err(|e| (footml_result::FOOTML_ERR_INVALID_UTF8, format!("`{name}` is not valid UTF-8: {e}")))
 }
+
+/// Sets a constructor's out-pointers to NULL (each may be NULL itself).
+///
+/// # Safety
+///
+/// Each pointer must be NULL or writable.
+pub(crate) unsafe fn clear_out<T>(object_out: *mut *mut T, error_out: *mut *mut c_char) {
+    // SAFETY: NULL or writable by the caller's contract.
+    unsafe {
+        if !object_out.is_null() {
+            *object_out = std::ptr::null_mut();
+        }
+        if !error_out.is_null() {
+            *error_out = std::ptr::null_mut();
+        }
+    }
+}
+
+/// Hands a constructor's outcome to C: the object through `object_out`, or the message
+/// through `error_out` (when not NULL); returns the code.
+///
+/// # Safety
+///
+/// `object_out` must be writable when `outcome` is `Ok` (constructors check it first);
+/// `error_out` must be NULL or writable.
+pub(crate) unsafe fn finish_new<T>(
+    outcome: Result<*mut T, crate::error::Failure>,
+    object_out: *mut *mut T,
+    error_out: *mut *mut c_char,
+) -> footml_result {
+    match outcome {
+        Ok(object) => {
+            // SAFETY: checked non-NULL by the constructor; writable by the caller's contract.
+            unsafe { *object_out = object };
+            footml_result::FOOTML_OK
+        }
+        Err((code, message)) => {
+            if !error_out.is_null() {
+                // SAFETY: non-NULL and writable by the caller's contract.
+                unsafe { *error_out = to_c_string(&message).into_raw() };
+            }
+            code
+        }
+    }
+}

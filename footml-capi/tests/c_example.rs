@@ -1,5 +1,6 @@
-//! The C API as C programs see it: examples/c/analyze.c and tests/c/abi.c are compiled with
-//! the system C compiler against include/footml.h and the libfootml this `cargo test` built,
+//! The C API as C and C++ programs see it: the examples (examples/c/*.c, examples/cpp/*.cpp),
+//! the README's smallest program and the ABI checks (tests/c/*.c) are compiled with the system
+//! C and C++ compilers against include/footml.h and the libfootml this `cargo test` built,
 //! and run under valgrind (leaks and invalid accesses fail the test).
 
 use std::path::{Path, PathBuf};
@@ -46,18 +47,42 @@ fn run(cmd: &mut Command) -> Output {
 
 /// Compiles C sources against the shared library (found at run time through an rpath).
 fn compile_shared(src: &Path, exe: &Path) {
+    compile_with(&cc(), &["-std=c11"], src, exe);
+}
+
+/// Compiles C++ sources against the shared library.
+fn compile_cpp(src: &Path, exe: &Path) {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_string());
+    compile_with(&cxx, &["-std=c++17", "-pthread"], src, exe);
+}
+
+fn compile_with(compiler: &str, std: &[&str], src: &Path, exe: &Path) {
     let lib = lib_dir();
-    let out = run(Command::new(cc())
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+    let out = run(Command::new(compiler)
+        .args(std)
+        .args(["-Wall", "-Wextra", "-Werror", "-g", "-I"])
         .arg(root().join("include"))
         .arg(src)
         .arg("-o")
         .arg(exe)
         .arg("-L")
         .arg(lib)
-        .arg("-lfootml")
+        .args(["-lfootml", "-lm"])
         .arg(format!("-Wl,-rpath,{}", lib.display())));
     assert!(out.status.success(), "compiling {} failed", src.display());
+}
+
+/// The first `frames` frames of a fixture file, written into `dir`.
+fn fixture_head(dir: &Path, name: &str, frames: u32) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/skillcorner").join(name)).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| l.split(',').next().unwrap().parse::<u32>().unwrap() <= frames)
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, kept).unwrap();
+    path
 }
 
 /// Runs a program under valgrind; any leak or memory error fails (tests/valgrind.supp lists
@@ -77,17 +102,7 @@ fn example_analyzes_the_fixture_under_valgrind() {
     compile_shared(&root().join("examples/c/analyze.c"), &exe);
 
     // The first 10 s of the fixture keep the valgrind run short.
-    let det = std::fs::read_to_string(root().join("tests/fixtures/skillcorner/det.txt")).unwrap();
-    let det: String = det.lines().filter(|l| l.split(',').next().unwrap().parse::<u32>().unwrap() <= 250).fold(
-        String::new(),
-        |mut s, l| {
-            s.push_str(l);
-            s.push('\n');
-            s
-        },
-    );
-    let det_path = dir.path().join("det.txt");
-    std::fs::write(&det_path, det).unwrap();
+    let det_path = fixture_head(dir.path(), "det.txt", 250);
     let config_json = serde_json::json!({"detections_path": det_path, "fps": 25, "frame_size": [1920, 1080]});
     let config_path = dir.path().join("config.json");
     std::fs::write(&config_path, config_json.to_string()).unwrap();
@@ -122,6 +137,115 @@ fn abi_edge_cases_under_valgrind() {
     compile_shared(&root().join("footml-capi/tests/c/abi.c"), &exe);
     let out = valgrind(&exe, &[]);
     assert_eq!(out.status.code(), Some(0), "tests/c/abi.c failed under valgrind");
+}
+
+#[test]
+fn object_api_edge_cases_under_valgrind() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("objects");
+    compile_shared(&root().join("footml-capi/tests/c/objects.c"), &exe);
+    let det = fixture_head(dir.path(), "det.txt", 50);
+    let out = valgrind(&exe, &[&det]);
+    assert_eq!(out.status.code(), Some(0), "tests/c/objects.c failed under valgrind");
+}
+
+/// examples/c/live.c pushes the fixture frame by frame; every frame's tracks, as it printed
+/// them on return from the push, are the file run's tracks of that frame (boxes and pitch
+/// positions exact).
+#[test]
+fn live_example_matches_the_file_run_under_valgrind() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("live");
+    compile_shared(&root().join("examples/c/live.c"), &exe);
+    let det = fixture_head(dir.path(), "det.txt", 60);
+    let homography = root().join("tests/fixtures/skillcorner/homography.json");
+    let out = valgrind(&exe, &[&det, &homography]);
+    assert_eq!(out.status.code(), Some(0), "examples/c/live.c failed under valgrind");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (rows, last) = stdout.trim_end().rsplit_once('\n').unwrap();
+    let got: Vec<(u64, u64, [f32; 4], [f64; 2])> = rows
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let n = |i: usize| f[i].parse::<f32>().unwrap();
+            let m = |i: usize| f[i].parse::<f64>().unwrap();
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), [n(2), n(3), n(4), n(5)], [m(6), m(7)])
+        })
+        .collect();
+
+    let config = serde_json::json!({"detections_path": det, "fps": 25, "frame_size": [1920, 1080],
+                                    "homography_path": homography});
+    let config = footml::PipelineConfig::from_json(&config.to_string()).unwrap();
+    let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
+    let mut want: Vec<(u64, u64, [f32; 4], [f64; 2])> = report
+        .tracks
+        .iter()
+        .flat_map(|t| t.frames.iter().map(move |f| (f.frame, t.track_id, f.bbox, f.pitch.unwrap())))
+        .collect();
+    want.sort_by_key(|r| (r.0, r.1));
+    assert!(want.len() > 600);
+    assert_eq!(got, want);
+    assert_eq!(last, format!("report tracks: {}", report.tracks.len()));
+}
+
+/// examples/cpp/analyze.cpp (RAII wrapper, lambda callback, tables) built with the C++
+/// compiler, under valgrind; its counts are the Rust API's.
+#[test]
+fn cpp_example_under_valgrind() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("analyze_cpp");
+    compile_cpp(&root().join("examples/cpp/analyze.cpp"), &exe);
+    let det = fixture_head(dir.path(), "det.txt", 60);
+    let ball = fixture_head(dir.path(), "ball_det.txt", 60);
+    let config_json = serde_json::json!({"detections_path": det, "ball_detections_path": ball, "fps": 25,
+        "frame_size": [1920, 1080], "stage_configs": {"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}}});
+    let config_path = dir.path().join("config.json");
+    std::fs::write(&config_path, config_json.to_string()).unwrap();
+    let out = valgrind(&exe, &[&config_path]);
+    assert_eq!(out.status.code(), Some(0), "examples/cpp/analyze.cpp failed under valgrind");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let value = |key: &str| -> usize {
+        let line = stdout.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("no {key} in {stdout}"));
+        line.trim().parse().unwrap()
+    };
+    let config = footml::PipelineConfig::from_json(&config_json.to_string()).unwrap();
+    let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
+    assert_eq!(value("tracks:"), report.tracks.len());
+    assert_eq!(value("track rows:"), report.tracks.iter().map(|t| t.frames.len()).sum::<usize>());
+    assert_eq!(value("ball rows:"), report.ball.len());
+    assert!(value("ball rows:") > 45 && value("events:") >= 5);
+
+    // A failure is an exception with the code's message.
+    std::fs::write(&config_path, r#"{"detections_path": "/nonexistent/d.txt", "fps": 25, "frame_size": [8, 8]}"#)
+        .unwrap();
+    let out = valgrind(&exe, &[&config_path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("input file not found") && stderr.contains("(code 4)"), "{stderr}");
+}
+
+/// The README's smallest C program, taken from the README text itself, compiles and runs
+/// from the repository root and counts the rows the Rust API gives.
+#[test]
+fn readme_c_program_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("## C and C++").expect("README has a `C and C++` section")..];
+    let start = section.find("```c\n").expect("a ```c block") + 5;
+    let program = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("smallest.c");
+    std::fs::write(&src, program).unwrap();
+    let exe = dir.path().join("smallest");
+    compile_shared(&src, &exe);
+    let out = run(Command::new(&exe).current_dir(root()));
+    assert!(out.status.success(), "the README's C program failed");
+    let config = footml::PipelineConfig::from_json(
+        r#"{"detections_path": "../tests/fixtures/skillcorner/det.txt", "fps": 25, "frame_size": [1920, 1080]}"#,
+    )
+    .unwrap();
+    let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
+    let rows: usize = report.tracks.iter().map(|t| t.frames.len()).sum();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{rows} track rows\n"));
 }
 
 /// Static linking needs the Rust standard library's system libraries and FFmpeg's.

@@ -4,16 +4,8 @@
 #include <string.h>
 
 #include "footml.h"
+#include "check.h"
 
-static int failures = 0;
-
-#define CHECK(cond)                                                     \
-    do {                                                                \
-        if (!(cond)) {                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                 \
-        }                                                               \
-    } while (0)
 
 /* Calls footml_analyze_json and checks the code and that the error names `needle`. */
 static void expect_error(const char *config, footml_result want, const char *needle) {
@@ -33,7 +25,7 @@ static void expect_error(const char *config, footml_result want, const char *nee
 int main(void) {
     CHECK(strlen(footml_version()) > 0);
     CHECK(strcmp(footml_result_message(FOOTML_OK), "success") == 0);
-    for (uint32_t code = 0; code <= FOOTML_ERR_OTHER; code++) CHECK(strlen(footml_result_message(code)) > 0);
+    for (uint32_t code = 0; code <= FOOTML_ERR_CLOSED; code++) CHECK(strlen(footml_result_message(code)) > 0);
     CHECK(strcmp(footml_result_message(9999), "unknown footml_result code") == 0);
 
     char *report = NULL, *error = NULL;

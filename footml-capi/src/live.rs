@@ -1,0 +1,430 @@
+//! Live sessions from C: push a frame (RGB/BGR, YUV 4:2:0 or detections), read that frame's
+//! tracks and ball, finish into a report.
+
+use std::ffi::c_char;
+use std::sync::Mutex;
+
+use footml::live::{FrameResult, LiveFrame, LiveSession, PackedFormat, YuvColor, YuvMatrix};
+use footml::{BBox, CancellationToken, Detection, PipelineConfig};
+
+use crate::error::{Failure, LastError, fail, invalid, non_null};
+use crate::report::{ball_row, footml_ball_row, footml_report, footml_track_row, track_row, write_rows};
+use crate::result::footml_result;
+use crate::string::str_arg;
+
+/// `format` of `footml_live_push_rgb`: bytes R, G, B.
+pub const FOOTML_PIXEL_RGB24: u32 = 0;
+/// `format` of `footml_live_push_rgb`: bytes B, G, R (OpenCV's order).
+pub const FOOTML_PIXEL_BGR24: u32 = 1;
+/// `footml_yuv420_frame::matrix`: ITU-R BT.601.
+pub const FOOTML_YUV_BT601: u32 = 0;
+/// `footml_yuv420_frame::matrix`: ITU-R BT.709.
+pub const FOOTML_YUV_BT709: u32 = 1;
+
+/// A planar YUV 4:2:0 (I420) frame: a full-size Y plane, U and V planes of
+/// ⌈width/2⌉ × ⌈height/2⌉ samples.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct footml_yuv420_frame {
+    /// The Y, U and V planes.
+    pub planes: [*const u8; 3],
+    /// Length in bytes of each plane's buffer.
+    pub lens: [usize; 3],
+    /// Bytes per row of each plane.
+    pub strides: [usize; 3],
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `FOOTML_YUV_BT601` or `FOOTML_YUV_BT709`.
+    pub matrix: u32,
+    /// 1 for full range (0–255), 0 for limited range (Y 16–235).
+    pub full_range: u32,
+    /// Presentation time in seconds: finite, ≥ 0, increasing from frame to frame.
+    pub timestamp_s: f64,
+}
+
+/// A detection pushed into a detections session.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct footml_detection {
+    /// Left edge, pixels.
+    pub x: f32,
+    /// Top edge, pixels.
+    pub y: f32,
+    /// Width, pixels (> 0).
+    pub w: f32,
+    /// Height, pixels (> 0).
+    pub h: f32,
+    /// Detector confidence.
+    pub score: f32,
+    /// Detector class id.
+    pub class_id: u32,
+}
+
+/// The results of the last pushed frame, owned by the session for C to read.
+#[derive(Default)]
+struct LastFrame {
+    tracks: Vec<footml_track_row>,
+    ball: Option<footml_ball_row>,
+}
+
+/// A live session (opaque): made by `footml_live_new`, freed with `footml_live_free`. Calls
+/// on one session must not overlap, except `footml_live_cancel` and `footml_live_last_error`,
+/// which any thread may call at any time.
+#[allow(non_camel_case_types)]
+pub struct footml_live {
+    session: Mutex<Option<LiveSession>>,
+    cancel: CancellationToken,
+    frame: Mutex<LastFrame>,
+    last_error: LastError,
+}
+
+impl footml_live {
+    fn closed() -> Failure {
+        (footml_result::FOOTML_ERR_CLOSED, "the live session has finished".to_string())
+    }
+
+    /// Pushes a frame and keeps its results for `footml_live_frame_tracks`/`_ball`.
+    fn push(&self, frame: LiveFrame<'_>) -> Result<(), Failure> {
+        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let session = session.as_mut().ok_or_else(Self::closed)?;
+        let result = session.push(frame).map_err(fail)?;
+        *self.frame.lock().unwrap_or_else(|p| p.into_inner()) = last_frame(&result);
+        Ok(())
+    }
+}
+
+fn last_frame(r: &FrameResult) -> LastFrame {
+    let tracks = r
+        .tracks()
+        .iter()
+        .map(|t| {
+            let b = t.bbox;
+            track_row(r.index(), t.track_id, [b.x, b.y, b.w, b.h], t.score, None, r.pitch_position(&b))
+        })
+        .collect();
+    let ball = r.ball().and_then(|b| {
+        let centre = BBox::new(b.x, b.y, 0.0, 0.0);
+        ball_row(r.index(), b, r.pitch_position(&centre))
+    });
+    LastFrame { tracks, ball }
+}
+
+/// Runs `f` on a session argument inside the panic boundary, recording a failure as the
+/// session's last error.
+fn with_live(s: *const footml_live, f: impl FnOnce(&footml_live) -> Result<(), Failure>) -> footml_result {
+    crate::panic::boundary(|| {
+        if s.is_null() {
+            return footml_result::FOOTML_ERR_NULL_POINTER;
+        }
+        // SAFETY: non-NULL and alive by the caller's contract; only shared access is used.
+        let s = unsafe { &*s };
+        s.last_error.record(f(s))
+    })
+}
+
+/// A byte buffer argument: NULL is an error, except for an empty buffer.
+///
+/// # Safety
+///
+/// `p` must be NULL or point to `len` readable bytes that outlive `'a`.
+unsafe fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    non_null(p, name)?;
+    // SAFETY: non-NULL and `len` readable bytes by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// Starts a live session for a configuration (JSON): `fps` and `frame_size` are required,
+/// `live.input` says whether pushes carry pixels or detections (see `footml::config::LiveConfig`).
+/// `*live_out` is set to NULL first and receives the session on success; on failure
+/// `*error_out` (when `error_out` is not NULL) receives the message, freed with
+/// `footml_string_free`.
+///
+/// # Safety
+///
+/// `config_json` must be NULL or NUL-terminated; `live_out` and `error_out` must each be NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_new(
+    config_json: *const c_char,
+    live_out: *mut *mut footml_live,
+    error_out: *mut *mut c_char,
+) -> footml_result {
+    crate::panic::boundary(|| {
+        // SAFETY: out-pointers are NULL or writable by the caller's contract.
+        unsafe { crate::string::clear_out(live_out, error_out) };
+        let outcome = (|| -> Result<*mut footml_live, Failure> {
+            non_null(live_out, "live_out")?;
+            // SAFETY: NULL or NUL-terminated by the caller's contract, read during this call.
+            let json = unsafe { str_arg(config_json, "config_json") }?;
+            let config = PipelineConfig::from_json(json).map_err(|e| fail(e.into()))?;
+            let session = LiveSession::from_config(&config).map_err(fail)?;
+            let live = footml_live {
+                cancel: session.cancellation_token(),
+                session: Mutex::new(Some(session)),
+                frame: Mutex::new(LastFrame::default()),
+                last_error: LastError::default(),
+            };
+            Ok(Box::into_raw(Box::new(live)))
+        })();
+        // SAFETY: out-pointers are NULL or writable by the caller's contract.
+        unsafe { crate::string::finish_new(outcome, live_out, error_out) }
+    })
+}
+
+/// Pushes a packed 8-bit RGB or BGR frame (`format`: `FOOTML_PIXEL_RGB24` or
+/// `FOOTML_PIXEL_BGR24`) of `width` × `height` pixels, `stride` bytes per row, `len` bytes in
+/// all, and waits for its results. The pixels are copied; `data` may be reused at once.
+/// A bad frame (size, stride, length, timestamp) is `FOOTML_ERR_INVALID_ARGUMENT` and leaves
+/// the session as it was.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `data` must be NULL or point to `len`
+/// readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_push_rgb(
+    live: *const footml_live,
+    data: *const u8,
+    len: usize,
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: u32,
+    timestamp_s: f64,
+) -> footml_result {
+    with_live(live, |s| {
+        let format = match format {
+            FOOTML_PIXEL_RGB24 => PackedFormat::Rgb24,
+            FOOTML_PIXEL_BGR24 => PackedFormat::Bgr24,
+            other => return Err(invalid(format!("format: expected FOOTML_PIXEL_RGB24 or _BGR24, found {other}"))),
+        };
+        non_null(data, "data")?;
+        // SAFETY: `len` readable bytes by the caller's contract.
+        let data = unsafe { bytes(data, len, "data") }?;
+        s.push(LiveFrame::Packed { format, width, height, stride, data, timestamp_s })
+    })
+}
+
+/// Pushes a planar YUV 4:2:0 frame and waits for its results. The planes are converted to
+/// RGB (swscale) before the call returns.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `frame` must be NULL or point to a
+/// frame whose planes are NULL or hold `lens[i]` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_push_yuv420(
+    live: *const footml_live,
+    frame: *const footml_yuv420_frame,
+) -> footml_result {
+    with_live(live, |s| {
+        non_null(frame, "frame")?;
+        // SAFETY: non-NULL and readable by the caller's contract.
+        let f = unsafe { &*frame };
+        let matrix = match f.matrix {
+            FOOTML_YUV_BT601 => YuvMatrix::Bt601,
+            FOOTML_YUV_BT709 => YuvMatrix::Bt709,
+            other => return Err(invalid(format!("matrix: expected FOOTML_YUV_BT601 or _BT709, found {other}"))),
+        };
+        let full_range = match f.full_range {
+            0 => false,
+            1 => true,
+            other => return Err(invalid(format!("full_range: expected 0 or 1, found {other}"))),
+        };
+        let mut planes: [&[u8]; 3] = [&[]; 3];
+        for (i, name) in ["planes[0]", "planes[1]", "planes[2]"].into_iter().enumerate() {
+            non_null(f.planes[i], name)?;
+            // SAFETY: `lens[i]` readable bytes by the caller's contract.
+            planes[i] = unsafe { bytes(f.planes[i], f.lens[i], name) }?;
+        }
+        s.push(LiveFrame::Yuv420p {
+            width: f.width,
+            height: f.height,
+            planes,
+            strides: f.strides,
+            color: YuvColor { matrix, full_range },
+            timestamp_s: f.timestamp_s,
+        })
+    })
+}
+
+/// Pushes one frame's detections (a session with `live.input` detections) and waits for its
+/// results. `players` may be NULL when `n_players` is 0; `ball` is NULL when the frame has no
+/// ball candidates (only sessions with `live.ball_candidates` take them).
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `players` must be NULL or point to
+/// `n_players` detections, `ball` NULL or to `n_ball` detections.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_push_detections(
+    live: *const footml_live,
+    players: *const footml_detection,
+    n_players: usize,
+    ball: *const footml_detection,
+    n_ball: usize,
+    timestamp_s: f64,
+) -> footml_result {
+    with_live(live, |s| {
+        let convert = |p: *const footml_detection, n: usize, name: &str| -> Result<Vec<Detection>, Failure> {
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            non_null(p, name)?;
+            // SAFETY: non-NULL and `n` readable detections by the caller's contract.
+            let dets = unsafe { std::slice::from_raw_parts(p, n) };
+            Ok(dets
+                .iter()
+                .map(|d| Detection { bbox: BBox::new(d.x, d.y, d.w, d.h), score: d.score, class_id: d.class_id })
+                .collect())
+        };
+        let players = convert(players, n_players, "players")?;
+        let ball = if ball.is_null() { None } else { Some(convert(ball, n_ball, "ball")?) };
+        s.push(LiveFrame::Detections { players: &players, ball_candidates: ball.as_deref(), timestamp_s })
+    })
+}
+
+/// The confirmed player tracks of the last pushed frame (team -1: teams are decided at the
+/// end). `*rows_out` points into the session (valid until the next push or
+/// `footml_live_free`; NULL when there are none), `*len_out` is the number of rows.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `rows_out` and `len_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_frame_tracks(
+    live: *const footml_live,
+    rows_out: *mut *const footml_track_row,
+    len_out: *mut usize,
+) -> footml_result {
+    with_live(live, |s| {
+        non_null(rows_out, "rows_out")?;
+        non_null(len_out, "len_out")?;
+        let frame = s.frame.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: both writable by the caller's contract; the rows live in the session until
+        // the next push replaces them.
+        unsafe { write_rows(&frame.tracks, rows_out, len_out) };
+        Ok(())
+    })
+}
+
+/// The ball in the last pushed frame: `*ball_out` points into the session (valid until the
+/// next push or `footml_live_free`), or is NULL when the pipeline has no ball position for
+/// the frame.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `ball_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_frame_ball(
+    live: *const footml_live,
+    ball_out: *mut *const footml_ball_row,
+) -> footml_result {
+    with_live(live, |s| {
+        non_null(ball_out, "ball_out")?;
+        let frame = s.frame.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: writable by the caller's contract.
+        unsafe { *ball_out = frame.ball.as_ref().map_or(std::ptr::null(), |b| b as *const footml_ball_row) };
+        Ok(())
+    })
+}
+
+/// The index the next pushed frame gets: 0, or after resuming a crashed session with the
+/// same `pipeline_id` and checkpoints, the first frame they do not cover.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `index_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_next_index(live: *const footml_live, index_out: *mut u64) -> footml_result {
+    with_live(live, |s| {
+        non_null(index_out, "index_out")?;
+        let mut session = s.session.lock().unwrap_or_else(|p| p.into_inner());
+        let next = session.as_mut().ok_or_else(footml_live::closed)?.next_index().map_err(fail)?;
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { *index_out = next };
+        Ok(())
+    })
+}
+
+/// Ends the feed: the match stages run and `*report_out` receives the report (free it with
+/// `footml_report_free`; set to NULL first). The session then takes no more pushes
+/// (`FOOTML_ERR_CLOSED`) but must still be freed.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `report_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_finish(
+    live: *const footml_live,
+    report_out: *mut *mut footml_report,
+) -> footml_result {
+    with_live(live, |s| {
+        non_null(report_out, "report_out")?;
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { *report_out = std::ptr::null_mut() };
+        let session = s.session.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(footml_live::closed)?;
+        let report = session.finish().map_err(fail)?;
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { *report_out = footml_report::boxed(report) };
+        Ok(())
+    })
+}
+
+/// Cancels the session from any thread: a push waiting for its result returns
+/// `FOOTML_ERR_CANCELLED`, and later pushes `FOOTML_ERR_CLOSED`.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_cancel(live: *const footml_live) -> footml_result {
+    crate::panic::boundary(|| {
+        if live.is_null() {
+            return footml_result::FOOTML_ERR_NULL_POINTER;
+        }
+        // SAFETY: non-NULL and alive by the caller's contract; the token is thread-safe.
+        unsafe { &*live }.cancel.cancel();
+        footml_result::FOOTML_OK
+    })
+}
+
+/// The message of the last failed call on `live`, or NULL when none failed (or `live` is
+/// NULL). Valid until the next failing call on it or `footml_live_free`.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_last_error(live: *const footml_live) -> *const c_char {
+    crate::panic::boundary(|| {
+        if live.is_null() {
+            return std::ptr::null();
+        }
+        // SAFETY: non-NULL and alive by the caller's contract.
+        unsafe { &*live }.last_error.as_ptr()
+    })
+}
+
+/// Frees a session; one that was not finished is cancelled first. NULL does nothing.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session from `footml_live_new`, not freed before, with no call
+/// on it running.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_free(live: *mut footml_live) {
+    crate::panic::boundary(|| {
+        if !live.is_null() {
+            // SAFETY: made by `Box::into_raw` in `footml_live_new`, freed once.
+            drop(unsafe { Box::from_raw(live) });
+        }
+    })
+}
