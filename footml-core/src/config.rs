@@ -91,7 +91,8 @@ pub struct PipelineConfig {
     /// MOTChallenge ball candidates to go with `detections_path`.
     #[serde(default)]
     pub ball_detections_path: Option<PathBuf>,
-    /// Image → pitch homography file (see DESIGN.md).
+    /// Image → pitch homography file (see DESIGN.md); the same as
+    /// `stage_configs.pitch_calibration.homography_path` (set at most one source of homographies).
     #[serde(default)]
     pub homography_path: Option<PathBuf>,
     /// Frame rate of a detections input.
@@ -227,6 +228,8 @@ pub struct StageConfigs {
     pub event_detection: EventDetectionConfig,
     /// Formation analysis (team shapes per window).
     pub formation_analysis: FormationAnalysisConfig,
+    /// Pitch calibration (image → pitch homographies).
+    pub pitch_calibration: PitchCalibrationConfig,
 }
 
 /// Video decoding settings.
@@ -537,6 +540,75 @@ impl Default for EventDetectionConfig {
     }
 }
 
+/// One pixel ↔ pitch correspondence of a static calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correspondence {
+    /// `[u, v]` in frame pixels.
+    pub pixel: [f64; 2],
+    /// `[x, y]` on the pitch in metres (origin at the centre spot, x along the length).
+    pub pitch: [f64; 2],
+}
+
+/// Pitch calibration settings (see [`crate::stages::pitch_calibration`]). At most one source
+/// of homographies: `homography_path`, `image_to_pitch`, `correspondences` or
+/// `keypoint_model` (the top-level `homography_path` counts as a source too). With none, frames
+/// are not calibrated and no pitch coordinates are reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PitchCalibrationConfig {
+    /// A homography file (DESIGN.md format: one matrix, or one per frame).
+    pub homography_path: Option<PathBuf>,
+    /// A static image → pitch matrix, row-major.
+    pub image_to_pitch: Option<[[f64; 3]; 3]>,
+    /// At least 4 pixel ↔ pitch correspondences of a static camera; fitted by normalised DLT
+    /// (exactly 4) or RANSAC with a least-squares refit (more than 4).
+    pub correspondences: Option<Vec<Correspondence>>,
+    /// A pitch-keypoint ONNX model in the YOLOv8-pose layout (`[N, 4 + C + 3K, A]`): one
+    /// homography per frame from the keypoints it finds.
+    pub keypoint_model: Option<PathBuf>,
+    /// Pitch `[x, y]` in metres of each model keypoint, in the model's keypoint order; `null`
+    /// for a keypoint that is not a point of the pitch plane. Default: the 32-point layout of
+    /// [`crate::stages::pitch_calibration::DEFAULT_KEYPOINTS`].
+    pub keypoints: Option<Vec<Option<[f64; 2]>>>,
+    /// The model class that is the pitch.
+    pub pitch_class_id: u32,
+    /// Least class score of the pitch detection whose keypoints are used.
+    pub confidence_threshold: f32,
+    /// Least visibility score of a keypoint to be used.
+    pub keypoint_threshold: f32,
+    /// RANSAC inlier threshold: how far (metres on the pitch) a keypoint may land from its
+    /// pitch position under the fitted homography.
+    pub ransac_threshold_m: f64,
+    /// Upper bound on RANSAC samples per fit.
+    pub ransac_iterations: u32,
+    /// A frame with fewer than 4 usable keypoints reuses the last fitted homography (marked as
+    /// reused in the frame record) for at most this many frames; after that it is left
+    /// uncalibrated.
+    pub max_reuse_frames: u32,
+    /// ONNX Runtime intra-op threads for the keypoint model (0 = one per available core).
+    pub intra_threads: usize,
+}
+
+impl Default for PitchCalibrationConfig {
+    fn default() -> Self {
+        PitchCalibrationConfig {
+            homography_path: None,
+            image_to_pitch: None,
+            correspondences: None,
+            keypoint_model: None,
+            keypoints: None,
+            pitch_class_id: 0,
+            confidence_threshold: 0.5,
+            keypoint_threshold: 0.5,
+            ransac_threshold_m: 1.0,
+            ransac_iterations: 1000,
+            max_reuse_frames: 25,
+            intra_threads: 0,
+        }
+    }
+}
+
 /// How formation windows are cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -739,6 +811,7 @@ impl PipelineConfig {
         crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
         crate::stages::events::validate_config(&self.stage_configs.event_detection)?;
         crate::stages::formations::validate_config(&self.stage_configs.formation_analysis)?;
+        crate::stages::pitch_calibration::validate_config(self)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
         }

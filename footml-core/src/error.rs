@@ -8,6 +8,7 @@ use crate::pipeline::checkpoint::CheckpointError;
 #[cfg(feature = "sim")]
 use crate::sim::SimError;
 use crate::stages::detections_file::DetectionsError;
+use crate::stages::pitch_calibration::CalibrationError;
 #[cfg(feature = "onnx")]
 use crate::stages::player_detection::DetectionError;
 #[cfg(feature = "video")]
@@ -80,6 +81,10 @@ pub enum Error {
     #[cfg(feature = "onnx")]
     #[error(transparent)]
     Detection(#[from] DetectionError),
+    /// Pitch calibration could not be set up (correspondences that give no homography, a
+    /// keypoint model of the wrong layout).
+    #[error(transparent)]
+    Calibration(#[from] CalibrationError),
     /// The checkpoint store failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -170,6 +175,13 @@ impl Error {
             Error::Detection(DetectionError::InvalidConfig(_)) => ErrorKind::Config,
             #[cfg(feature = "onnx")]
             Error::Detection(_) => ErrorKind::Stage,
+            #[cfg(feature = "onnx")]
+            Error::Calibration(CalibrationError::Model(DetectionError::ModelNotFound(_))) => ErrorKind::NotFound,
+            #[cfg(feature = "onnx")]
+            Error::Calibration(CalibrationError::Model(DetectionError::InvalidConfig(_))) => ErrorKind::Config,
+            #[cfg(feature = "onnx")]
+            Error::Calibration(CalibrationError::Model(_)) => ErrorKind::Stage,
+            Error::Calibration(_) => ErrorKind::Config,
             Error::Checkpoint(_) => ErrorKind::Checkpoint,
             #[cfg(feature = "sim")]
             Error::Sim(e) => match e {

@@ -130,9 +130,35 @@ pub struct FrameRecord {
     /// Image → pitch homography, row-major ([`crate::Artifact::HOMOGRAPHY`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub homography: Option<[[f64; 3]; 3]>,
+    /// Where `homography` came from (set with it by pitch calibration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// Artifacts of user stages, by artifact name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// How a frame's homography was obtained ([`FrameRecord::calibration`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum Calibration {
+    /// Given by the user: a homography file or matrix, or fitted to configured correspondences.
+    Given,
+    /// Fitted to this frame's pitch keypoints.
+    Keypoints {
+        /// Keypoints found with a pitch position.
+        keypoints: u32,
+        /// Of those, the ones that agree with the fitted homography.
+        inliers: u32,
+        /// Root-mean-square distance of the inliers from their pitch positions, metres.
+        rms_error_m: f64,
+    },
+    /// Too few keypoints in this frame: the homography fitted in frame `from_frame` is reused
+    /// (the camera may have moved since).
+    Reused {
+        /// The frame (index from 0) whose homography this is.
+        from_frame: u64,
+    },
 }
 
 /// A decoded frame: packed RGB24, `stride` bytes per row.

@@ -2,6 +2,7 @@
 
 mod ball;
 mod ball_detection;
+mod calibration;
 mod cli;
 mod common;
 mod events;

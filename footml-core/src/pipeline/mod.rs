@@ -20,7 +20,8 @@ use crate::pipeline::events::EventSink;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::stage::{Artifact, FrameSource, MatchStage, Stage, StreamStage};
 use crate::report::MatchReport;
-use crate::stages::detections_file::{DetectionsFileSource, HomographyFile, HomographyFromFile};
+use crate::stages::detections_file::DetectionsFileSource;
+use crate::stages::pitch_calibration::PitchCalibration;
 use crate::stages::player_tracking::PlayerTracker;
 
 /// Errors in the shape of a pipeline, found by [`PipelineBuilder::build`].
@@ -572,13 +573,22 @@ impl Pipeline {
                 .stream_stage(crate::stages::ball_tracking::BallTracker::new(&config.stage_configs.ball_tracking)?)
                 .match_stage(crate::stages::ball_tracking::BallSmoothing::new());
         }
-        if let Some(h) = &config.homography_path {
-            b = b.stream_stage(HomographyFromFile::new(HomographyFile::load(h)?));
-            input_identity.push_str(&file_identity(h));
-        }
+        // Calibration before tracking, so that the tracker can use pitch positions.
+        let calibrated = match PitchCalibration::from_config(config)? {
+            Some(stage) => {
+                let pc = &config.stage_configs.pitch_calibration;
+                let files = [&config.homography_path, &pc.homography_path, &pc.keypoint_model];
+                for path in files.into_iter().flatten() {
+                    input_identity.push_str(&file_identity(path));
+                }
+                b = b.stream_stage(stage);
+                true
+            }
+            None => false,
+        };
         if tracking_possible {
             b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
-            if config.homography_path.is_some() {
+            if calibrated {
                 // Event detection and formation analysis run after team classification
                 // (`Stage::after(teams)`) when a stage provides teams, without teams otherwise.
                 let sc = &config.stage_configs;

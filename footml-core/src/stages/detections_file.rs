@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::pipeline::stage::{Artifact, FrameSource, Stage, StageContext, StreamStage};
-use crate::types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, VideoInfo};
+use crate::pipeline::stage::{Artifact, FrameSource};
+use crate::types::{BBox, Detection, FrameItem, FrameRecord, VideoInfo};
 use crate::{Error, Result};
 
 /// Errors of detections and homography files.
@@ -254,7 +254,8 @@ impl FrameSource for DetectionsFileSource {
     }
 }
 
-/// Image → pitch homographies from a file: one matrix for a static camera, or one per frame.
+/// Image → pitch homographies from a file: one matrix for a static camera, or one per frame
+/// (served to the frames by [`crate::stages::pitch_calibration::PitchCalibration`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HomographyFile {
     fixed: Option<[[f64; 3]; 3]>,
@@ -328,45 +329,6 @@ impl HomographyFile {
     /// The homography of frame `index` (from 0), if the file has one.
     pub fn for_frame(&self, index: u64) -> Option<[[f64; 3]; 3]> {
         self.fixed.or_else(|| self.frames.get(&index).copied())
-    }
-}
-
-/// A streaming stage that attaches homographies from a [`HomographyFile`] to each frame.
-pub struct HomographyFromFile {
-    file: HomographyFile,
-}
-
-impl HomographyFromFile {
-    /// A stage serving `file`.
-    pub fn new(file: HomographyFile) -> Self {
-        HomographyFromFile { file }
-    }
-}
-
-impl Stage for HomographyFromFile {
-    fn name(&self) -> &str {
-        "pitch_calibration"
-    }
-    fn requires(&self) -> Vec<Artifact> {
-        vec![]
-    }
-    fn provides(&self) -> Vec<Artifact> {
-        vec![Artifact::HOMOGRAPHY]
-    }
-}
-
-impl StreamStage for HomographyFromFile {
-    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
-        for item in &mut batch.items {
-            item.record.homography = self.file.for_frame(item.record.index);
-        }
-        Ok(())
-    }
-    fn save_state(&self) -> Result<Vec<u8>> {
-        Ok(Vec::new())
-    }
-    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ pub mod detections_file;
 pub mod events;
 pub mod formations;
 pub mod metrics;
+pub mod pitch_calibration;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod player_detection;

@@ -383,9 +383,17 @@ impl YoloModel {
         self.classes
     }
 
+    /// A custom metadata entry of the model file (Ultralytics exports write `names`, `kpt_shape`,
+    /// `task`, ...), if it has one.
+    pub fn metadata(&self, key: &str) -> Option<String> {
+        let session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        session.metadata().ok()?.custom(key)
+    }
+
     /// Runs the model on `n` images already in `input` (`n × 3 × H × W`, NCHW) and returns
-    /// the raw output `[n, 4 + C, A]` as `(channels, anchors, data)`.
-    fn infer(&self, input: &[f32], n: usize) -> Result<(usize, usize, Vec<f32>), DetectionError> {
+    /// the raw output `[n, 4 + C, A]` as `(channels, anchors, data)` (pitch calibration runs
+    /// YOLOv8-pose keypoint models through it too).
+    pub(crate) fn infer(&self, input: &[f32], n: usize) -> Result<(usize, usize, Vec<f32>), DetectionError> {
         let err = |message: String| DetectionError::Inference { path: self.path.clone(), message };
         let view = ndarray::ArrayView4::from_shape((n, 3, self.input_h, self.input_w), input)
             .map_err(|e| err(e.to_string()))?;

@@ -8,9 +8,11 @@
 //! * [`point_kalman`]: a constant-velocity point Kalman filter with gating and RTS smoothing.
 //! * [`nms`]: class-aware non-maximum suppression of detections.
 //! * [`particle`]: a deterministic, resumable particle filter for a point.
+//! * [`homography`]: normalised DLT and RANSAC homographies from point correspondences.
 
 pub mod assignment;
 pub mod geometry;
+pub mod homography;
 pub mod kalman;
 pub mod nms;
 pub mod particle;
