@@ -171,3 +171,100 @@ fn ckpt_files(dir: &std::path::Path) -> usize {
             .sum()
     })
 }
+
+/// Pixel pushes through the real person detector: a short clip of a person walking on grass,
+/// decoded and pushed as RGB frames and, separately, as the decoder's YUV 4:2:0 planes, gives
+/// the tracks of the file run on the clip, frame by frame.
+#[test]
+fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
+    use footml::live::{PackedFormat, YuvColor, YuvMatrix};
+    let root = crate::common::root();
+    let model = root.join(".venv/lib/python3.11/site-packages/fall_detection/models/best_fp16.onnx");
+    let jpg = root.join("data/fixtures/grace_hopper.jpg");
+    assert!(model.exists() && jpg.exists(), "run scripts/setup.sh");
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("walk.mp4");
+    let (w, h, n) = (640usize, 360usize, 3usize);
+    let ffmpeg = |args: &[&str]| {
+        let out = std::process::Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=0x3c783c:s=640x360:r=25",
+        "-i",
+        jpg.to_str().unwrap(),
+        "-filter_complex",
+        "[1]scale=-2:220[p];[0][p]overlay=x='150+12*n':y=80",
+        "-frames:v",
+        &n.to_string(),
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    let file_config = serde_json::json!({"video_path": clip,
+        "stage_configs": {"player_detection": {"model_path": model}}});
+    let file =
+        Pipeline::from_config(&PipelineConfig::from_json(&file_config.to_string()).unwrap()).unwrap().run().unwrap();
+    let file_rows = |frame: u64| -> Vec<(u64, [f32; 4])> {
+        file.tracks
+            .iter()
+            .flat_map(|t| t.frames.iter().filter(|f| f.frame == frame).map(|f| (t.track_id, f.bbox)))
+            .collect()
+    };
+    assert_eq!(file_rows(n as u64 - 1).len(), 1, "the person is tracked in the file run");
+
+    let live_config = serde_json::json!({"fps": 25, "frame_size": [w, h],
+        "stage_configs": {"player_detection": {"model_path": model}}});
+    let live_config = PipelineConfig::from_json(&live_config.to_string()).unwrap();
+    let rows = |r: &footml::live::FrameResult| -> Vec<(u64, [f32; 4])> {
+        r.tracks().iter().map(|t| (t.track_id, [t.bbox.x, t.bbox.y, t.bbox.w, t.bbox.h])).collect()
+    };
+
+    // RGB: the decoder's own frames, with their padded stride.
+    let mut source = footml::stages::video_decoding::VideoSource::open(&clip, &Default::default(), None).unwrap();
+    let mut session = LiveSession::from_config(&live_config).unwrap();
+    for i in 0..n {
+        let item = source.next_frame().unwrap().unwrap();
+        let img = item.image.unwrap();
+        let r = session
+            .push(LiveFrame::Packed {
+                format: PackedFormat::Rgb24,
+                width: img.width,
+                height: img.height,
+                stride: img.stride,
+                data: &img.data,
+                timestamp_s: item.record.time_s,
+            })
+            .unwrap();
+        assert_eq!(rows(&r), file_rows(i as u64), "rgb frame {i}");
+    }
+    session.finish().unwrap();
+
+    // YUV 4:2:0: the decoded planes from the ffmpeg CLI (untagged H.264: BT.601, limited).
+    let yuv = ffmpeg(&["-i", clip.to_str().unwrap(), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]);
+    let frame_len = w * h * 3 / 2;
+    assert_eq!(yuv.len(), n * frame_len);
+    let mut session = LiveSession::from_config(&live_config).unwrap();
+    for (i, f) in yuv.chunks_exact(frame_len).enumerate() {
+        let (y, uv) = f.split_at(w * h);
+        let (u, v) = uv.split_at(w * h / 4);
+        let r = session
+            .push(LiveFrame::Yuv420p {
+                width: w as u32,
+                height: h as u32,
+                planes: [y, u, v],
+                strides: [w, w / 2, w / 2],
+                color: YuvColor { matrix: YuvMatrix::Bt601, full_range: false },
+                timestamp_s: i as f64 / 25.0,
+            })
+            .unwrap();
+        assert_eq!(rows(&r), file_rows(i as u64), "yuv frame {i}");
+    }
+    session.finish().unwrap();
+}
