@@ -632,10 +632,11 @@ pub struct FormationAnalysisConfig {
     /// Possession phases shorter than this are too short for a shape and are skipped
     /// (`windowing = "possession_phases"`).
     pub min_phase_s: f64,
-    /// A player counts in a window when seen in at least this share of its frames.
-    pub min_presence: f64,
-    /// A team's shape is only read when at least this many outfield players count in the
-    /// window (broadcast video shows part of the pitch).
+    /// Frames per second of the window that are fitted (the rest are skipped: a shape does
+    /// not change within a fifth of a second).
+    pub samples_per_second: f64,
+    /// A frame counts toward a team's shape only when at least this many of its outfield
+    /// players are seen in it (broadcast video shows part of the pitch).
     pub min_outfield_players: usize,
     /// Pitch `[length, width]` in metres.
     pub pitch_size_m: [f64; 2],
@@ -647,7 +648,7 @@ impl Default for FormationAnalysisConfig {
             windowing: FormationWindowing::Minutes,
             window_minutes: 5.0,
             min_phase_s: 10.0,
-            min_presence: 0.5,
+            samples_per_second: 5.0,
             min_outfield_players: 8,
             pitch_size_m: [105.0, 68.0],
         }
@@ -997,12 +998,12 @@ mod tests {
             "{e}"
         );
         let e = PipelineConfig::from_json_with_env(
-            r#"{"stage_configs": {"formation_analysis": {"min_presence": 0}}}"#,
+            r#"{"stage_configs": {"formation_analysis": {"samples_per_second": 0}}}"#,
             no_env,
         )
         .unwrap_err();
         assert!(
-            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.formation_analysis.min_presence"),
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.formation_analysis.samples_per_second"),
             "{e}"
         );
     }

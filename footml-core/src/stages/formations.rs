@@ -5,26 +5,28 @@
 //! (`window_minutes` long, or one per possession phase of at least `min_phase_s` when
 //! `windowing = "possession_phases"`, which needs event detection) and, for each team:
 //!
-//! 1. takes the mean pitch position (feet through the homography) of each of its tracks seen
-//!    in at least `min_presence` of the window's frames: averaging over the window is what
-//!    makes the shape stable under detection noise;
-//! 2. leaves the goalkeeper out: the track with the goalkeeper role, or, when no track has
-//!    that role and more than ten remain, the deepest one; more than ten outfield tracks
-//!    (a player split over two tracks) keep the ten seen longest;
-//! 3. normalises the attack direction: the team attacks away from its goalkeeper, or, without
-//!    one, toward the other team's centroid (without either the window is skipped rather than
-//!    guessed); positions are rotated so that the team attacks toward +x;
-//! 4. normalises scale: centred on their mean and divided per axis by their standard
-//!    deviation, so a compact and a stretched 4-4-2 look alike;
-//! 5. assigns the players to the slots of every template ([`TEMPLATES`]: 4-4-2, 4-3-3,
+//! 1. finds the attack direction over the window: the team attacks away from its goalkeeper
+//!    (the track with the goalkeeper role), or, without one, toward the other team's
+//!    centroid (without either the window is skipped rather than guessed);
+//! 2. in `samples_per_second` frames per second of the window, takes the pitch positions
+//!    (feet through the homography) of the team's outfield players seen in that frame, at
+//!    least `min_outfield_players` of them (broadcast video shows part of the pitch); when
+//!    the team has no goalkeeper track and eleven are seen, the deepest is left out as the
+//!    goalkeeper (a frame with more than ten left is not read); positions are rotated so
+//!    that the team attacks toward +x. Player identities are not needed, so tracker id
+//!    switches and fragmented tracks do not matter;
+//! 3. normalises scale in each frame: centred on their mean and divided per axis by their
+//!    standard deviation, so a compact and a stretched 4-4-2 look alike;
+//! 4. assigns the players to the slots of every template ([`TEMPLATES`]: 4-4-2, 4-3-3,
 //!    4-2-3-1, 3-5-2, 5-3-2, 4-1-4-1, 3-4-3, 4-5-1, 5-4-1, 4-4-1-1, 3-4-2-1) with the
 //!    Hungarian solver ([`crate::vision::assignment`]) on squared distances; with fewer than
-//!    ten players (broadcast video shows part of the pitch; at least `min_outfield_players`
-//!    are needed) the template is renormalised over the slots they took and assigned again;
-//! 6. picks the template with the lowest mean squared distance (the *fit cost*). The
-//!    confidence is `exp(−cost / FIT_SCALE) · p`, where `p = exp(−cost/T) / Σ exp(−costᵢ/T)`
-//!    over all templates (`T` = [`MARGIN_TEMPERATURE`]): high only when the shape fits well
-//!    *and* clearly better than the runner-up.
+//!    ten players the template is renormalised over the slots they took and assigned again;
+//! 5. averages each template's cost (mean squared distance) over the sampled frames —
+//!    averaging over the window is what makes the shape stable under detection noise — and
+//!    picks the template with the lowest (the *fit cost*). The confidence is
+//!    `exp(−cost / FIT_SCALE) · p`, where `p = exp(−cost/T) / Σ exp(−costᵢ/T)` over all
+//!    templates (`T` = [`MARGIN_TEMPERATURE`]): high only when the shape fits well *and*
+//!    clearly better than the runner-up.
 //!
 //! Teams are never guessed: without a [`crate::analysis::TeamAssignment`] no formation is
 //! reported. Writes `MatchData.formations`.
@@ -53,8 +55,8 @@ pub(crate) fn validate_config(cfg: &FormationAnalysisConfig) -> std::result::Res
     if !(cfg.min_phase_s.is_finite() && cfg.min_phase_s >= 0.0) {
         return Err(invalid("min_phase_s", "a number ≥ 0", cfg.min_phase_s));
     }
-    if !(cfg.min_presence > 0.0 && cfg.min_presence <= 1.0) {
-        return Err(invalid("min_presence", "a fraction in (0, 1]", cfg.min_presence));
+    if !(cfg.samples_per_second.is_finite() && cfg.samples_per_second > 0.0) {
+        return Err(invalid("samples_per_second", "a positive number", cfg.samples_per_second));
     }
     if !(3..=10).contains(&cfg.min_outfield_players) {
         return Err(invalid("min_outfield_players", "3 to 10", cfg.min_outfield_players));
@@ -249,37 +251,57 @@ fn assign(players: &[[f64; 2]], slots: &[[f64; 2]]) -> (f64, Vec<usize>) {
     (a.total_cost(&cost) / players.len() as f64, a.matches.iter().map(|&(_, j)| j).collect())
 }
 
-/// Fits outfield positions (3 to 10 of them, the team attacking toward +x) to every
-/// template. `None` for fewer than 3 or more than 10 points, or non-finite ones.
-pub fn fit_shape(points: &[[f64; 2]]) -> Option<ShapeFit> {
+/// The fit cost of every template (in [`TEMPLATES`] order) for outfield positions (3 to 10,
+/// the team attacking toward +x). `None` for fewer than 3 or more than 10 points, or
+/// non-finite ones.
+pub fn template_costs(points: &[[f64; 2]]) -> Option<Vec<f64>> {
     if !(3..=10).contains(&points.len()) || points.iter().flatten().any(|x| !x.is_finite()) {
         return None;
     }
     let players = normalise(points);
-    let mut costs: Vec<(&'static str, f64)> = TEMPLATES
-        .iter()
-        .map(|(name, slots)| {
-            let (mut cost, taken) = assign(&players, &normalise(slots));
-            if players.len() < slots.len() {
-                // Renormalise the template over the slots the players took (a partial view
-                // has its own mean and spread), and assign again.
-                let sub: Vec<[f64; 2]> = taken.iter().map(|&j| slots[j]).collect();
-                let sub = normalise(&sub);
-                cost = cost.min(assign(&players, &sub).0);
-            }
-            (*name, cost)
-        })
-        .collect();
-    costs.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let (best, cost) = costs[0];
-    let z: f64 = costs.iter().map(|c| (-(c.1 - cost) / MARGIN_TEMPERATURE).exp()).sum();
-    let confidence = (-cost / FIT_SCALE).exp() / z;
-    Some(ShapeFit { formation: best, confidence, cost, runner_up: costs[1] })
+    Some(
+        TEMPLATES
+            .iter()
+            .map(|(_, slots)| {
+                let (cost, taken) = assign(&players, &normalise(slots));
+                if players.len() < slots.len() {
+                    // Renormalise the template over the slots the players took (a partial
+                    // view has its own mean and spread), and assign again.
+                    let sub: Vec<[f64; 2]> = taken.iter().map(|&j| slots[j]).collect();
+                    cost.min(assign(&players, &normalise(&sub)).0)
+                } else {
+                    cost
+                }
+            })
+            .collect(),
+    )
 }
 
-/// One team in one window: its outfield tracks as (frames seen, mean position) and its
-/// goalkeepers' mean positions.
-type TeamWindow = (Vec<(usize, [f64; 2])>, Vec<[f64; 2]>);
+/// The best template for per-template costs (in [`TEMPLATES`] order), with its confidence.
+fn best_fit(costs: &[f64]) -> ShapeFit {
+    let mut ranked: Vec<(&'static str, f64)> = TEMPLATES.iter().zip(costs).map(|(t, c)| (t.0, *c)).collect();
+    ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (best, cost) = ranked[0];
+    let z: f64 = ranked.iter().map(|c| (-(c.1 - cost) / MARGIN_TEMPERATURE).exp()).sum();
+    let confidence = (-cost / FIT_SCALE).exp() / z;
+    ShapeFit { formation: best, confidence, cost, runner_up: ranked[1] }
+}
+
+/// Fits outfield positions (3 to 10 of them, the team attacking toward +x) to every
+/// template. `None` for fewer than 3 or more than 10 points, or non-finite ones.
+pub fn fit_shape(points: &[[f64; 2]]) -> Option<ShapeFit> {
+    template_costs(points).map(|c| best_fit(&c))
+}
+
+/// One team in one window: summed outfield and goalkeeper positions (for the attack
+/// direction) and the summed template costs of its sampled frames.
+#[derive(Default)]
+struct TeamWindow {
+    outfield: ([f64; 2], usize),
+    keeper: ([f64; 2], usize),
+    costs: Vec<f64>,
+    fitted: usize,
+}
 
 /// The formation analysis match stage (see the [module docs](self)).
 #[derive(Debug, Clone, Default)]
@@ -337,75 +359,91 @@ impl FormationAnalysis {
             return Err(Error::permanent(format!("formation analysis needs a positive frame rate, found {fps}")));
         }
         let Some(teams) = &data.teams else { return Ok(Vec::new()) };
+        let has_keeper: std::collections::BTreeSet<u32> =
+            teams.tracks.iter().filter(|t| t.role == Role::Goalkeeper).filter_map(|t| t.team).collect();
+        let step = ((fps / self.cfg.samples_per_second).round() as usize).max(1);
         let mut out = Vec::new();
         for (start, end) in self.windows(data)? {
-            // Per track: frames seen and summed position.
-            let mut seen: BTreeMap<u64, (usize, [f64; 2])> = BTreeMap::new();
-            for rec in &data.frames[start..end] {
-                let Some(h) = &rec.homography else { continue };
-                for t in rec.tracks.iter().flatten() {
-                    let (u, v) = t.bbox.foot();
-                    let Some(p) = apply_homography(h, u as f64, v as f64) else { continue };
-                    if !(p[0].is_finite() && p[1].is_finite()) {
+            // Per frame: (team, role, position) of every classified person seen.
+            let people = |rec: &crate::FrameRecord| -> Vec<(u32, Role, [f64; 2])> {
+                let Some(h) = &rec.homography else { return Vec::new() };
+                rec.tracks
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        let entry = teams.track(t.track_id)?;
+                        let (u, v) = t.bbox.foot();
+                        let p = apply_homography(h, u as f64, v as f64)?;
+                        (p[0].is_finite() && p[1].is_finite()).then_some((entry.team?, entry.role, p))
+                    })
+                    .collect()
+            };
+            let mut by_team: BTreeMap<u32, TeamWindow> = BTreeMap::new();
+            // Pass 1: where each team's outfield and goalkeeper are on average.
+            for rec in data.frames[start..end].iter().step_by(step) {
+                for (team, role, p) in people(rec) {
+                    let w = by_team.entry(team).or_default();
+                    let acc = match role {
+                        Role::Goalkeeper => &mut w.keeper,
+                        Role::Referee => continue,
+                        Role::Player | Role::Unknown => &mut w.outfield,
+                    };
+                    acc.0 = [acc.0[0] + p[0], acc.0[1] + p[1]];
+                    acc.1 += 1;
+                }
+            }
+            let mean_x = |acc: &([f64; 2], usize)| (acc.1 > 0).then(|| acc.0[0] / acc.1 as f64);
+            let signs: BTreeMap<u32, f64> = by_team
+                .iter()
+                .filter_map(|(&team, w)| {
+                    let own = mean_x(&w.outfield)?;
+                    let sign = if let Some(gk) = mean_x(&w.keeper) {
+                        -gk.signum()
+                    } else {
+                        let other = by_team.iter().find(|(t, _)| **t != team).and_then(|(_, o)| mean_x(&o.outfield))?;
+                        (other - own).signum()
+                    };
+                    (sign != 0.0).then_some((team, sign))
+                })
+                .collect();
+            // Pass 2: each sampled frame's shape, per team.
+            for rec in data.frames[start..end].iter().step_by(step) {
+                let seen = people(rec);
+                for (&team, &sign) in &signs {
+                    // Attack toward +x (a half-turn keeps left and right).
+                    let mut players: Vec<[f64; 2]> = seen
+                        .iter()
+                        .filter(|(t, role, _)| *t == team && matches!(role, Role::Player | Role::Unknown))
+                        .map(|(_, _, p)| [sign * p[0], sign * p[1]])
+                        .collect();
+                    if players.len() > 10 && !has_keeper.contains(&team) {
+                        // Without a goalkeeper track, the deepest of eleven is the goalkeeper.
+                        let deepest = (0..players.len()).min_by(|&a, &b| players[a][0].total_cmp(&players[b][0]));
+                        players.remove(deepest.expect("not empty"));
+                    }
+                    // More than ten (false or duplicate tracks): which ones is unknown, so the
+                    // frame is not read.
+                    if players.len() > 10 {
                         continue;
                     }
-                    let e = seen.entry(t.track_id).or_insert((0, [0.0; 2]));
-                    e.0 += 1;
-                    e.1 = [e.1[0] + p[0], e.1[1] + p[1]];
+                    if players.len() < self.cfg.min_outfield_players {
+                        continue;
+                    }
+                    let Some(costs) = template_costs(&players) else { continue };
+                    let w = by_team.get_mut(&team).expect("team seen in pass 1");
+                    if w.costs.is_empty() {
+                        w.costs = vec![0.0; costs.len()];
+                    }
+                    w.costs.iter_mut().zip(&costs).for_each(|(a, c)| *a += c);
+                    w.fitted += 1;
                 }
             }
-            let min_frames = (self.cfg.min_presence * (end - start) as f64).ceil() as usize;
-            let mut by_team: BTreeMap<u32, TeamWindow> = BTreeMap::new();
-            for (id, (count, sum)) in seen {
-                let Some(entry) = teams.track(id) else { continue };
-                let Some(team) = entry.team else { continue };
-                if count < min_frames.max(1) {
+            for (&team, w) in &by_team {
+                if w.fitted == 0 {
                     continue;
                 }
-                let mean = [sum[0] / count as f64, sum[1] / count as f64];
-                let e = by_team.entry(team).or_default();
-                match entry.role {
-                    Role::Goalkeeper => e.1.push(mean),
-                    Role::Referee => {}
-                    Role::Player | Role::Unknown => e.0.push((count, mean)),
-                }
-            }
-            let centroid = |v: &[(usize, [f64; 2])]| {
-                let n = v.len() as f64;
-                [v.iter().map(|p| p.1[0]).sum::<f64>() / n, v.iter().map(|p| p.1[1]).sum::<f64>() / n]
-            };
-            for (&team, (outfield, keepers)) in &by_team {
-                if outfield.is_empty() {
-                    continue;
-                }
-                let other = by_team.iter().find(|(t, v)| **t != team && !v.0.is_empty()).map(|(_, v)| centroid(&v.0));
-                let cx = centroid(outfield)[0];
-                let sign = if let Some(gk) = keepers.first() {
-                    -gk[0].signum()
-                } else if let Some(o) = other {
-                    (o[0] - cx).signum()
-                } else {
-                    0.0
-                };
-                if sign == 0.0 {
-                    continue;
-                }
-                // Attack toward +x (a half-turn keeps left and right).
-                let mut players: Vec<(usize, [f64; 2])> =
-                    outfield.iter().map(|&(c, p)| (c, [sign * p[0], sign * p[1]])).collect();
-                if keepers.is_empty() && players.len() > 10 {
-                    let deepest = (0..players.len()).min_by(|&a, &b| players[a].1[0].total_cmp(&players[b].1[0]));
-                    players.remove(deepest.expect("not empty"));
-                }
-                if players.len() > 10 {
-                    players.sort_by_key(|p| std::cmp::Reverse(p.0));
-                    players.truncate(10);
-                }
-                if players.len() < self.cfg.min_outfield_players {
-                    continue;
-                }
-                let points: Vec<[f64; 2]> = players.iter().map(|p| p.1).collect();
-                let Some(fit) = fit_shape(&points) else { continue };
+                let mean: Vec<f64> = w.costs.iter().map(|c| c / w.fitted as f64).collect();
+                let fit = best_fit(&mean);
                 out.push(FormationWindow {
                     team,
                     from_frame: data.frames[start].index,
@@ -658,7 +696,7 @@ mod tests {
         assert_eq!(got.iter().map(|f| f.team).collect::<Vec<_>>(), vec![1]);
         for cfg in [
             FormationAnalysisConfig { window_minutes: 0.0, ..Default::default() },
-            FormationAnalysisConfig { min_presence: 1.5, ..Default::default() },
+            FormationAnalysisConfig { samples_per_second: 0.0, ..Default::default() },
             FormationAnalysisConfig { min_outfield_players: 11, ..Default::default() },
         ] {
             let e = FormationAnalysis::new(&cfg).unwrap_err();
