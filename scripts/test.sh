@@ -13,6 +13,13 @@ cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo test"
 cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log
 
+# The GPU execution providers build and fall back (or fail when demanded) on this CPU-only
+# onnxruntime wheel; the real GPU paths need the onnxruntime-gpu wheel and a GPU.
+echo "== GPU features (cuda, tensorrt): clippy and detection tests"
+cargo clippy -p footml-core --all-targets --features cuda,tensorrt -q -- -D warnings
+cargo test -p footml-core --features cuda,tensorrt -q --lib stages::player_detection
+cargo test -p footml-core --features cuda,tensorrt -q --test it detection::
+
 echo "== Python binding (maturin develop, stubtest, pytest)"
 maturin develop --release -q -m footml-py/Cargo.toml
 python -m mypy.stubtest footml

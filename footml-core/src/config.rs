@@ -271,6 +271,40 @@ pub struct PlayerDetectionConfig {
     pub player_class_ids: Option<Vec<u32>>,
     /// ONNX Runtime intra-op threads (0 = one per available core).
     pub intra_threads: usize,
+    /// Model class ids that are the ball (default none). Detections of these classes become
+    /// ball candidates ([`crate::Artifact::BALL_CANDIDATES`]) instead of players, and the
+    /// classical ball detector is not run.
+    pub ball_class_ids: Vec<u32>,
+    /// Detect every `detection_stride`-th frame (frame index divisible by it) and let the
+    /// tracker predict the frames in between (≥ 1; 1 = every frame).
+    pub detection_stride: u32,
+    /// The execution provider the model must run on. Unset: the CPU, or with `gpu_enabled`
+    /// the GPU when this build and the ONNX Runtime library have a GPU provider, else the
+    /// CPU with a warning event. Set: that provider or a typed error naming what is missing.
+    pub device: Option<InferenceDevice>,
+}
+
+/// An ONNX Runtime execution provider for detection models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InferenceDevice {
+    /// ONNX Runtime's CPU provider (always available).
+    Cpu,
+    /// NVIDIA CUDA (cargo feature `cuda`, the `onnxruntime-gpu` library).
+    Cuda,
+    /// NVIDIA TensorRT, with CUDA for the nodes TensorRT does not take (cargo feature
+    /// `tensorrt`, the `onnxruntime-gpu` library and TensorRT).
+    Tensorrt,
+}
+
+impl std::fmt::Display for InferenceDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InferenceDevice::Cpu => "cpu",
+            InferenceDevice::Cuda => "cuda",
+            InferenceDevice::Tensorrt => "tensorrt",
+        })
+    }
 }
 
 impl Default for PlayerDetectionConfig {
@@ -285,6 +319,9 @@ impl Default for PlayerDetectionConfig {
             tile_full_frame: true,
             player_class_ids: None,
             intra_threads: 0,
+            ball_class_ids: Vec::new(),
+            detection_stride: 1,
+            device: None,
         }
     }
 }
@@ -799,6 +836,18 @@ impl PipelineConfig {
                 pd.tile_overlap,
             ));
         }
+        if pd.detection_stride == 0 {
+            return Err(invalid("stage_configs.player_detection.detection_stride", "an integer ≥ 1", 0));
+        }
+        if let Some(both) =
+            pd.ball_class_ids.iter().find(|c| pd.player_class_ids.as_ref().is_some_and(|p| p.contains(c)))
+        {
+            return Err(invalid(
+                "stage_configs.player_detection.ball_class_ids",
+                "classes not also in player_class_ids",
+                both,
+            ));
+        }
         crate::stages::player_tracking::validate_config(&self.stage_configs.player_tracking)?;
         let bt = &self.stage_configs.ball_tracking;
         if !(bt.min_ball_radius > 0.0 && bt.min_ball_radius <= bt.max_ball_radius) {
@@ -940,6 +989,50 @@ mod tests {
             matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.ball_tracking.min_ball_radius"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn detection_stride_ball_classes_and_device_are_read_and_checked() {
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"player_detection": {"detection_stride": 3, "ball_class_ids": [32], "device": "tensorrt"}}}"#,
+            no_env,
+        )
+        .unwrap();
+        let pd = &c.stage_configs.player_detection;
+        assert_eq!(
+            (pd.detection_stride, pd.ball_class_ids.as_slice(), pd.device),
+            (3, &[32][..], Some(InferenceDevice::Tensorrt))
+        );
+        let d = PlayerDetectionConfig::default();
+        assert_eq!((d.detection_stride, d.ball_class_ids.is_empty(), d.device), (1, true, None));
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"player_detection": {"detection_stride": 0}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.player_detection.detection_stride"),
+            "{e}"
+        );
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"player_detection": {"player_class_ids": [0, 1], "ball_class_ids": [1]}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.player_detection.ball_class_ids"),
+            "{e}"
+        );
+        let e =
+            PipelineConfig::from_json_with_env(r#"{"stage_configs": {"player_detection": {"device": "tpu"}}}"#, no_env)
+                .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Parse { path, .. } if path == "stage_configs.player_detection.device"),
+            "{e}"
+        );
+        let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"player_detection": {"stride": 2}}}"#, no_env)
+            .unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.player_detection.stride"), "{e}");
     }
 
     #[test]

@@ -172,7 +172,9 @@ impl Error {
             #[cfg(feature = "onnx")]
             Error::Detection(DetectionError::ModelNotFound(_)) => ErrorKind::NotFound,
             #[cfg(feature = "onnx")]
-            Error::Detection(DetectionError::InvalidConfig(_)) => ErrorKind::Config,
+            Error::Detection(DetectionError::InvalidConfig(_) | DetectionError::ProviderUnavailable { .. }) => {
+                ErrorKind::Config
+            }
             #[cfg(feature = "onnx")]
             Error::Detection(_) => ErrorKind::Stage,
             #[cfg(feature = "onnx")]

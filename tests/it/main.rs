@@ -5,6 +5,7 @@ mod ball_detection;
 mod calibration;
 mod cli;
 mod common;
+mod detection;
 mod events;
 mod live;
 mod metrics;

@@ -112,7 +112,8 @@ struct AnalyzeArgs {
     /// Continue from the checkpoints of an interrupted run of the same analysis.
     #[arg(long)]
     resume: bool,
-    /// Inference device.
+    /// Inference device, demanded: fails when it cannot be used (without it, the config's
+    /// `gpu_enabled` prefers the GPU and falls back to the CPU with a warning).
     #[arg(long, value_enum)]
     device: Option<Device>,
     /// MOTChallenge player detections to analyse instead of a video.
@@ -213,7 +214,13 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
         config.stage_configs.player_detection.model_path = args.model;
     }
     if let Some(d) = args.device {
+        // A device named on the command line is demanded: no silent CPU fallback.
         config.gpu_enabled = !matches!(d, Device::Cpu);
+        config.stage_configs.player_detection.device = Some(match d {
+            Device::Cpu => footml::config::InferenceDevice::Cpu,
+            Device::Cuda => footml::config::InferenceDevice::Cuda,
+            Device::Tensorrt => footml::config::InferenceDevice::Tensorrt,
+        });
     }
     if let Some(n) = args.checkpoint_interval {
         config.checkpoint_interval_frames = n;

@@ -539,10 +539,13 @@ impl Pipeline {
                 // video is decoded (metadata, audio, frame count) but not tracked.
                 let pd = &config.stage_configs.player_detection;
                 tracking_possible = pd.model_path.is_some();
+                // The model's ball class (`ball_class_ids`) replaces the classical detector.
+                let model_ball = tracking_possible && !pd.ball_class_ids.is_empty();
                 if let Some(model) = &pd.model_path {
                     #[cfg(feature = "onnx")]
                     {
-                        b = b.stream_stage(crate::stages::player_detection::PlayerDetector::new(pd)?);
+                        let exec = crate::stages::player_detection::ExecutionOptions::from_config(config);
+                        b = b.stream_stage(crate::stages::player_detection::PlayerDetector::with_execution(pd, &exec)?);
                         input_identity.push_str(&file_identity(model));
                     }
                     #[cfg(not(feature = "onnx"))]
@@ -554,13 +557,18 @@ impl Pipeline {
                         .into());
                     }
                 }
-                // No ball model: classical candidates from the pixels, after the player
-                // detector when there is one so that candidates on bodies are dropped.
-                let bd = crate::stages::ball_detection::BallDetector::new(
-                    &config.stage_configs.ball_tracking,
-                    &config.stage_configs.ball_detection,
-                )?;
-                b = b.stream_stage(bd.with_players(tracking_possible));
+                if !model_ball {
+                    // No ball model: classical candidates from the pixels, after the player
+                    // detector when there is one so that candidates on bodies are dropped.
+                    // With a detection stride the frames in between have no player boxes, so
+                    // the classical detector cannot require them on every frame (it still
+                    // uses them where they are, and runs after the detector, added first).
+                    let bd = crate::stages::ball_detection::BallDetector::new(
+                        &config.stage_configs.ball_tracking,
+                        &config.stage_configs.ball_detection,
+                    )?;
+                    b = b.stream_stage(bd.with_players(tracking_possible && pd.detection_stride <= 1));
+                }
                 ball_candidates = true;
             }
             SourceInput::Detections { ball_candidates: ball } => {

@@ -31,6 +31,12 @@
 //! re-found for `max_lost_frames` frames, after which it is deleted. Only confirmed tracks
 //! matched in a frame are reported for that frame, with the Kalman-filtered box.
 //!
+//! A frame without detections (`players` is `None`: the detector skipped it, see
+//! `detection_stride`) is not an observation: [`PlayerTracker::predict`] moves every track
+//! one step along its Kalman prediction and reports the confirmed tracks matched in the
+//! last observed frame at their predicted boxes. Such a frame does not count as a miss:
+//! `min_hits` and `max_lost_frames` count observed frames only.
+//!
 //! Everything is ordered (tracks by creation, detections by input order) and nothing
 //! depends on hash-map iteration, so the same input gives the same output, bit for bit,
 //! and a run resumed from [`StreamStage::save_state`] at any frame gives the same tracks
@@ -40,7 +46,7 @@ use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, PlayerTrackingConfig};
-use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage, require_in_batch};
+use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
 use crate::types::{BBox, Detection, FrameBatch, TrackedBox};
 use crate::vision::assignment::LinearAssignment;
 use crate::vision::geometry::{bbox_from_xyah, xyah_from_bbox};
@@ -120,7 +126,7 @@ struct Track {
 /// Everything that carries over from one frame to the next.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct TrackerState {
-    /// Frames processed so far.
+    /// Observed frames (frames with detections) processed so far.
     frame: u64,
     /// The last id given out.
     last_id: u64,
@@ -180,7 +186,8 @@ impl PlayerTracker {
         &self.cfg
     }
 
-    /// Frames processed so far.
+    /// Observed frames (frames with detections) processed so far; frames passed to
+    /// [`PlayerTracker::predict`] are not counted.
     pub fn frames_processed(&self) -> u64 {
         self.state.frame
     }
@@ -363,6 +370,32 @@ impl PlayerTracker {
     }
 }
 
+impl PlayerTracker {
+    /// Tracks one frame without detections (not an observation, e.g. skipped by the
+    /// detector's `detection_stride`): every track moves one step along its Kalman
+    /// prediction, and the confirmed tracks matched in the last observed frame are returned
+    /// at their predicted boxes, sorted by id. Nothing ages: a frame passed here counts
+    /// neither as a match nor as a miss.
+    pub fn predict(&mut self) -> Vec<TrackedBox> {
+        let st = &mut self.state;
+        for t in &mut st.tracks {
+            // The same motion model as in `update`: a lost track coasts without changing height.
+            if t.status == Status::Lost {
+                t.kalman.mean[7] = 0.0;
+            }
+            self.kf.predict(&mut t.kalman);
+        }
+        let mut out: Vec<TrackedBox> = st
+            .tracks
+            .iter()
+            .filter(|t| t.status == Status::Tracked && t.last_frame == st.frame && st.frame > 0)
+            .map(|t| TrackedBox { track_id: t.id, bbox: bbox_from_xyah(&t.kalman.xyah()), score: t.score })
+            .collect();
+        out.sort_by_key(|t| t.track_id);
+        out
+    }
+}
+
 /// `b` enlarged by `fraction` of its width and height on every side (buffered IoU).
 fn buffered(b: &BBox, fraction: f32) -> BBox {
     if fraction == 0.0 {
@@ -407,12 +440,13 @@ impl Stage for PlayerTracker {
 
 impl StreamStage for PlayerTracker {
     fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
-        // Check the whole batch first so that a failure leaves the state untouched.
-        require_in_batch(batch, "player_tracking", "player detections", &Artifact::PLAYER_DETECTIONS, |r| {
-            r.players.is_some()
-        })?;
+        // `None` is a frame the detector skipped (`detection_stride`), not a missing input:
+        // the builder already checked that a stage provides the detections.
         for item in &mut batch.items {
-            let tracks = self.update(item.record.players.as_deref().unwrap_or_default());
+            let tracks = match item.record.players.as_deref() {
+                Some(players) => self.update(players),
+                None => self.predict(),
+            };
             item.record.tracks = Some(tracks);
         }
         Ok(())
@@ -700,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn stage_fills_tracks_and_requires_detections() {
+    fn stage_fills_tracks_and_predicts_frames_without_detections() {
         let mut tr = tracker();
         assert_eq!(tr.name(), "player_tracking");
         assert_eq!(tr.requires(), vec![Artifact::PLAYER_DETECTIONS]);
@@ -711,14 +745,85 @@ mod tests {
         tr.process(&mut batch, &ctx).unwrap();
         assert_eq!(batch.items[0].record.tracks.as_ref().unwrap().len(), 1);
         assert_eq!(batch.items[1].record.tracks, Some(vec![]));
-
-        let before = tr.save_state().unwrap();
+        // Frame 3 was not observed: the track of frame 2 is reported at its prediction.
         let mut batch = FrameBatch { items: vec![item(2, Some(vec![d])), item(3, None)], ..Default::default() };
-        let err = tr.process(&mut batch, &ctx).unwrap_err();
-        assert!(!err.is_transient());
-        assert!(err.to_string().contains("frame 3"), "{err}");
-        assert_eq!(tr.save_state().unwrap(), before, "a failed batch leaves the state as it was");
-        assert!(batch.items[0].record.tracks.is_none());
+        tr.process(&mut batch, &ctx).unwrap();
+        let [t2] = batch.items[0].record.tracks.as_deref().unwrap() else { panic!("{batch:?}") };
+        let [t3] = batch.items[1].record.tracks.as_deref().unwrap() else { panic!("{batch:?}") };
+        assert_eq!((t2.track_id, t3.track_id), (1, 1));
+        assert_eq!(tr.frames_processed(), 3, "the predicted frame is not an observation");
+    }
+
+    fn assert_box(got: &BBox, want: &BBox, tol: f32) {
+        let (g, w) = ([got.x, got.y, got.w, got.h], [want.x, want.y, want.w, want.h]);
+        assert!(g.iter().zip(&w).all(|(a, b)| (a - b).abs() <= tol), "got {got:?}, expected {want:?}");
+    }
+
+    #[test]
+    fn predicted_frames_keep_a_still_player_exactly_in_place() {
+        // Same box in every observed frame: zero innovation and zero velocity, so the
+        // prediction is the box itself on the frames in between.
+        let b = BBox::new(500.0, 300.0, 20.0, 50.0);
+        let mut tr = tracker();
+        for t in 0..12 {
+            let out =
+                if t % 3 == 0 { tr.update(&[Detection { bbox: b, score: 0.9, class_id: 0 }]) } else { tr.predict() };
+            let [one] = out.as_slice() else { panic!("frame {t}: {out:?}") };
+            assert_eq!((one.track_id, one.score), (1, 0.9));
+            assert_box(&one.bbox, &b, 1e-3);
+        }
+        assert_eq!(tr.frames_processed(), 4);
+    }
+
+    #[test]
+    fn predicted_frames_follow_a_moving_player() {
+        // 6 px per frame to the right, detected every 3rd frame: once the filter has the
+        // velocity, the boxes in between are where the player really is.
+        let truth = |t: usize| BBox::new(200.0 + 6.0 * t as f32, 300.0, 20.0, 50.0);
+        let mut tr = tracker();
+        for t in 0..60 {
+            let out = if t % 3 == 0 {
+                tr.update(&[Detection { bbox: truth(t), score: 0.9, class_id: 0 }])
+            } else {
+                tr.predict()
+            };
+            let [one] = out.as_slice() else { panic!("frame {t}: {out:?}") };
+            assert_eq!(one.track_id, 1);
+            if t >= 45 {
+                assert_box(&one.bbox, &truth(t), 0.5);
+            }
+        }
+    }
+
+    #[test]
+    fn frames_without_detections_do_not_age_tracks() {
+        let cfg = PlayerTrackingConfig { max_lost_frames: 2, min_hits: 3, ..Default::default() };
+        let mut tr = PlayerTracker::new(&cfg).unwrap();
+        let a = det(100.0, 100.0, 20.0, 50.0, 0.9);
+        let b = det(600.0, 100.0, 20.0, 50.0, 0.9);
+        assert_eq!(tr.update(&[a]).len(), 1); // a: id 1, confirmed on the first frame
+        // a is missed once (lost), then 10 frames are not observed, then it is back: one
+        // observed miss ≤ max_lost_frames, so it keeps its id.
+        assert!(tr.update(&[]).is_empty());
+        for _ in 0..10 {
+            assert!(tr.predict().is_empty(), "a lost track is not reported on predicted frames");
+        }
+        let out = tr.update(&[a]);
+        assert_eq!(out.iter().map(|t| t.track_id).collect::<Vec<_>>(), vec![1]);
+        // b needs 3 consecutive observed matches; unobserved frames in between do not break
+        // the run and do not count.
+        let ids = |v: Vec<TrackedBox>| v.iter().map(|t| t.track_id).collect::<Vec<_>>();
+        assert_eq!(ids(tr.update(&[a, b])), vec![1]);
+        assert_eq!(ids(tr.predict()), vec![1]);
+        assert_eq!(ids(tr.update(&[a, b])), vec![1]);
+        assert_eq!(ids(tr.predict()), vec![1]);
+        assert_eq!(ids(tr.update(&[a, b])), vec![1, 2]);
+        assert_eq!(ids(tr.predict()), vec![1, 2]);
+        // Without predicted frames between them, 3 observed misses delete a (> 2).
+        for _ in 0..3 {
+            tr.update(&[b]);
+        }
+        assert_eq!(ids(tr.update(&[a, b])), vec![2], "a was deleted; its new track is tentative");
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!   with grey 114, no full-resolution float copy.
 //! * **Post-processing.** Best allowed class per anchor, confidence threshold, back to frame
 //!   pixels (letterbox undone, clamped to the frame), class-aware NMS.
+//! * **Execution providers** ([`providers`]): the CPU by default; CUDA and TensorRT behind
+//!   the `cuda` and `tensorrt` features, preferred with `gpu_enabled` (CPU fallback with a
+//!   warning event) or demanded with `device` (typed error when unavailable).
+//! * **Ball** (`ball_class_ids`): detections of the model's ball classes become ball
+//!   candidates, and the stage also provides [`Artifact::BALL_CANDIDATES`].
+//! * **Stride** (`detection_stride` k): only frames whose index is a multiple of k are
+//!   detected; the others leave `players` unset and the tracker predicts them.
 //! * **Tiling** (`tiles: [cols, rows]`): the frame is cut into overlapping tiles, each run
 //!   through the model at full model resolution (optionally together with the whole frame),
 //!   and the boxes are merged with NMS; a box cut by an inner tile border is also dropped
@@ -27,8 +34,13 @@ use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use crate::config::PlayerDetectionConfig;
-use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
+pub mod providers;
+
+pub use providers::{ExecutionOptions, ProviderChoice};
+
+use crate::config::{InferenceDevice, PlayerDetectionConfig};
+use crate::pipeline::events::{EventKind, PipelineEvent};
+use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage, require_pixels};
 use crate::types::{BBox, Detection, FrameBatch, RgbFrame};
 use crate::vision::nms::nms_per_class;
 use crate::{Error, Result};
@@ -101,6 +113,15 @@ pub enum DetectionError {
     /// Invalid detection settings.
     #[error("invalid player detection settings: {0}")]
     InvalidConfig(String),
+    /// An execution provider demanded by `device` cannot be used.
+    #[error("execution provider `{device}` is unavailable: {reason}")]
+    ProviderUnavailable {
+        /// The provider asked for.
+        device: InferenceDevice,
+        /// What is missing (the cargo feature, the provider in the ONNX Runtime library, a
+        /// failed registration).
+        reason: String,
+    },
     /// Inference failed.
     #[error("inference with {} failed: {message}", path.display())]
     Inference {
@@ -237,9 +258,10 @@ pub struct YoloModel {
     batch: BatchDim,
     /// Class count when the model states it (`None`: dynamic, read from the first output).
     classes: Option<usize>,
+    provider: ProviderChoice,
 }
 
-type CacheKey = (PathBuf, u64, u128, usize);
+type CacheKey = (PathBuf, u64, u128, usize, ProviderChoice);
 
 fn session_cache() -> &'static Mutex<HashMap<CacheKey, Arc<YoloModel>>> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, Arc<YoloModel>>>> = OnceLock::new();
@@ -256,6 +278,17 @@ impl YoloModel {
     /// the session already loaded in this process for the same file (path, size and
     /// modification time) and options.
     pub fn load(path: &Path, intra_threads: usize) -> Result<Arc<YoloModel>, DetectionError> {
+        Self::load_on(path, intra_threads, &ProviderChoice::CPU)
+    }
+
+    /// As [`YoloModel::load`], on the execution provider `provider` (the provider is part of
+    /// the cache key). A provider that fails to register is
+    /// [`DetectionError::ProviderUnavailable`].
+    pub fn load_on(
+        path: &Path,
+        intra_threads: usize,
+        provider: &ProviderChoice,
+    ) -> Result<Arc<YoloModel>, DetectionError> {
         let meta = std::fs::metadata(path).map_err(|_| DetectionError::ModelNotFound(path.to_path_buf()))?;
         if !meta.is_file() {
             return Err(DetectionError::ModelNotFound(path.to_path_buf()));
@@ -264,13 +297,13 @@ impl YoloModel {
         let mtime =
             meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         let threads = resolve_threads(intra_threads);
-        let key = (canonical, meta.len(), mtime, threads);
+        let key = (canonical, meta.len(), mtime, threads, provider.clone());
         // Held while loading, so two pipelines asking at once load the model once.
         let mut cache = session_cache().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(model) = cache.get(&key) {
             return Ok(Arc::clone(model));
         }
-        let model = Arc::new(Self::load_uncached(path, threads)?);
+        let model = Arc::new(Self::load_uncached(path, threads, provider)?);
         cache.insert(key, Arc::clone(&model));
         Ok(model)
     }
@@ -280,22 +313,23 @@ impl YoloModel {
         session_cache().lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
-    fn load_uncached(path: &Path, threads: usize) -> Result<YoloModel, DetectionError> {
+    fn load_uncached(path: &Path, threads: usize, provider: &ProviderChoice) -> Result<YoloModel, DetectionError> {
         let env = onnxruntime()?;
         let load_err = |message: String| DetectionError::ModelLoad { path: path.to_path_buf(), message };
-        let session = Session::builder(env)
+        let builder = Session::builder(env)
             .map_err(|e| load_err(e.to_string()))?
             .with_intra_threads(threads)
-            .map_err(|e| load_err(e.to_string()))?
-            .commit_from_file(path)
-            .map_err(|e| {
-                let message = e.to_string();
-                if message.contains("Protobuf parsing failed") || message.contains("INVALID_PROTOBUF") {
-                    DetectionError::NotOnnx { path: path.to_path_buf(), message }
-                } else {
-                    load_err(message)
-                }
-            })?;
+            .map_err(|e| load_err(e.to_string()))?;
+        let mut builder = providers::register(builder, provider)
+            .map_err(|reason| DetectionError::ProviderUnavailable { device: provider.device, reason })?;
+        let session = builder.commit_from_file(path).map_err(|e| {
+            let message = e.to_string();
+            if message.contains("Protobuf parsing failed") || message.contains("INVALID_PROTOBUF") {
+                DetectionError::NotOnnx { path: path.to_path_buf(), message }
+            } else {
+                load_err(message)
+            }
+        })?;
         let layout = |what: &str, expected: &str, found: String| DetectionError::Layout {
             path: path.to_path_buf(),
             what: what.into(),
@@ -360,7 +394,13 @@ impl YoloModel {
             input_h,
             batch,
             classes,
+            provider: provider.clone(),
         })
+    }
+
+    /// The execution provider the session runs on.
+    pub fn provider(&self) -> &ProviderChoice {
+        &self.provider
     }
 
     /// The model file.
@@ -605,12 +645,18 @@ fn touches_inner_border(d: &BBox, region: Region, width: u32, height: u32) -> bo
 pub struct PlayerDetector {
     model: Arc<YoloModel>,
     params: DecodeParams,
+    /// Decoding of the ball classes (`None` without `ball_class_ids`).
+    ball_params: Option<DecodeParams>,
+    stride: u64,
     nms: f32,
     batch_size: usize,
     tiles: [u32; 2],
     tile_overlap: f32,
     tile_full_frame: bool,
     input: Vec<f32>,
+    /// Why a preferred GPU provider was not used; sent as a warning event by the first batch.
+    fallback_warning: Option<String>,
+    warned: bool,
 }
 
 /// One image in the model input: which frame, which region of it.
@@ -621,13 +667,51 @@ struct Job {
 }
 
 impl PlayerDetector {
-    /// Loads (or reuses) the model of `cfg.model_path`.
+    /// Loads (or reuses) the model of `cfg.model_path`, on the provider of `cfg.device`
+    /// (the CPU when unset).
     pub fn new(cfg: &PlayerDetectionConfig) -> Result<Self> {
+        Self::with_execution(cfg, &ExecutionOptions { device: cfg.device, ..Default::default() })
+    }
+
+    /// Loads (or reuses) the model of `cfg.model_path` on the execution provider chosen by
+    /// `exec` (see [`providers`]): a demanded provider that cannot be used is
+    /// [`DetectionError::ProviderUnavailable`]; a preferred one falls back to the CPU, with a
+    /// `tracing` warning now and a warning pipeline event when the stage first runs.
+    pub fn with_execution(cfg: &PlayerDetectionConfig, exec: &ExecutionOptions) -> Result<Self> {
         let path = cfg.model_path.as_deref().ok_or_else(|| {
             DetectionError::InvalidConfig("`model_path` is not set (config, --model or YOLO_MODEL_PATH)".into())
         })?;
-        let model = YoloModel::load(path, cfg.intra_threads)?;
-        Self::with_model(model, cfg)
+        let (candidates, demanded) = exec.candidates();
+        let mut reasons = Vec::new();
+        for device in candidates {
+            let loaded = providers::check(device, exec)
+                .map_err(|reason| DetectionError::ProviderUnavailable { device, reason })
+                .and_then(|choice| YoloModel::load_on(path, cfg.intra_threads, &choice));
+            match loaded {
+                Ok(model) => return Self::with_model(model, cfg),
+                Err(e @ DetectionError::ProviderUnavailable { .. }) if demanded => return Err(e.into()),
+                Err(DetectionError::ProviderUnavailable { device, reason }) => {
+                    reasons.push(format!("{device}: {reason}"))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut det = Self::with_model(YoloModel::load(path, cfg.intra_threads)?, cfg)?;
+        if !reasons.is_empty() {
+            let message = format!(
+                "{STAGE_NAME}: gpu_enabled, but no GPU execution provider can be used ({}); running on the CPU",
+                reasons.join("; ")
+            );
+            tracing::warn!("{message}");
+            det.fallback_warning = Some(message);
+        }
+        Ok(det)
+    }
+
+    /// Why a preferred GPU provider was not used (`None` when none was asked for or it runs
+    /// on it).
+    pub fn fallback_warning(&self) -> Option<&str> {
+        self.fallback_warning.as_deref()
     }
 
     /// A detector around an already loaded model.
@@ -641,6 +725,26 @@ impl PlayerDetector {
             ))
             .into());
         }
+        if let (false, Some(n)) = (cfg.ball_class_ids.is_empty(), model.classes())
+            && let Some(bad) = cfg.ball_class_ids.iter().find(|&&i| i as usize >= n)
+        {
+            return Err(DetectionError::InvalidConfig(format!(
+                "ball_class_ids contains {bad}, but {} has {n} classes (0..{n})",
+                model.path().display()
+            ))
+            .into());
+        }
+        if let Some(both) =
+            cfg.ball_class_ids.iter().find(|c| cfg.player_class_ids.as_ref().is_some_and(|p| p.contains(c)))
+        {
+            return Err(DetectionError::InvalidConfig(format!(
+                "class {both} is in both player_class_ids and ball_class_ids"
+            ))
+            .into());
+        }
+        if cfg.detection_stride == 0 {
+            return Err(DetectionError::InvalidConfig("detection_stride must be ≥ 1, found 0".into()).into());
+        }
         if cfg.tiles[0] == 0 || cfg.tiles[1] == 0 || !(0.0..0.5).contains(&cfg.tile_overlap) {
             return Err(DetectionError::InvalidConfig(format!(
                 "tiles {:?} must be ≥ 1 and tile_overlap {} in [0, 0.5)",
@@ -652,15 +756,35 @@ impl PlayerDetector {
             BatchDim::Fixed(n) => n,
             BatchDim::Dynamic => cfg.batch_size.unwrap_or(DEFAULT_BATCH).max(1),
         };
+        // Players: the configured classes, or every class that is not the ball.
+        let player_classes = match (&cfg.player_class_ids, model.classes()) {
+            (Some(ids), _) => Some(ids.clone()),
+            (None, _) if cfg.ball_class_ids.is_empty() => None,
+            (None, Some(n)) => Some((0..n as u32).filter(|c| !cfg.ball_class_ids.contains(c)).collect()),
+            (None, None) => {
+                return Err(DetectionError::InvalidConfig(format!(
+                    "{} does not state its class count: with ball_class_ids, set player_class_ids too",
+                    model.path().display()
+                ))
+                .into());
+            }
+        };
         Ok(PlayerDetector {
             model,
-            params: DecodeParams { confidence: cfg.confidence_threshold, classes: cfg.player_class_ids.clone() },
+            params: DecodeParams { confidence: cfg.confidence_threshold, classes: player_classes },
+            ball_params: (!cfg.ball_class_ids.is_empty()).then(|| DecodeParams {
+                confidence: cfg.confidence_threshold,
+                classes: Some(cfg.ball_class_ids.clone()),
+            }),
+            stride: u64::from(cfg.detection_stride),
             nms: cfg.nms_threshold,
             batch_size,
             tiles: cfg.tiles,
             tile_overlap: cfg.tile_overlap,
             tile_full_frame: cfg.tile_full_frame,
             input: Vec::new(),
+            fallback_warning: None,
+            warned: false,
         })
     }
 
@@ -669,8 +793,19 @@ impl PlayerDetector {
         &self.model
     }
 
+    /// Whether the model's ball classes are reported as ball candidates (`ball_class_ids`).
+    pub fn detects_ball(&self) -> bool {
+        self.ball_params.is_some()
+    }
+
     /// Detects players in a list of frames (one result per frame, in order).
     pub fn detect(&mut self, frames: &[&RgbFrame]) -> Result<Vec<Vec<Detection>>, DetectionError> {
+        Ok(self.detect_all(frames)?.into_iter().map(|f| f.players).collect())
+    }
+
+    /// Detects players and, with `ball_class_ids`, ball candidates in a list of frames (one
+    /// result per frame, in order).
+    pub fn detect_all(&mut self, frames: &[&RgbFrame]) -> Result<Vec<FrameDetections>, DetectionError> {
         let jobs: Vec<Job> = frames
             .iter()
             .enumerate()
@@ -682,7 +817,7 @@ impl PlayerDetector {
             .collect();
         let (in_w, in_h) = self.model.input_size();
         let per_image = 3 * in_w * in_h;
-        let mut raw: Vec<Vec<(Detection, bool)>> = vec![Vec::new(); frames.len()];
+        let mut raw: Vec<[Vec<(Detection, bool)>; 2]> = vec![Default::default(); frames.len()];
         for chunk in jobs.chunks(self.batch_size) {
             // Fixed-batch models always get their full batch; the padding images are ignored.
             let n = match self.model.batch() {
@@ -699,44 +834,54 @@ impl PlayerDetector {
                 })
                 .collect();
             let (channels, anchors, out) = self.model.infer(&self.input, n)?;
-            if let Some(ids) = &self.params.classes
-                && let Some(bad) = ids.iter().find(|&&i| i as usize + 4 >= channels)
+            for (key, params) in
+                [("player_class_ids", Some(&self.params)), ("ball_class_ids", self.ball_params.as_ref())]
             {
-                return Err(DetectionError::InvalidConfig(format!(
-                    "player_class_ids contains {bad}, but the model has {} classes",
-                    channels - 4
-                )));
+                if let Some(ids) = params.and_then(|p| p.classes.as_ref())
+                    && let Some(bad) = ids.iter().find(|&&i| i as usize + 4 >= channels)
+                {
+                    return Err(DetectionError::InvalidConfig(format!(
+                        "{key} contains {bad}, but the model has {} classes",
+                        channels - 4
+                    )));
+                }
             }
             let per_out = channels * anchors;
             for (i, (job, lb)) in chunk.iter().zip(&lbs).enumerate() {
                 let f = frames[job.frame];
-                let dets = decode(
-                    &out[i * per_out..(i + 1) * per_out],
-                    channels,
-                    anchors,
-                    lb,
-                    f.width,
-                    f.height,
-                    &self.params,
-                );
-                raw[job.frame].extend(dets.into_iter().map(|d| {
-                    let cut = job.is_tile && touches_inner_border(&d.bbox, job.region, f.width, f.height);
-                    (d, cut)
-                }));
+                let image_out = &out[i * per_out..(i + 1) * per_out];
+                for (kind, params) in [Some(&self.params), self.ball_params.as_ref()].into_iter().enumerate() {
+                    let Some(params) = params else { continue };
+                    let dets = decode(image_out, channels, anchors, lb, f.width, f.height, params);
+                    raw[job.frame][kind].extend(dets.into_iter().map(|d| {
+                        let cut = job.is_tile && touches_inner_border(&d.bbox, job.region, f.width, f.height);
+                        (d, cut)
+                    }));
+                }
             }
         }
         let nms = self.nms;
+        let merge = |dets: Vec<(Detection, bool)>| {
+            if dets.iter().any(|(_, cut)| *cut) {
+                merge_regions(dets, nms)
+            } else {
+                nms_per_class(dets.into_iter().map(|(d, _)| d).collect(), nms)
+            }
+        };
         Ok(raw
             .into_iter()
-            .map(|dets| {
-                if dets.iter().any(|(_, cut)| *cut) {
-                    merge_regions(dets, nms)
-                } else {
-                    nms_per_class(dets.into_iter().map(|(d, _)| d).collect(), nms)
-                }
-            })
+            .map(|[players, ball]| FrameDetections { players: merge(players), ball: merge(ball) })
             .collect())
     }
+}
+
+/// What the detector found in one frame.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FrameDetections {
+    /// Players (the player classes), after NMS, best first.
+    pub players: Vec<Detection>,
+    /// Ball candidates (the `ball_class_ids` classes; empty without them), after NMS.
+    pub ball: Vec<Detection>,
 }
 
 impl Stage for PlayerDetector {
@@ -747,32 +892,48 @@ impl Stage for PlayerDetector {
         vec![Artifact::FRAMES]
     }
     fn provides(&self) -> Vec<Artifact> {
-        vec![Artifact::PLAYER_DETECTIONS]
+        if self.detects_ball() {
+            vec![Artifact::PLAYER_DETECTIONS, Artifact::BALL_CANDIDATES]
+        } else {
+            vec![Artifact::PLAYER_DETECTIONS]
+        }
     }
 }
 
 impl StreamStage for PlayerDetector {
     fn process(&mut self, batch: &mut FrameBatch, ctx: &StageContext) -> Result<()> {
-        let mut frames = Vec::with_capacity(batch.items.len());
-        for item in &batch.items {
-            match &item.image {
-                Some(img) => frames.push(Arc::clone(img)),
-                None => {
-                    return Err(Error::permanent(format!(
-                        "{STAGE_NAME}: frame {} has no pixels (the `{}` artifact is missing)",
-                        item.record.index,
-                        Artifact::FRAMES
-                    )));
-                }
-            }
+        let images = require_pixels(batch, STAGE_NAME)?;
+        if let (false, Some(message)) = (self.warned, &self.fallback_warning) {
+            let kind = EventKind::Warning { message: message.clone() };
+            ctx.emit(PipelineEvent::now(ctx.pipeline_id(), Some(STAGE_NAME), kind));
+            self.warned = true;
         }
         if ctx.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let refs: Vec<&RgbFrame> = frames.iter().map(|f| f.as_ref()).collect();
-        let dets = self.detect(&refs)?;
-        for (item, d) in batch.items.iter_mut().zip(dets) {
-            item.record.players = Some(d);
+        // `detection_stride`: frames are chosen by index (not position in the batch) so that
+        // a resumed run skips the same frames as an uninterrupted one.
+        let chosen: Vec<usize> =
+            (0..batch.items.len()).filter(|&i| batch.items[i].record.index % self.stride == 0).collect();
+        let refs: Vec<&RgbFrame> = chosen.iter().map(|&i| images[i].as_ref()).collect();
+        let mut found = self.detect_all(&refs)?.into_iter();
+        let ball = self.detects_ball();
+        for (i, item) in batch.items.iter_mut().enumerate() {
+            if chosen.binary_search(&i).is_ok() {
+                let f = found.next().unwrap_or_default();
+                item.record.players = Some(f.players);
+                if ball {
+                    item.record.ball_candidates = Some(f.ball);
+                }
+            } else {
+                // Not observed: the tracker predicts this frame. The ball tracker has no
+                // such notion; for it the frame has no candidates (it coasts, up to
+                // `max_missing_frames`).
+                item.record.players = None;
+                if ball {
+                    item.record.ball_candidates = Some(Vec::new());
+                }
+            }
         }
         Ok(())
     }
@@ -1019,6 +1180,137 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         // A frame without pixels is an error, not an empty detection list.
         batch.items[0].image = None;
         assert!(det.process(&mut batch, &ctx).is_err());
+    }
+
+    fn frame_item(i: u64, f: RgbFrame) -> crate::types::FrameItem {
+        use crate::types::{FrameItem, FrameRecord};
+        FrameItem { record: FrameRecord { index: i, ..Default::default() }, image: Some(Arc::new(f)) }
+    }
+
+    #[test]
+    fn detection_stride_detects_frames_by_index() {
+        use crate::types::VideoInfo;
+        let mut c = cfg(graphs().join("dynamic.onnx"));
+        c.detection_stride = 2;
+        let mut det = PlayerDetector::new(&c).unwrap();
+        let ctx = StageContext::standalone(STAGE_NAME, VideoInfo::default());
+        let red = || solid(128, 64, [255, 0, 0], 0);
+        // A batch starting at an odd index (as after a resume): frames 3 and 5 are skipped.
+        let mut batch = FrameBatch { items: (3..7).map(|i| frame_item(i, red())).collect(), ..Default::default() };
+        det.process(&mut batch, &ctx).unwrap();
+        let got: Vec<Option<usize>> = batch.items.iter().map(|i| i.record.players.as_ref().map(Vec::len)).collect();
+        assert_eq!(got, vec![None, Some(1), None, Some(1)]);
+        assert!(batch.items.iter().all(|i| i.record.ball_candidates.is_none()), "no ball classes, no candidates");
+        c.detection_stride = 0;
+        let e = PlayerDetector::new(&c).unwrap_err();
+        assert!(matches!(e, Error::Detection(DetectionError::InvalidConfig(_))), "{e}");
+    }
+
+    #[test]
+    fn ball_classes_become_ball_candidates() {
+        use crate::types::VideoInfo;
+        let mut c = cfg(graphs().join("fixed.onnx"));
+        c.ball_class_ids = vec![1];
+        let mut det = PlayerDetector::new(&c).unwrap();
+        assert!(det.detects_ball());
+        assert_eq!(det.provides(), vec![Artifact::PLAYER_DETECTIONS, Artifact::BALL_CANDIDATES]);
+        let frame = solid(128, 64, [255, 0, 0], 16);
+        let [f] = det.detect_all(&[&frame]).unwrap().try_into().unwrap();
+        // Players are class 0 only: a0, the mean-R anchor and a3 (a1 is suppressed by a0).
+        assert_eq!(f.players.len(), 3, "{:?}", f.players);
+        assert_det(&f.players[0], [24.0, 16.0, 16.0, 32.0], 0.9, 0);
+        assert_det(&f.players[1], [76.0, 24.0, 8.0, 8.0], RED_MEAN, 0);
+        assert_det(&f.players[2], [116.0, 40.0, 12.0, 16.0], 0.6, 0);
+        // The ball: a2, the only anchor with a class-1 score ≥ 0.5 (mean G is {PAD_MEAN}).
+        assert_eq!(f.ball.len(), 1, "{:?}", f.ball);
+        assert_det(&f.ball[0], [26.0, 16.0, 16.0, 32.0], 0.7, 1);
+        // In the stage, with a stride: detected frames carry candidates, skipped ones none.
+        c.detection_stride = 2;
+        let mut det = PlayerDetector::new(&c).unwrap();
+        let ctx = StageContext::standalone(STAGE_NAME, VideoInfo::default());
+        let mut batch = FrameBatch {
+            items: vec![frame_item(0, frame.clone()), frame_item(1, frame.clone())],
+            ..Default::default()
+        };
+        det.process(&mut batch, &ctx).unwrap();
+        assert_eq!(batch.items[0].record.ball_candidates.as_ref().map(Vec::len), Some(1));
+        assert_eq!(batch.items[1].record.ball_candidates, Some(vec![]));
+        assert_eq!(batch.items[1].record.players, None);
+
+        // A class the model does not have, or one that is also a player class: config errors.
+        c.ball_class_ids = vec![2];
+        let e = PlayerDetector::new(&c).unwrap_err();
+        assert!(
+            matches!(e, Error::Detection(DetectionError::InvalidConfig(ref m)) if m.contains("ball_class_ids")),
+            "{e}"
+        );
+        c.ball_class_ids = vec![1];
+        c.player_class_ids = Some(vec![0, 1]);
+        let e = PlayerDetector::new(&c).unwrap_err();
+        assert!(matches!(e, Error::Detection(DetectionError::InvalidConfig(ref m)) if m.contains("both")), "{e}");
+    }
+
+    /// The reason a CUDA provider cannot be used in this test build with the CPU
+    /// `onnxruntime` wheel: the missing feature, or the missing provider in the library.
+    fn cuda_missing_reason() -> &'static str {
+        if cfg!(feature = "cuda") { "has no CUDAExecutionProvider" } else { "built without the `cuda` cargo feature" }
+    }
+
+    #[test]
+    fn demanded_gpu_provider_that_is_missing_is_a_typed_error() {
+        let mut c = cfg(graphs().join("dynamic.onnx"));
+        for device in [InferenceDevice::Cuda, InferenceDevice::Tensorrt] {
+            c.device = Some(device);
+            let e = PlayerDetector::new(&c).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+            let Error::Detection(DetectionError::ProviderUnavailable { device: d, reason }) = &e else {
+                panic!("{e:?}")
+            };
+            assert_eq!(*d, device);
+            let expected = match device {
+                InferenceDevice::Cuda => cuda_missing_reason(),
+                _ if cfg!(feature = "tensorrt") => "has no TensorrtExecutionProvider",
+                _ => "built without the `tensorrt` cargo feature",
+            };
+            assert!(reason.contains(expected), "{e}");
+        }
+        // `device: cpu` wins over gpu_enabled, without a warning.
+        c.device = Some(InferenceDevice::Cpu);
+        let exec = ExecutionOptions { device: c.device, gpu_enabled: true, ..Default::default() };
+        let det = PlayerDetector::with_execution(&c, &exec).unwrap();
+        assert_eq!((det.model().provider(), det.fallback_warning()), (&ProviderChoice::CPU, None));
+    }
+
+    #[test]
+    fn preferred_gpu_falls_back_to_the_cpu_with_one_warning_event() {
+        use crate::pipeline::events::{ChannelSink, EventHub};
+        use crate::types::VideoInfo;
+        let c = cfg(graphs().join("dynamic.onnx"));
+        let exec = ExecutionOptions { gpu_enabled: true, ..Default::default() };
+        let mut det = PlayerDetector::with_execution(&c, &exec).unwrap();
+        assert_eq!(det.model().provider(), &ProviderChoice::CPU);
+        let warning = det.fallback_warning().expect("a fallback warning").to_string();
+        assert!(warning.contains("running on the CPU") && warning.contains(cuda_missing_reason()), "{warning}");
+        // The CPU session is the cached one: the fallback does not load the model twice.
+        assert!(Arc::ptr_eq(det.model(), &YoloModel::load(&graphs().join("dynamic.onnx"), 1).unwrap()));
+
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut ctx = StageContext::standalone(STAGE_NAME, VideoInfo::default());
+        ctx.events = EventHub::start(vec![Box::new(ChannelSink(tx))]);
+        for i in 0..2 {
+            let mut batch =
+                FrameBatch { items: vec![frame_item(i, solid(128, 64, [255, 0, 0], 0))], ..Default::default() };
+            det.process(&mut batch, &ctx).unwrap();
+            assert_eq!(batch.items[0].record.players.as_ref().map(Vec::len), Some(1), "it still detects");
+        }
+        ctx.events.close(std::time::Duration::from_secs(5));
+        let events: Vec<PipelineEvent> = rx.try_iter().collect();
+        assert_eq!(events.len(), 1, "one warning, on the first batch: {events:?}");
+        assert_eq!(events[0].stage.as_deref(), Some(STAGE_NAME));
+        assert_eq!(events[0].kind, EventKind::Warning { message: warning });
+        // Without gpu_enabled: the CPU, no warning.
+        let det = PlayerDetector::with_execution(&c, &ExecutionOptions::default()).unwrap();
+        assert_eq!(det.fallback_warning(), None);
     }
 
     #[test]
