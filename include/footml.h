@@ -132,6 +132,14 @@ typedef struct footml_pipeline footml_pipeline;
 typedef struct footml_report footml_report;
 
 /**
+ * Receives each pipeline event as one line of JSON (the `events.jsonl` layout), with the
+ * `userdata` given to `footml_pipeline_run`. Called on a footml thread, never two calls at
+ * once for one run, and never after `footml_pipeline_run` has returned; `event_json` is
+ * valid during the call only. A slow callback delays only the events, not the analysis.
+ */
+typedef void (*footml_event_callback)(const char *event_json, void *userdata);
+
+/**
  * A planar YUV 4:2:0 (I420) frame: a full-size Y plane, U and V planes of
  * ⌈width/2⌉ × ⌈height/2⌉ samples.
  */
@@ -281,14 +289,6 @@ typedef struct {
     uint32_t interpolated;
 } footml_ball_row;
 
-/**
- * Receives each pipeline event as one line of JSON (the `events.jsonl` layout), with the
- * `userdata` given to `footml_pipeline_run`. Called on a footml thread, never two calls at
- * once for one run, and never after `footml_pipeline_run` has returned; `event_json` is
- * valid during the call only. A slow callback delays only the events, not the analysis.
- */
-typedef void (*footml_event_callback)(const char *event_json, void *userdata);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -323,6 +323,8 @@ footml_result footml_analyze_json(const char *config_json,
 /**
  * Starts a live session for a configuration (JSON): `fps` and `frame_size` are required,
  * `live.input` says whether pushes carry pixels or detections (see `footml::config::LiveConfig`).
+ * `callback` (may be NULL) receives the pipeline events with `userdata`, as for
+ * `footml_pipeline_run`, until `footml_live_finish` or `footml_live_free` returns.
  * `*live_out` is set to NULL first and receives the session on success; on failure
  * `*error_out` (when `error_out` is not NULL) receives the message, freed with
  * `footml_string_free`.
@@ -330,9 +332,14 @@ footml_result footml_analyze_json(const char *config_json,
  * # Safety
  *
  * `config_json` must be NULL or NUL-terminated; `live_out` and `error_out` must each be NULL
- * or writable.
+ * or writable; `callback`, when not NULL, must be safe to call from another thread with
+ * `userdata` until the session is finished or freed.
  */
-footml_result footml_live_new(const char *config_json, footml_live **live_out, char **error_out);
+footml_result footml_live_new(const char *config_json,
+                              footml_event_callback callback,
+                              void *userdata,
+                              footml_live **live_out,
+                              char **error_out);
 
 /**
  * Pushes a packed 8-bit RGB or BGR frame (`format`: `FOOTML_PIXEL_RGB24` or

@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
 
     footml_live *live = NULL;
     char *error = NULL;
-    footml_result rc = footml_live_new(config, &live, &error);
+    footml_result rc = footml_live_new(config, NULL, NULL, &live, &error);
     if (rc != FOOTML_OK) {
         fprintf(stderr, "footml_live_new: %s: %s\n", footml_result_message(rc), error ? error : "");
         footml_string_free(error);

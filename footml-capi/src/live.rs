@@ -1,13 +1,14 @@
 //! Live sessions from C: push a frame (RGB/BGR, YUV 4:2:0 or detections), read that frame's
 //! tracks and ball, finish into a report.
 
-use std::ffi::c_char;
-use std::sync::Mutex;
+use std::ffi::{c_char, c_void};
+use std::sync::{Arc, Mutex};
 
 use footml::live::{FrameResult, LiveFrame, LiveSession, PackedFormat, YuvColor, YuvMatrix};
 use footml::{BBox, CancellationToken, Detection, PipelineConfig};
 
 use crate::error::{Failure, LastError, fail, invalid, non_null};
+use crate::pipeline::{CallbackSink, UserData, close_gate, footml_event_callback};
 use crate::report::{ball_row, footml_ball_row, footml_report, footml_track_row, track_row, write_rows};
 use crate::result::footml_result;
 use crate::string::str_arg;
@@ -80,6 +81,17 @@ pub struct footml_live {
     cancel: CancellationToken,
     frame: Mutex<LastFrame>,
     last_error: LastError,
+    /// Closed once the session's engine has stopped, so the event callback is never called
+    /// after `footml_live_finish` or `footml_live_free` returns.
+    events_open: Arc<Mutex<bool>>,
+}
+
+impl Drop for footml_live {
+    fn drop(&mut self) {
+        // Stop (cancel and join) the engine first, then the callback.
+        drop(self.session.lock().unwrap_or_else(|p| p.into_inner()).take());
+        close_gate(&self.events_open);
+    }
 }
 
 impl footml_live {
@@ -142,6 +154,8 @@ unsafe fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Fa
 
 /// Starts a live session for a configuration (JSON): `fps` and `frame_size` are required,
 /// `live.input` says whether pushes carry pixels or detections (see `footml::config::LiveConfig`).
+/// `callback` (may be NULL) receives the pipeline events with `userdata`, as for
+/// `footml_pipeline_run`, until `footml_live_finish` or `footml_live_free` returns.
 /// `*live_out` is set to NULL first and receives the session on success; on failure
 /// `*error_out` (when `error_out` is not NULL) receives the message, freed with
 /// `footml_string_free`.
@@ -149,10 +163,13 @@ unsafe fn bytes<'a>(p: *const u8, len: usize, name: &str) -> Result<&'a [u8], Fa
 /// # Safety
 ///
 /// `config_json` must be NULL or NUL-terminated; `live_out` and `error_out` must each be NULL
-/// or writable.
+/// or writable; `callback`, when not NULL, must be safe to call from another thread with
+/// `userdata` until the session is finished or freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn footml_live_new(
     config_json: *const c_char,
+    callback: footml_event_callback,
+    userdata: *mut c_void,
     live_out: *mut *mut footml_live,
     error_out: *mut *mut c_char,
 ) -> footml_result {
@@ -164,12 +181,23 @@ pub unsafe extern "C" fn footml_live_new(
             // SAFETY: NULL or NUL-terminated by the caller's contract, read during this call.
             let json = unsafe { str_arg(config_json, "config_json") }?;
             let config = PipelineConfig::from_json(json).map_err(|e| fail(e.into()))?;
-            let session = LiveSession::from_config(&config).map_err(fail)?;
+            let events_open = Arc::new(Mutex::new(true));
+            let session = LiveSession::from_config_with(&config, |b| {
+                Ok(match callback {
+                    Some(callback) => {
+                        let open = events_open.clone();
+                        b.event_sink(CallbackSink { callback, userdata: UserData(userdata), open })
+                    }
+                    None => b,
+                })
+            })
+            .map_err(fail)?;
             let live = footml_live {
                 cancel: session.cancellation_token(),
                 session: Mutex::new(Some(session)),
                 frame: Mutex::new(LastFrame::default()),
                 last_error: LastError::default(),
+                events_open,
             };
             Ok(Box::into_raw(Box::new(live)))
         })();
@@ -371,7 +399,9 @@ pub unsafe extern "C" fn footml_live_finish(
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { *report_out = std::ptr::null_mut() };
         let session = s.session.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(footml_live::closed)?;
-        let report = session.finish().map_err(fail)?;
+        let report = session.finish();
+        close_gate(&s.events_open);
+        let report = report.map_err(fail)?;
         // SAFETY: non-NULL and writable by the caller's contract.
         unsafe { *report_out = footml_report::boxed(report) };
         Ok(())

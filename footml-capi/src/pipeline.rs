@@ -29,17 +29,22 @@ pub struct footml_pipeline {
 }
 
 /// The caller's `userdata`, handed to the sink thread.
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 // SAFETY: footml never dereferences it; the caller hands it over for callbacks made on a
 // footml thread, which is what `footml_event_callback` documents.
 unsafe impl Send for UserData {}
 
-/// An event sink calling the C callback. `open` is cleared under its lock when the run
-/// returns, so no callback can start (or still be running) after that.
-struct CallbackSink {
-    callback: unsafe extern "C" fn(*const c_char, *mut c_void),
-    userdata: UserData,
-    open: Arc<Mutex<bool>>,
+/// An event sink calling the C callback. `open` is cleared under its lock ([`close_gate`])
+/// when the run returns, so no callback can start (or still be running) after that.
+pub(crate) struct CallbackSink {
+    pub(crate) callback: unsafe extern "C" fn(*const c_char, *mut c_void),
+    pub(crate) userdata: UserData,
+    pub(crate) open: Arc<Mutex<bool>>,
+}
+
+/// Stops a [`CallbackSink`] for good, waiting for a callback in progress to return.
+pub(crate) fn close_gate(open: &Mutex<bool>) {
+    *open.lock().unwrap_or_else(|e| e.into_inner()) = false;
 }
 
 impl EventSink for CallbackSink {
@@ -132,7 +137,7 @@ pub unsafe extern "C" fn footml_pipeline_run(
             }
             let result = builder.build().and_then(Pipeline::run);
             // Late events are dropped rather than delivered after the caller got control back.
-            *open.lock().unwrap_or_else(|e| e.into_inner()) = false;
+            close_gate(&open);
             let report = result.map_err(fail)?;
             // SAFETY: non-NULL and writable by the caller's contract.
             unsafe { *report_out = footml_report::boxed(report) };

@@ -995,6 +995,13 @@ mod tests {
         assert!(e.to_string().contains("takes detections, found pixels"), "{e}");
     }
 
+    /// The bindings hand sessions to other threads (Python releases the GIL around pushes).
+    #[test]
+    fn sessions_can_move_between_threads() {
+        fn is_send<T: Send>() {}
+        is_send::<LiveSession>();
+    }
+
     #[test]
     fn config_errors_name_the_key() {
         for (json, key) in [

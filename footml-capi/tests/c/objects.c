@@ -88,10 +88,10 @@ static void pipelines(const char *dets) {
 static void live_pixels(void) {
     footml_live *live = NULL;
     char *error = NULL;
-    CHECK(footml_live_new("{\"fps\": 25}", &live, &error) == FOOTML_ERR_CONFIG && live == NULL &&
+    CHECK(footml_live_new("{\"fps\": 25}", NULL, NULL, &live, &error) == FOOTML_ERR_CONFIG && live == NULL &&
           contains(error, "frame_size"));
     footml_string_free(error);
-    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [64, 48], \"live\": {\"input\": \"pixels\"}}", &live, NULL) ==
+    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [64, 48], \"live\": {\"input\": \"pixels\"}}", NULL, NULL, &live, NULL) ==
           FOOTML_OK);
     uint64_t next = 99;
     CHECK(footml_live_next_index(live, &next) == FOOTML_OK && next == 0);
@@ -154,10 +154,11 @@ static void live_pixels(void) {
 }
 
 static void live_detections(void) {
+    struct counts events = {0, 0, 0, NULL};
     footml_live *live = NULL;
     CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [1920, 1080], \"live\": {\"input\": \"detections\", "
                           "\"ball_candidates\": true}}",
-                          &live, NULL) == FOOTML_OK);
+                          on_event, &events, &live, NULL) == FOOTML_OK);
     footml_detection players[2] = {{100, 200, 30, 80, 0.9f, 0}, {500, 300, 30, 80, 0.8f, 0}};
     footml_detection ball = {700, 400, 12, 12, 0.7f, 0};
     const footml_track_row *rows = NULL;
@@ -184,14 +185,16 @@ static void live_detections(void) {
     CHECK(rc == FOOTML_ERR_CANCELLED || rc == FOOTML_ERR_CLOSED);
     CHECK(footml_live_push_detections(live, players, 2, NULL, 0, 3.0) == FOOTML_ERR_CLOSED);
     footml_live_free(live);
+    /* Events came as in file mode (each streaming stage started); none after free. */
+    CHECK(events.started >= 3);
 
     /* Freed without finish: cancelled and joined, nothing leaks. */
-    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [1920, 1080]}", &live, NULL) == FOOTML_OK);
+    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [1920, 1080]}", NULL, NULL, &live, NULL) == FOOTML_OK);
     CHECK(footml_live_push_detections(live, players, 2, NULL, 0, 0.0) == FOOTML_OK);
     footml_live_free(live);
 
-    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [1920, 1080]}", NULL, NULL) == FOOTML_ERR_NULL_POINTER);
-    CHECK(footml_live_new("\xc3\x28", &live, NULL) == FOOTML_ERR_INVALID_UTF8);
+    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [1920, 1080]}", NULL, NULL, NULL, NULL) == FOOTML_ERR_NULL_POINTER);
+    CHECK(footml_live_new("\xc3\x28", NULL, NULL, &live, NULL) == FOOTML_ERR_INVALID_UTF8);
     CHECK(footml_live_push_detections(NULL, NULL, 0, NULL, 0, 0.0) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_live_frame_tracks(NULL, &rows, &len) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_live_cancel(NULL) == FOOTML_ERR_NULL_POINTER);
