@@ -33,6 +33,8 @@
 //!      the release radius, or nobody);
 //!    * else, when the ball goes out or stays loose longer than `max_loose_s` after travelling
 //!      at least `min_pass_distance_m`: a **failed pass**;
+//!    * else, when the next spell is the same player's, or a track that starts where his
+//!      ended just after it (a tracker id switch), nothing;
 //!    * else, when the next spell is a team mate's: a **pass** (completed);
 //!    * else, when it is an opponent's: an **interception** if the ball travelled at least
 //!      `min_pass_distance_m` from the release, a **turnover** (tackle, lost touch) if not;
@@ -156,6 +158,12 @@ fn velocity(at: impl Fn(usize) -> Option<P2>, n: usize, i: usize, k: usize, dir:
     let t = (b.0 - a.0) as f64 * dt;
     Some([(b.1[0] - a.1[0]) / t, (b.1[1] - a.1[1]) / t])
 }
+
+/// Longest gap (frames) between the end of a track and the start of another that can still
+/// be the same player under a new id (the tracker keeps a lost track 30 frames by default).
+const MAX_SWITCH_GAP_FRAMES: usize = 30;
+/// Fastest a player runs, m/s.
+const MAX_PLAYER_SPEED_MPS: f64 = 10.0;
 
 /// One player's uninterrupted control of the ball.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -439,6 +447,20 @@ impl EventDetection {
             .reduce(f64::max)
     }
 
+    /// Whether track `b` is track `a` under a new id (a tracker id switch): `b` is first seen
+    /// after `a` was last seen, within [`MAX_SWITCH_GAP_FRAMES`], where a player could have
+    /// got from `a`'s last position (at most [`MAX_PLAYER_SPEED_MPS`] plus 1 m of noise).
+    /// The ball passing between them is then no pass.
+    fn continues(s: &Scene, a: u64, b: u64) -> bool {
+        let (Some(pa), Some(pb)) = (s.paths.get(&a), s.paths.get(&b)) else { return false };
+        let last_a = pa.first + pa.pos.len() - 1;
+        if pb.first <= last_a || pb.first - last_a > MAX_SWITCH_GAP_FRAMES {
+            return false;
+        }
+        let (Some(p), Some(q)) = (pa.at(last_a), pb.at(pb.first)) else { return false };
+        dist(p, q) <= 1.0 + MAX_PLAYER_SPEED_MPS * (pb.first - last_a) as f64 * s.dt
+    }
+
     /// Farthest the ball got from its position at `from` over frames `from..to`.
     fn travel(&self, s: &Scene, from: usize, to: usize) -> f64 {
         let Some(b0) = s.ball[from] else { return 0.0 };
@@ -530,7 +552,7 @@ impl EventDetection {
                 continue;
             }
             let Some(t) = next else { continue };
-            if t.track == sp.track {
+            if t.track == sp.track || Self::continues(s, sp.track, t.track) {
                 continue;
             }
             let (Some(a), Some(b)) = (sp.team, t.team) else { continue };
@@ -863,6 +885,28 @@ mod tests {
         assert_eq!((out[0].frame, out[0].team, out[0].from_track), (30, Some(1), Some(1)));
         assert_eq!((out[0].details["goal_line"], out[0].details["lost"]), (0.0, 1.0));
         assert!(pos[30..].iter().all(|p| p.team.is_none()));
+    }
+
+    #[test]
+    fn a_new_track_id_for_the_same_player_is_no_pass() {
+        // Player 1 holds the ball at (0.5, 0) until his track ends at frame 40; the tracker
+        // picks him up again as track 5 from frame 44, 0.2 m away, still with the ball.
+        let players: Vec<(u64, Option<u32>, Role, Mover)> = vec![
+            (1, Some(0), Role::Player, Box::new(|f| (f <= 40).then_some([0.0, 0.0]))),
+            (5, Some(0), Role::Player, Box::new(|f| (f >= 44).then_some([0.2, 0.0]))),
+        ];
+        let (pos, events) = run(&mut scene(80, players, still([0.5, 0.0]), true));
+        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(pos[40], Possession { team: Some(0), track_id: Some(1) });
+        assert_eq!(pos[50], Possession { team: Some(0), track_id: Some(5) });
+        // A different player 15 m away taking over after the same gap is a pass.
+        let players: Vec<(u64, Option<u32>, Role, Mover)> = vec![
+            (1, Some(0), Role::Player, Box::new(|f| (f <= 40).then_some([0.0, 0.0]))),
+            (5, Some(0), Role::Player, Box::new(|f| (f >= 44).then_some([15.0, 0.0]))),
+        ];
+        let ball = path(&[(0, [0.5, 0.0]), (40, [0.5, 0.0]), (60, [14.5, 0.0]), (79, [14.5, 0.0])]);
+        let (_, events) = run(&mut scene(80, players, Box::new(ball), true));
+        assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![MatchEventKind::Pass]);
     }
 
     #[test]
