@@ -136,6 +136,9 @@ typedef struct footml_report footml_report;
  * `userdata` given to `footml_pipeline_run`. Called on a footml thread, never two calls at
  * once for one run, and never after `footml_pipeline_run` has returned; `event_json` is
  * valid during the call only. A slow callback delays only the events, not the analysis.
+ * It may call `footml_pipeline_cancel`/`footml_live_cancel` and the `_last_error`
+ * functions; any other call on the object it reports on (run, push, finish, free) from
+ * inside the callback deadlocks.
  */
 typedef void (*footml_event_callback)(const char *event_json, void *userdata);
 

@@ -16,6 +16,9 @@ use crate::string::{str_arg, to_c_string};
 /// `userdata` given to `footml_pipeline_run`. Called on a footml thread, never two calls at
 /// once for one run, and never after `footml_pipeline_run` has returned; `event_json` is
 /// valid during the call only. A slow callback delays only the events, not the analysis.
+/// It may call `footml_pipeline_cancel`/`footml_live_cancel` and the `_last_error`
+/// functions; any other call on the object it reports on (run, push, finish, free) from
+/// inside the callback deadlocks.
 #[allow(non_camel_case_types)]
 pub type footml_event_callback = Option<unsafe extern "C" fn(event_json: *const c_char, userdata: *mut c_void)>;
 
