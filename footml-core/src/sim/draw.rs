@@ -174,10 +174,10 @@ pub fn figure(pose: &Pose, cam: &Camera) -> Option<Figure> {
         let (knee, ankle) = (legs[i].0 + up, legs[i].1 + up);
         let hip = hips[i] + up;
         let thigh_mid = hip + 0.45 * (knee - hip);
-        prims.push(Prim::Limb(thigh_mid, knee, 0.13, shade(skin, dim)));
-        prims.push(Prim::Limb(knee, ankle, 0.11, shade(kit.socks, dim)));
+        prims.push(Prim::Limb(thigh_mid, knee, 0.14, shade(skin, dim)));
+        prims.push(Prim::Limb(knee, ankle, 0.12, shade(kit.socks, dim)));
         prims.push(Prim::Limb(ankle, ankle + 0.17 * d - 0.03 * z, 0.09, BOOTS));
-        prims.push(Prim::Limb(hip, thigh_mid, 0.17, shade(kit.shorts, dim)));
+        prims.push(Prim::Limb(hip, thigh_mid, 0.18, shade(kit.shorts, dim)));
     };
     let arm = |side: f64, ph: f64| {
         let a = -arm_amp * ph.sin();
@@ -489,32 +489,56 @@ impl Painter {
 
     /// Paints a person.
     pub fn draw_figure(&mut self, cam: &Camera, fig: &Figure) {
+        // Each part is shaded as a lit cylinder or body: its colour darkened, then a lighter,
+        // narrower core shifted towards the light (from the left). Flat cut-outs look less
+        // like people to a detector trained on photos.
         for prim in &fig.prims {
             match prim {
-                Prim::Limb(a, b, w, c) => self.limb(cam, *a, *b, *w, *c, 255, LineCap::Round),
+                Prim::Limb(a, b, w, c) => {
+                    self.limb(cam, *a, *b, *w, shade(*c, 0.72), 255, LineCap::Round);
+                    let shift = cam.rotation.row(0).transpose() * (-0.18 * w);
+                    self.limb(cam, a + shift, b + shift, 0.5 * w, shade(*c, 1.08), 255, LineCap::Round);
+                }
                 Prim::Hull(pts, c) => {
                     let px: Vec<[f64; 2]> = pts.iter().filter_map(|q| cam.project(*q)).map(|(uv, _)| uv).collect();
                     let hull = convex_hull(px);
+                    self.fill_pixels(&hull, shade(*c, 0.75));
+                    // The lit core: the silhouette shrunk towards a point left of its centre.
                     if hull.len() >= 3 {
-                        let mut pb = PathBuilder::new();
-                        pb.move_to(hull[0][0] as f32, hull[0][1] as f32);
-                        for q in &hull[1..] {
-                            pb.line_to(q[0] as f32, q[1] as f32);
-                        }
-                        pb.close();
-                        if let Some(path) = pb.finish() {
-                            self.pixmap.fill_path(
-                                &path,
-                                &paint(*c, 255),
-                                FillRule::Winding,
-                                Transform::identity(),
-                                None,
-                            );
-                        }
+                        let n = hull.len() as f64;
+                        let (mx, my) =
+                            (hull.iter().map(|q| q[0]).sum::<f64>() / n, hull.iter().map(|q| q[1]).sum::<f64>() / n);
+                        let width = hull.iter().map(|q| q[0]).fold(f64::NEG_INFINITY, f64::max)
+                            - hull.iter().map(|q| q[0]).fold(f64::INFINITY, f64::min);
+                        let (cx, cy) = (mx - 0.12 * width, my);
+                        let core: Vec<[f64; 2]> =
+                            hull.iter().map(|q| [cx + 0.72 * (q[0] - cx), cy + 0.85 * (q[1] - cy)]).collect();
+                        self.fill_pixels(&core, shade(*c, 1.05));
                     }
                 }
-                Prim::Ball(c, r, colour) => self.disc(cam, *c, *r, *colour),
+                Prim::Ball(c, r, colour) => {
+                    self.disc(cam, *c, *r, shade(*colour, 0.8));
+                    let shift =
+                        cam.rotation.row(0).transpose() * (-0.25 * r) - cam.rotation.row(1).transpose() * (0.2 * r);
+                    self.disc(cam, c + shift, 0.65 * r, shade(*colour, 1.05));
+                }
             }
+        }
+    }
+
+    /// Fills a pixel-space polygon.
+    fn fill_pixels(&mut self, poly: &[[f64; 2]], c: Rgb) {
+        if poly.len() < 3 {
+            return;
+        }
+        let mut pb = PathBuilder::new();
+        pb.move_to(poly[0][0] as f32, poly[0][1] as f32);
+        for q in &poly[1..] {
+            pb.line_to(q[0] as f32, q[1] as f32);
+        }
+        pb.close();
+        if let Some(path) = pb.finish() {
+            self.pixmap.fill_path(&path, &paint(c, 255), FillRule::Winding, Transform::identity(), None);
         }
     }
 
