@@ -230,6 +230,43 @@ pub struct StageConfigs {
     pub formation_analysis: FormationAnalysisConfig,
     /// Pitch calibration (image → pitch homographies).
     pub pitch_calibration: PitchCalibrationConfig,
+    /// Team classification from kit colours.
+    pub team_classification: TeamClassificationConfig,
+}
+
+/// Team classification settings (see [`crate::stages::teams`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamClassificationConfig {
+    /// A track needs kit samples in at least this many frames to be classified; tracks with
+    /// fewer are reported with role `unknown` and no team.
+    pub min_samples: u32,
+    /// A frame's kit sample counts only when its torso showed at least this many non-grass
+    /// pixels (after subsampling); smaller samples (tiny or hidden players) are ignored.
+    pub min_pixels: u32,
+    /// CIE76 ΔE from the nearer team kit beyond which a sample is not that team's kit:
+    /// referees and goalkeepers, whose kits differ from both teams'. Also the least distance
+    /// between the two team kits: closer kits cannot be told apart and no team is reported.
+    pub outlier_distance: f32,
+    /// Share of the tracks' weight (the farthest from their kit) left out when the two team
+    /// kits are fitted, so referees and goalkeepers do not pull the team colours.
+    pub trim: f32,
+    /// With pitch positions, a kit outlier whose median distance from the halfway line is at
+    /// least this many metres is a goalkeeper (the penalty area begins 36 m out); the others
+    /// are referees.
+    pub goalkeeper_min_abs_x_m: f64,
+}
+
+impl Default for TeamClassificationConfig {
+    fn default() -> Self {
+        TeamClassificationConfig {
+            min_samples: 5,
+            min_pixels: 8,
+            outlier_distance: 22.0,
+            trim: 0.2,
+            goalkeeper_min_abs_x_m: 30.0,
+        }
+    }
 }
 
 /// Video decoding settings.
@@ -862,6 +899,7 @@ impl PipelineConfig {
         crate::stages::events::validate_config(&self.stage_configs.event_detection)?;
         crate::stages::formations::validate_config(&self.stage_configs.formation_analysis)?;
         crate::stages::pitch_calibration::validate_config(self)?;
+        crate::stages::teams::validate_config(&self.stage_configs.team_classification)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
         }

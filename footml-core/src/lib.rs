@@ -76,8 +76,8 @@ pub use pipeline::stage::{Artifact, FrameSource, MatchStage, StageContext, Strea
 pub use pipeline::{Pipeline, PipelineBuilder};
 pub use report::MatchReport;
 pub use types::{
-    BBox, BallObservation, BallState, Calibration, Detection, FrameBatch, FrameItem, FrameRecord, MatchData, RgbFrame,
-    TrackedBox, VideoInfo,
+    BBox, BallObservation, BallState, Calibration, Detection, FrameBatch, FrameItem, FrameRecord, KitSample, MatchData,
+    RgbFrame, TrackedBox, VideoInfo,
 };
 
 /// The README's Rust example, compiled as a doctest so it cannot rot.

@@ -133,9 +133,27 @@ pub struct FrameRecord {
     /// Where `homography` came from (set with it by pitch calibration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// Kit colour of tracked people ([`crate::Artifact::KIT_COLOURS`]), from team features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit: Option<Vec<KitSample>>,
+    /// Team of each player detection given by the user, parallel to `players` (`None` where
+    /// the input said nothing); set by a detections file with a team column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_teams: Option<Vec<Option<u32>>>,
     /// Artifacts of user stages, by artifact name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The kit colour of one tracked person in one frame: what team classification clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KitSample {
+    /// The track.
+    pub track_id: u64,
+    /// Median CIELAB `[L*, a*, b*]` (D65) of the torso's non-grass pixels.
+    pub lab: [f32; 3],
+    /// Pixels the median was taken over (a subsample of the torso).
+    pub pixels: u32,
 }
 
 /// How a frame's homography was obtained ([`FrameRecord::calibration`]).

@@ -596,6 +596,13 @@ impl Pipeline {
         };
         if tracking_possible {
             b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
+            if matches!(input, SourceInput::Pixels) {
+                // Kit colours while the pixels are there; teams once the match is complete.
+                let tc = &config.stage_configs.team_classification;
+                b = b
+                    .stream_stage(crate::stages::teams::TeamFeatures::new())
+                    .match_stage(crate::stages::teams::TeamClassification::new(tc)?);
+            }
             if calibrated {
                 // Event detection and formation analysis run after team classification
                 // (`Stage::after(teams)`) when a stage provides teams, without teams otherwise.

@@ -24,8 +24,11 @@
 //!    `sprint_speed_kmh` lasting at least `sprint_min_duration_s`, counted at its onset;
 //!    heatmap = frames per cell of a grid over the pitch.
 //!
-//! Team metrics need tracks that carry a team: no built-in stage sets one yet, so
-//! [`crate::report::Metrics::teams`] stays empty rather than guessed.
+//! **Team metrics** ([`crate::report::Metrics::teams`]), when team classification ran
+//! (`MatchData.teams`): per team, the sum of its players' and goalkeepers' distances, and
+//! `possession_pct` — the share of the frames with a team in possession that are this
+//! team's — from `MatchData.possession` when event detection filled it (`None` otherwise).
+//! Without teams the list stays empty rather than guessed.
 //!
 //! The result is stored as JSON in `MatchData.extra["metrics"]` and shown typed in the
 //! report's `metrics`.
@@ -34,7 +37,7 @@ use std::collections::BTreeMap;
 
 use crate::config::{ConfigError, MetricsConfig};
 use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext};
-use crate::report::{Heatmap, Metrics, PlayerMetrics, apply_homography};
+use crate::report::{Heatmap, Metrics, PlayerMetrics, TeamMetrics, apply_homography};
 use crate::types::MatchData;
 use crate::{Error, Result};
 
@@ -320,6 +323,28 @@ impl Stage for PhysicalMetrics {
     fn provides(&self) -> Vec<Artifact> {
         vec![Artifact::custom(Self::ARTIFACT)]
     }
+
+    fn after(&self) -> Vec<Artifact> {
+        // Team totals need teams, and possession shares need event detection's possession.
+        vec![Artifact::TEAMS, Artifact::custom(crate::stages::events::EventDetection::ARTIFACT)]
+    }
+}
+
+/// Per-team distance and possession share (see the module docs); empty without teams.
+fn team_metrics(data: &MatchData, players: &[PlayerMetrics]) -> Vec<TeamMetrics> {
+    let Some(assignment) = &data.teams else { return Vec::new() };
+    let possessed = data.possession.iter().filter(|p| p.team.is_some()).count();
+    assignment
+        .teams
+        .iter()
+        .map(|team| {
+            let distance_m =
+                players.iter().filter(|p| assignment.team_of(p.track_id) == Some(team.id)).map(|p| p.distance_m).sum();
+            let own = data.possession.iter().filter(|p| p.team == Some(team.id)).count();
+            let possession_pct = (possessed > 0).then(|| 100.0 * own as f64 / possessed as f64);
+            TeamMetrics { team: team.id, possession_pct, distance_m }
+        })
+        .collect()
 }
 
 impl MatchStage for PhysicalMetrics {
@@ -347,7 +372,8 @@ impl MatchStage for PhysicalMetrics {
             samples.dedup_by_key(|s| s.frame);
             players.push(self.player_metrics(id, &samples, fps));
         }
-        let metrics = Metrics { players, teams: vec![] };
+        let teams = team_metrics(data, &players);
+        let metrics = Metrics { players, teams };
         let json = serde_json::to_value(&metrics).map_err(|e| Error::permanent(format!("metrics to JSON: {e}")))?;
         data.extra.insert(Self::ARTIFACT.to_string(), json);
         Ok(())
@@ -495,6 +521,62 @@ mod tests {
         assert!((p.distance_m - 20.0).abs() < 0.05, "{}", p.distance_m);
         assert!((p.avg_speed_kmh - 18.0).abs() < 0.05, "{}", p.avg_speed_kmh);
         assert_eq!(p.heatmap.counts.iter().sum::<u32>(), 101);
+    }
+
+    #[test]
+    fn team_totals_and_possession_shares() {
+        use crate::analysis::{Possession, Role, TeamAssignment, TeamSource, TrackTeam};
+        // Three tracks running along x at 0.1, 0.2 and 0.3 m per frame for 100 frames: team 0
+        // is tracks 1 (player) and 2 (goalkeeper), team 1 track 3; track 4 is a referee.
+        let h = [[0.1, 0.0, -96.0], [0.0, 0.1, -54.0], [0.0, 0.0, 1.0]];
+        let frames = (0..101u64)
+            .map(|i| {
+                let t = |id: u64, px_per_frame: f32| {
+                    let bbox = BBox::new(200.0 + px_per_frame * i as f32, 100.0 * id as f32, 10.0, 20.0);
+                    TrackedBox { track_id: id, bbox, score: 0.9 }
+                };
+                FrameRecord {
+                    index: i,
+                    tracks: Some(vec![t(1, 1.0), t(2, 2.0), t(3, 3.0), t(4, 1.0)]),
+                    homography: Some(h),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let entry =
+            |track_id, team, role| TrackTeam { track_id, team, role, confidence: 1.0, source: TeamSource::User };
+        let teams = TeamAssignment::from_tracks([
+            entry(1, Some(0), Role::Player),
+            entry(2, Some(0), Role::Goalkeeper),
+            entry(3, Some(1), Role::Player),
+            entry(4, None, Role::Referee),
+        ]);
+        let mut data = MatchData {
+            video: VideoInfo { fps: FPS, ..Default::default() },
+            frames,
+            teams: Some(teams),
+            ..Default::default()
+        };
+        let ctx = StageContext::standalone("metrics", data.video.clone());
+        // Without possession (no event detection) the shares stay unknown.
+        stage().run(&mut data, &ctx).unwrap();
+        let m: Metrics = serde_json::from_value(data.extra["metrics"].clone()).unwrap();
+        let d: BTreeMap<u64, f64> = m.players.iter().map(|p| (p.track_id, p.distance_m)).collect();
+        assert!((d[&1] - 10.0).abs() < 0.05 && (d[&2] - 20.0).abs() < 0.05 && (d[&3] - 30.0).abs() < 0.05, "{d:?}");
+        assert_eq!(m.teams.len(), 2);
+        assert_eq!((m.teams[0].team, m.teams[0].distance_m, m.teams[0].possession_pct), (0, d[&1] + d[&2], None));
+        assert_eq!((m.teams[1].team, m.teams[1].distance_m, m.teams[1].possession_pct), (1, d[&3], None));
+        // 101 frames: 60 team 0, 30 team 1, 11 loose → 2/3 and 1/3 of the possessed frames.
+        data.possession = (0..101)
+            .map(|i| Possession {
+                team: [Some(0), Some(1), None][usize::from(i >= 60) + usize::from(i >= 90)],
+                track_id: None,
+            })
+            .collect();
+        stage().run(&mut data, &ctx).unwrap();
+        let m: Metrics = serde_json::from_value(data.extra["metrics"].clone()).unwrap();
+        assert_eq!(m.teams[0].possession_pct, Some(100.0 * 60.0 / 90.0));
+        assert_eq!(m.teams[1].possession_pct, Some(100.0 * 30.0 / 90.0));
     }
 
     #[test]

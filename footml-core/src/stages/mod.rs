@@ -11,6 +11,7 @@ pub mod pitch_calibration;
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod player_detection;
 pub mod player_tracking;
+pub mod teams;
 #[cfg(feature = "video")]
 #[cfg_attr(docsrs, doc(cfg(feature = "video")))]
 pub mod video_decoding;

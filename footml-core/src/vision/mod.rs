@@ -9,8 +9,10 @@
 //! * [`nms`]: class-aware non-maximum suppression of detections.
 //! * [`particle`]: a deterministic, resumable particle filter for a point.
 //! * [`homography`]: normalised DLT and RANSAC homographies from point correspondences.
+//! * [`colour`]: sRGB ↔ CIELAB and ΔE colour distances.
 
 pub mod assignment;
+pub mod colour;
 pub mod geometry;
 pub mod homography;
 pub mod kalman;

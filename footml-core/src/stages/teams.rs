@@ -1,0 +1,770 @@
+//! Team classification: kit colours in the video → two teams, goalkeepers and referees.
+//!
+//! Two stages, so that pixels can be dropped early:
+//!
+//! * [`TeamFeatures`] (stream stage `"team_features"`, needs pixels and player tracks): for
+//!   every tracked box, the **torso** (rows 17–45 % of the box height, below the head and above
+//!   the shorts; the middle half of its width, away from swinging arms), subsampled to at most
+//!   [`MAX_TORSO_PIXELS`] pixels. Grass pixels are masked by the frame's own grass model
+//!   (hue peak and saturation floor learned from the frame, [`GrassModel`]), and so are pixels
+//!   inside the box of a nearer person (whose box reaches lower in the image), who would
+//!   otherwise lend their kit. The rest are converted to CIELAB and summarised by their
+//!   per-channel **median**: skin of a bare arm, hair, a dark shadow fold or a stray grass
+//!   blade are minorities and do not move it. The result is a [`KitSample`] per track in
+//!   [`crate::FrameRecord::kit`] (checkpointed; a few µs per box).
+//! * [`TeamClassification`] (match stage `"team_classification"`), on the samples of the
+//!   whole match:
+//!   1. each track with at least `min_samples` samples of at least `min_pixels` pixels gets
+//!      its kit colour (per-channel median of its samples) and a weight (its sample count);
+//!      the others are `unknown`;
+//!   2. **two team kits** are fitted to the tracks' colours by weighted **trimmed k-means**
+//!      (k = 2; k-means++ seeding from a fixed seed, 8 restarts, the lowest trimmed cost
+//!      kept): each iteration leaves out the `trim` share of the weight farthest from its
+//!      kit, so the few referees and goalkeepers never pull a team's colour;
+//!   3. **one vote per track**: each sample votes for the nearer team kit, or for *outlier*
+//!      when it is more than `outlier_distance` ΔE from both; the track takes the majority,
+//!      once for the whole track, so its team never flickers; its confidence is the share of
+//!      agreeing votes;
+//!   4. **outliers** are goalkeepers or referees, told apart by where they stand. With a
+//!      homography: a goalkeeper stays near a goal (median |x| ≥ `goalkeeper_min_abs_x_m`),
+//!      and belongs to the team whose outfield players, in the frames he is seen, are on his
+//!      side (nearer him on average: a team defends the goal its keeper guards). Without a
+//!      homography: a goalkeeper is the last person along the image's x axis in most of his
+//!      frames, and his team is the one whose players' mean image x is nearer him. The other
+//!      outliers are referees (no team).
+//!
+//! Team 0 is the team with the darker kit (lower L*), so the same match gives the same ids.
+//! When the two fitted kits are closer than `outlier_distance`, the teams cannot be told
+//! apart and every track stays `unknown`: no team is guessed.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::{Role, Team, TeamAssignment, TeamSource, TrackTeam};
+use crate::config::{ConfigError, TeamClassificationConfig};
+use crate::pipeline::stage::{
+    Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch, require_pixels,
+};
+use crate::report::apply_homography;
+use crate::stages::ball_detection::GrassModel;
+use crate::types::{BBox, FrameBatch, KitSample, MatchData, RgbFrame};
+use crate::vision::colour::{delta_e, lab_to_srgb, srgb_to_lab};
+use crate::vision::particle::SplitMix64;
+use crate::{Error, Result};
+
+/// Most torso pixels a kit sample looks at (the torso is subsampled on a grid beyond this).
+pub const MAX_TORSO_PIXELS: u32 = 256;
+/// Torso rows, as fractions of the box height from its top.
+const TORSO_ROWS: (f32, f32) = (0.17, 0.45);
+/// Torso columns, as fractions of the box width from its left.
+const TORSO_COLS: (f32, f32) = (0.25, 0.75);
+/// Seed of the k-means++ restarts (fixed, so a match always gives the same teams).
+const SEED: u64 = 0x7EA3_5EED;
+/// k-means++ restarts; the lowest trimmed cost is kept.
+const RESTARTS: u64 = 8;
+
+/// Checks a [`TeamClassificationConfig`]; errors name the key as in the pipeline config.
+pub(crate) fn validate_config(cfg: &TeamClassificationConfig) -> std::result::Result<(), ConfigError> {
+    let invalid = |key: &str, expected: &str, found: String| ConfigError::Invalid {
+        key: format!("stage_configs.team_classification.{key}"),
+        expected: expected.into(),
+        found,
+    };
+    if cfg.min_samples == 0 {
+        return Err(invalid("min_samples", "at least 1", "0".into()));
+    }
+    if !(cfg.outlier_distance.is_finite() && cfg.outlier_distance > 0.0) {
+        return Err(invalid("outlier_distance", "a positive ΔE", format!("{:?}", cfg.outlier_distance)));
+    }
+    if !(0.0..0.5).contains(&cfg.trim) {
+        return Err(invalid("trim", "a fraction in [0, 0.5)", format!("{:?}", cfg.trim)));
+    }
+    if !(cfg.goalkeeper_min_abs_x_m.is_finite() && cfg.goalkeeper_min_abs_x_m >= 0.0) {
+        return Err(invalid("goalkeeper_min_abs_x_m", "a distance ≥ 0", format!("{:?}", cfg.goalkeeper_min_abs_x_m)));
+    }
+    Ok(())
+}
+
+/// Stream stage `"team_features"`: the kit colour of every tracked person in every frame.
+#[derive(Debug, Default)]
+pub struct TeamFeatures {
+    /// Per-channel buffers reused across boxes (no allocation per box).
+    buf: [Vec<f32>; 3],
+}
+
+impl TeamFeatures {
+    /// A new stage (stateless across frames).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The kit sample of the person in `bbox`: median CIELAB of the torso's pixels that are
+    /// neither grass (by `grass`, when the frame has a grass model) nor inside one of
+    /// `nearer` (boxes of people in front). `None` when no pixel is left.
+    pub fn sample(
+        &mut self,
+        frame: &RgbFrame,
+        grass: Option<&GrassModel>,
+        bbox: &BBox,
+        nearer: &[BBox],
+    ) -> Option<([f32; 3], u32)> {
+        let x0 = (bbox.x + TORSO_COLS.0 * bbox.w).max(0.0);
+        let x1 = (bbox.x + TORSO_COLS.1 * bbox.w).min(frame.width as f32);
+        let y0 = (bbox.y + TORSO_ROWS.0 * bbox.h).max(0.0);
+        let y1 = (bbox.y + TORSO_ROWS.1 * bbox.h).min(frame.height as f32);
+        if !(x1 - x0 >= 1.0 && y1 - y0 >= 1.0) {
+            return None;
+        }
+        let (x0, x1, y0, y1) = (x0 as u32, x1 as u32, y0 as u32, y1 as u32);
+        let area = (x1 - x0).max(1) * (y1 - y0).max(1);
+        let step = ((area as f32 / MAX_TORSO_PIXELS as f32).sqrt().ceil() as u32).max(1);
+        // Only the nearer boxes that reach into the torso can hide it.
+        let torso = BBox::new(x0 as f32, y0 as f32, (x1 - x0) as f32, (y1 - y0) as f32);
+        let hiding: Vec<&BBox> = nearer.iter().filter(|o| o.iou(&torso) > 0.0).collect();
+        for b in &mut self.buf {
+            b.clear();
+        }
+        // Rows and columns from the middle of each step cell.
+        for y in (y0 + step / 2..y1).step_by(step as usize) {
+            for x in (x0 + step / 2..x1).step_by(step as usize) {
+                let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+                if hiding.iter().any(|o| fx >= o.x && fx < o.x + o.w && fy >= o.y && fy < o.y + o.h) {
+                    continue;
+                }
+                let rgb = frame.pixel(x, y);
+                if grass.is_some_and(|g| g.is_grass(rgb)) {
+                    continue;
+                }
+                let lab = srgb_to_lab(rgb);
+                for (b, v) in self.buf.iter_mut().zip(lab) {
+                    b.push(v);
+                }
+            }
+        }
+        let n = self.buf[0].len();
+        if n == 0 {
+            return None;
+        }
+        let lab = [median(&mut self.buf[0]), median(&mut self.buf[1]), median(&mut self.buf[2])];
+        Some((lab, n as u32))
+    }
+}
+
+/// The median of `v` (the upper one for even lengths); `v` must not be empty. Reorders `v`.
+fn median(v: &mut [f32]) -> f32 {
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, f32::total_cmp).1
+}
+
+impl Stage for TeamFeatures {
+    fn name(&self) -> &str {
+        "team_features"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::FRAMES, Artifact::PLAYER_TRACKS]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::KIT_COLOURS]
+    }
+}
+
+impl StreamStage for TeamFeatures {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+        let images = require_pixels(batch, self.name())?;
+        require_in_batch(batch, "team_features", "player tracks", &Artifact::PLAYER_TRACKS, |r| r.tracks.is_some())?;
+        for (item, image) in batch.items.iter_mut().zip(images) {
+            // A frame with no dominant grass is no view of the pitch (a close-up, a replay
+            // transition): its colours are not kits on grass, so it gives no samples.
+            let Some(grass) = GrassModel::estimate(&image, (image.width / 160).max(4)) else {
+                item.record.kit = Some(Vec::new());
+                continue;
+            };
+            let tracks = item.record.tracks.as_deref().unwrap_or_default();
+            let mut samples = Vec::with_capacity(tracks.len());
+            for t in tracks {
+                let bottom = t.bbox.y + t.bbox.h;
+                let nearer: Vec<BBox> = tracks
+                    .iter()
+                    .filter(|o| o.track_id != t.track_id && o.bbox.y + o.bbox.h > bottom)
+                    .map(|o| o.bbox)
+                    .collect();
+                if let Some((lab, pixels)) = self.sample(&image, Some(&grass), &t.bbox, &nearer) {
+                    samples.push(KitSample { track_id: t.track_id, lab, pixels });
+                }
+            }
+            item.record.kit = Some(samples);
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Match stage `"team_classification"`: two teams, goalkeepers and referees from the kit
+/// samples of [`TeamFeatures`] (see the module docs).
+#[derive(Debug, Clone)]
+pub struct TeamClassification {
+    cfg: TeamClassificationConfig,
+}
+
+/// What a sample says about its track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Vote {
+    Team(usize),
+    Outlier,
+}
+
+/// Where a person stood in one frame: image feet point and, when calibrated, pitch position.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    frame: usize,
+    u: f64,
+    pitch: Option<[f64; 2]>,
+}
+
+impl TeamClassification {
+    /// A stage with the given settings (checked).
+    pub fn new(cfg: &TeamClassificationConfig) -> Result<Self> {
+        validate_config(cfg)?;
+        Ok(TeamClassification { cfg: cfg.clone() })
+    }
+
+    /// Classifies the tracks of `data` (the stage's work, without the pipeline around it).
+    pub fn classify(&self, data: &MatchData) -> TeamAssignment {
+        let cfg = &self.cfg;
+        let mut samples: BTreeMap<u64, Vec<[f32; 3]>> = BTreeMap::new();
+        let mut places: BTreeMap<u64, Vec<Place>> = BTreeMap::new();
+        for (i, rec) in data.frames.iter().enumerate() {
+            for t in rec.tracks.iter().flatten() {
+                let (u, v) = t.bbox.foot();
+                let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, u as f64, v as f64));
+                places.entry(t.track_id).or_default().push(Place { frame: i, u: u as f64, pitch });
+            }
+            for s in rec.kit.iter().flatten() {
+                if s.pixels >= cfg.min_pixels {
+                    samples.entry(s.track_id).or_default().push(s.lab);
+                }
+            }
+        }
+        let unknown = |track_id| TrackTeam {
+            track_id,
+            team: None,
+            role: Role::Unknown,
+            confidence: 0.0,
+            source: TeamSource::KitColour,
+        };
+        // Track colours (per-channel median of the samples), weighted by sample count.
+        let eligible: Vec<(u64, [f32; 3], f64)> = samples
+            .iter()
+            .filter(|(_, s)| s.len() >= cfg.min_samples as usize)
+            .map(|(&id, s)| {
+                let mut ch: [Vec<f32>; 3] = std::array::from_fn(|c| s.iter().map(|l| l[c]).collect());
+                (id, [median(&mut ch[0]), median(&mut ch[1]), median(&mut ch[2])], s.len() as f64)
+            })
+            .collect();
+        let points: Vec<([f32; 3], f64)> = eligible.iter().map(|&(_, c, w)| (c, w)).collect();
+        let kits = match trimmed_two_means(&points, cfg.trim as f64).map(|k| refit(&points, k, cfg.outlier_distance)) {
+            Some(mut k) if delta_e(k[0], k[1]) >= cfg.outlier_distance => {
+                k.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                k
+            }
+            // One kit or none: the teams cannot be told apart.
+            _ => return TeamAssignment::from_tracks(places.keys().map(|&id| unknown(id))),
+        };
+        let vote = |lab: [f32; 3]| {
+            let d = [delta_e(lab, kits[0]), delta_e(lab, kits[1])];
+            let near = usize::from(d[1] < d[0]);
+            if d[near] > cfg.outlier_distance { Vote::Outlier } else { Vote::Team(near) }
+        };
+        // One decision per track: the majority of its samples' votes.
+        let mut decided: BTreeMap<u64, (Vote, f32)> = BTreeMap::new();
+        for (id, _, _) in &eligible {
+            let mut counts: BTreeMap<Vote, usize> = BTreeMap::new();
+            for &lab in &samples[id] {
+                *counts.entry(vote(lab)).or_default() += 1;
+            }
+            let total: usize = counts.values().sum();
+            let (&best, &n) = counts.iter().max_by_key(|&(v, &n)| (n, std::cmp::Reverse(*v))).expect("samples");
+            decided.insert(*id, (best, n as f32 / total as f32));
+        }
+        // Outfield players of each team visible in each frame, for the outliers' sides.
+        let n_frames = data.frames.len();
+        let mut team_sides: [Vec<Vec<Place>>; 2] = [vec![Vec::new(); n_frames], vec![Vec::new(); n_frames]];
+        for (id, (v, _)) in &decided {
+            if let Vote::Team(t) = v {
+                for p in &places[id] {
+                    team_sides[*t][p.frame].push(*p);
+                }
+            }
+        }
+        let mut entries = Vec::with_capacity(places.len());
+        for (&id, track_places) in &places {
+            let Some(&(v, confidence)) = decided.get(&id) else {
+                entries.push(unknown(id));
+                continue;
+            };
+            let entry = match v {
+                Vote::Team(t) => TrackTeam {
+                    track_id: id,
+                    team: Some(t as u32),
+                    role: Role::Player,
+                    confidence,
+                    source: TeamSource::KitColour,
+                },
+                Vote::Outlier => match self.goalkeeper_team(track_places, &team_sides, &places) {
+                    Some((team, share)) => TrackTeam {
+                        track_id: id,
+                        team,
+                        role: Role::Goalkeeper,
+                        confidence: share,
+                        source: TeamSource::KitColour,
+                    },
+                    None => TrackTeam {
+                        track_id: id,
+                        team: None,
+                        role: Role::Referee,
+                        confidence,
+                        source: TeamSource::KitColour,
+                    },
+                },
+            };
+            entries.push(entry);
+        }
+        let mut assignment = TeamAssignment::from_tracks(entries);
+        for team in &mut assignment.teams {
+            team.colour = Some(lab_to_srgb(kits[team.id as usize]));
+        }
+        // Both teams are reported when their kits were found, even if one has no track left.
+        for (id, kit) in kits.iter().enumerate() {
+            if !assignment.teams.iter().any(|t| t.id == id as u32) {
+                assignment.teams.push(Team { id: id as u32, colour: Some(lab_to_srgb(*kit)), track_ids: Vec::new() });
+            }
+        }
+        assignment.teams.sort_by_key(|t| t.id);
+        assignment
+    }
+
+    /// Whether an outlier track is a goalkeeper and, if so, his team (`None` when no outfield
+    /// player was seen with him) with the share of agreeing frames; `None` for a referee.
+    fn goalkeeper_team(
+        &self,
+        track: &[Place],
+        sides: &[Vec<Vec<Place>>; 2],
+        all: &BTreeMap<u64, Vec<Place>>,
+    ) -> Option<(Option<u32>, f32)> {
+        let on_pitch: Vec<[f64; 2]> = track.iter().filter_map(|p| p.pitch).collect();
+        let use_pitch = on_pitch.len() * 2 > track.len();
+        let coord = |p: &Place| if use_pitch { p.pitch.map(|q| q[0]) } else { Some(p.u) };
+        if use_pitch {
+            let mut xs: Vec<f64> = on_pitch.iter().map(|p| p[0].abs()).collect();
+            let mid = xs.len() / 2;
+            if *xs.select_nth_unstable_by(mid, f64::total_cmp).1 < self.cfg.goalkeeper_min_abs_x_m {
+                return None;
+            }
+        } else {
+            // Image only: the keeper is the last person along x in most frames he is seen in.
+            let mut by_frame: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+            for p in all.values().flatten() {
+                by_frame.entry(p.frame).or_default().push(p.u);
+            }
+            let extreme = track
+                .iter()
+                .filter(|p| {
+                    let others = &by_frame[&p.frame];
+                    // Four people at least (him included), so that "last" means something.
+                    others.len() >= 4 && (others.iter().all(|&u| u >= p.u) || others.iter().all(|&u| u <= p.u))
+                })
+                .count();
+            if extreme * 2 <= track.len() {
+                return None;
+            }
+        }
+        let mut votes = [0usize; 2];
+        for p in track {
+            let Some(x) = coord(p) else { continue };
+            let mean = |t: usize| {
+                let xs: Vec<f64> = sides[t][p.frame].iter().filter_map(&coord).collect();
+                (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+            };
+            if let (Some(a), Some(b)) = (mean(0), mean(1)) {
+                votes[usize::from((b - x).abs() < (a - x).abs())] += 1;
+            }
+        }
+        let total = votes[0] + votes[1];
+        if total == 0 {
+            return Some((None, 0.0));
+        }
+        let team = usize::from(votes[1] > votes[0]);
+        Some((Some(team as u32), votes[team] as f32 / total as f32))
+    }
+}
+
+/// A colour with its weight (the samples behind it).
+type WeightedLab = ([f32; 3], f64);
+
+/// Two centres for weighted points by trimmed k-means (k-means++ seeding, [`RESTARTS`]
+/// restarts from a fixed seed): each Lloyd step fits the centres to the points nearest them
+/// after leaving out the `trim` share of the weight farthest from its centre. `None` for
+/// fewer than two points.
+fn trimmed_two_means(points: &[([f32; 3], f64)], trim: f64) -> Option<[[f32; 3]; 2]> {
+    if points.len() < 2 {
+        return None;
+    }
+    let total: f64 = points.iter().map(|p| p.1).sum();
+    let keep = (1.0 - trim) * total;
+    let mut best: Option<(f64, [[f32; 3]; 2])> = None;
+    for restart in 0..RESTARTS {
+        let mut rng = SplitMix64(SEED ^ restart.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let pick = |rng: &mut SplitMix64, w: &dyn Fn(&WeightedLab) -> f64| {
+            let sum: f64 = points.iter().map(w).sum();
+            let mut r = rng.uniform() * sum;
+            for p in points {
+                r -= w(p);
+                if r < 0.0 {
+                    return p.0;
+                }
+            }
+            points[points.len() - 1].0
+        };
+        let first = pick(&mut rng, &|p| p.1);
+        let second = pick(&mut rng, &|p| p.1 * f64::from(delta_e(p.0, first)).powi(2));
+        let mut centres = [first, second];
+        let mut cost = f64::INFINITY;
+        for _ in 0..50 {
+            let mut near: Vec<(f64, usize, usize)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let d = [delta_e(p.0, centres[0]), delta_e(p.0, centres[1])];
+                    let c = usize::from(d[1] < d[0]);
+                    (f64::from(d[c]), c, i)
+                })
+                .collect();
+            near.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+            let (mut sums, mut weights, mut kept, mut new_cost) = ([[0f64; 3]; 2], [0f64; 2], 0.0, 0.0);
+            for &(d, c, i) in &near {
+                if kept >= keep {
+                    break;
+                }
+                let (lab, w) = points[i];
+                for k in 0..3 {
+                    sums[c][k] += w * f64::from(lab[k]);
+                }
+                weights[c] += w;
+                kept += w;
+                new_cost += w * d * d;
+            }
+            for c in 0..2 {
+                if weights[c] > 0.0 {
+                    centres[c] = std::array::from_fn(|k| (sums[c][k] / weights[c]) as f32);
+                }
+            }
+            if new_cost >= cost - 1e-9 {
+                break;
+            }
+            cost = new_cost;
+        }
+        if best.as_ref().is_none_or(|b| cost < b.0) {
+            best = Some((cost, centres));
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// Refits two kits to the points within `radius` of them (weighted means, a few rounds):
+/// trimming leaves out a fixed share of the weight, which may keep an outlier or drop a
+/// player; the kits' own inliers are what the teams wear.
+fn refit(points: &[([f32; 3], f64)], mut kits: [[f32; 3]; 2], radius: f32) -> [[f32; 3]; 2] {
+    for _ in 0..3 {
+        let (mut sums, mut weights) = ([[0f64; 3]; 2], [0f64; 2]);
+        for &(lab, w) in points {
+            let d = [delta_e(lab, kits[0]), delta_e(lab, kits[1])];
+            let c = usize::from(d[1] < d[0]);
+            if d[c] <= radius {
+                for k in 0..3 {
+                    sums[c][k] += w * f64::from(lab[k]);
+                }
+                weights[c] += w;
+            }
+        }
+        for c in 0..2 {
+            if weights[c] > 0.0 {
+                kits[c] = std::array::from_fn(|k| (sums[c][k] / weights[c]) as f32);
+            }
+        }
+    }
+    kits
+}
+
+impl Stage for TeamClassification {
+    fn name(&self) -> &str {
+        "team_classification"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_TRACKS, Artifact::KIT_COLOURS]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::TEAMS]
+    }
+}
+
+impl MatchStage for TeamClassification {
+    fn run(&mut self, data: &mut MatchData, ctx: &StageContext) -> Result<()> {
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        data.teams = Some(self.classify(data));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::types::{FrameItem, FrameRecord, TrackedBox, VideoInfo};
+
+    const W: u32 = 640;
+    const H: u32 = 360;
+    const RED: [u8; 3] = [210, 25, 40];
+    const YELLOW: [u8; 3] = [250, 215, 20];
+    const PURPLE: [u8; 3] = [120, 60, 170];
+    const GREY: [u8; 3] = [95, 100, 120];
+    const BLACK: [u8; 3] = [20, 20, 22];
+    const SKIN: [u8; 3] = [224, 172, 130];
+
+    /// A pitch-like frame: mown grass stripes with a little noise.
+    fn grass_frame(seed: u64) -> RgbFrame {
+        let mut rng = SplitMix64(seed);
+        let mut data = Vec::with_capacity((W * H * 3) as usize);
+        for _y in 0..H {
+            for x in 0..W {
+                let base: [i32; 3] = if (x / 40) % 2 == 0 { [58, 132, 56] } else { [66, 148, 62] };
+                for c in base {
+                    data.push((c + (rng.uniform() * 10.0) as i32 - 5).clamp(0, 255) as u8);
+                }
+            }
+        }
+        RgbFrame { width: W, height: H, stride: (W * 3) as usize, data }
+    }
+
+    fn fill(img: &mut RgbFrame, x0: f32, y0: f32, x1: f32, y1: f32, c: [u8; 3], shade: f32) {
+        for y in y0.max(0.0) as u32..(y1.min(H as f32) as u32) {
+            for x in x0.max(0.0) as u32..(x1.min(W as f32) as u32) {
+                let i = y as usize * img.stride + x as usize * 3;
+                for (px, ck) in img.data[i..i + 3].iter_mut().zip(c) {
+                    *px = (ck as f32 * shade).min(255.0) as u8;
+                }
+            }
+        }
+    }
+
+    /// A figure in `bbox`: head (skin), shirt with bare arms at its sides, shorts, legs. The
+    /// shirt's lower third is in shadow (darker), as a body shades itself.
+    fn figure(img: &mut RgbFrame, b: &BBox, shirt: [u8; 3]) {
+        let (x, y, w, h) = (b.x, b.y, b.w, b.h);
+        fill(img, x + 0.35 * w, y, x + 0.65 * w, y + 0.14 * h, SKIN, 1.0);
+        fill(img, x + 0.15 * w, y + 0.14 * h, x + 0.85 * w, y + 0.36 * h, shirt, 1.0);
+        fill(img, x + 0.15 * w, y + 0.36 * h, x + 0.85 * w, y + 0.5 * h, shirt, 0.7);
+        fill(img, x, y + 0.16 * h, x + 0.15 * w, y + 0.45 * h, SKIN, 1.0);
+        fill(img, x + 0.85 * w, y + 0.16 * h, x + w, y + 0.45 * h, SKIN, 1.0);
+        fill(img, x + 0.2 * w, y + 0.5 * h, x + 0.8 * w, y + 0.68 * h, [245, 245, 245], 1.0);
+        fill(img, x + 0.25 * w, y + 0.68 * h, x + 0.45 * w, y + h, SKIN, 0.9);
+        fill(img, x + 0.55 * w, y + 0.68 * h, x + 0.75 * w, y + h, SKIN, 0.9);
+    }
+
+    /// `(track id, kit, feet u, feet v, frames seen)` of the synthetic scene: red team (1–5)
+    /// on the left half, yellow team (6–10) on the right, a purple goalkeeper (11) near the
+    /// left goal, a grey goalkeeper (12) near the right one, a black referee (13) in the
+    /// middle, and a red player (14) seen in only 3 frames.
+    fn people() -> Vec<(u64, [u8; 3], f32, f32, usize)> {
+        let mut v = Vec::new();
+        for i in 0..5 {
+            v.push((1 + i, RED, 80.0 + 45.0 * i as f32, 120.0 + 40.0 * i as f32, 10));
+            v.push((6 + i, YELLOW, 380.0 + 45.0 * i as f32, 110.0 + 45.0 * i as f32, 10));
+        }
+        v.push((11, PURPLE, 20.0, 200.0, 10));
+        v.push((12, GREY, 620.0, 190.0, 10));
+        v.push((13, BLACK, 320.0, 330.0, 10));
+        v.push((14, RED, 250.0, 250.0, 3));
+        v
+    }
+
+    /// Pixel (u, v) → pitch metres: the whole 105 × 68 m pitch fills the frame.
+    fn homography() -> [[f64; 3]; 3] {
+        let (sx, sy) = (105.0 / W as f64, 68.0 / H as f64);
+        [[sx, 0.0, -52.5], [0.0, sy, -34.0], [0.0, 0.0, 1.0]]
+    }
+
+    /// The scene's frames, through [`TeamFeatures`], as match data.
+    fn scene(calibrated: bool) -> MatchData {
+        let mut items = Vec::new();
+        for f in 0..10u64 {
+            let mut img = grass_frame(f);
+            let mut tracks = Vec::new();
+            // Far people first, so nearer ones are drawn over them.
+            let mut ps = people();
+            ps.sort_by(|a, b| a.3.total_cmp(&b.3));
+            for (id, kit, u, v, seen) in ps {
+                if f as usize >= seen {
+                    continue;
+                }
+                let h = 40.0 + v / 10.0;
+                let bbox = BBox::new(u - 0.2 * h + f as f32, v - h, 0.4 * h, h);
+                figure(&mut img, &bbox, kit);
+                tracks.push(TrackedBox { track_id: id, bbox, score: 0.9 });
+            }
+            let record = FrameRecord {
+                index: f,
+                tracks: Some(tracks),
+                homography: calibrated.then(homography),
+                ..Default::default()
+            };
+            items.push(FrameItem { record, image: Some(Arc::new(img)) });
+        }
+        let mut batch = FrameBatch { items, ..Default::default() };
+        let ctx = StageContext::standalone("team_features", VideoInfo::default());
+        TeamFeatures::new().process(&mut batch, &ctx).unwrap();
+        let frames = batch.items.into_iter().map(|i| i.record).collect();
+        MatchData {
+            video: VideoInfo { fps: 25.0, width: W, height: H, ..Default::default() },
+            frames,
+            ..Default::default()
+        }
+    }
+
+    fn expected(id: u64) -> (Option<u32>, Role) {
+        match id {
+            1..=5 => (Some(0), Role::Player),
+            6..=10 => (Some(1), Role::Player),
+            11 => (Some(0), Role::Goalkeeper),
+            12 => (Some(1), Role::Goalkeeper),
+            13 => (None, Role::Referee),
+            _ => (None, Role::Unknown),
+        }
+    }
+
+    fn check(a: &TeamAssignment) {
+        assert_eq!(a.tracks.len(), 14);
+        for t in &a.tracks {
+            assert_eq!((t.team, t.role), expected(t.track_id), "track {}: {t:?}", t.track_id);
+            assert_eq!(t.source, TeamSource::KitColour);
+            if t.role != Role::Unknown {
+                assert_eq!(t.confidence, 1.0, "track {}", t.track_id);
+            }
+        }
+        let teams: Vec<(u32, Vec<u64>)> = a.teams.iter().map(|t| (t.id, t.track_ids.clone())).collect();
+        assert_eq!(teams, vec![(0, vec![1, 2, 3, 4, 5, 11]), (1, vec![6, 7, 8, 9, 10, 12])]);
+        // The team colours are the lit shirts' (the median is over lit and shaded pixels, and
+        // more of the torso is lit).
+        let c0 = srgb_to_lab(a.teams[0].colour.unwrap());
+        let c1 = srgb_to_lab(a.teams[1].colour.unwrap());
+        assert!(delta_e(c0, srgb_to_lab(RED)) < 3.0, "{:?}", a.teams[0].colour);
+        assert!(delta_e(c1, srgb_to_lab(YELLOW)) < 3.0, "{:?}", a.teams[1].colour);
+    }
+
+    #[test]
+    fn two_teams_goalkeepers_by_pitch_side_and_a_referee() {
+        let data = scene(true);
+        let stage = TeamClassification::new(&Default::default()).unwrap();
+        check(&stage.classify(&data));
+    }
+
+    #[test]
+    fn without_a_homography_goalkeepers_are_placed_by_image_position() {
+        let data = scene(false);
+        let stage = TeamClassification::new(&Default::default()).unwrap();
+        check(&stage.classify(&data));
+    }
+
+    #[test]
+    fn kit_samples_ignore_grass_arms_and_nearer_people() {
+        let mut img = grass_frame(1);
+        let back = BBox::new(100.0, 100.0, 24.0, 60.0);
+        figure(&mut img, &back, RED);
+        let mut f = TeamFeatures::new();
+        let grass = GrassModel::estimate(&img, 4).unwrap();
+        let (lab, n) = f.sample(&img, Some(&grass), &back, &[]).unwrap();
+        assert!(delta_e(lab, srgb_to_lab(RED)) < 1.0, "{lab:?}");
+        assert!(n > 50 && n <= MAX_TORSO_PIXELS, "{n}");
+        // A yellow player in front covers most of the torso: his pixels are masked, the
+        // visible part of the red shirt is measured.
+        let front = BBox::new(108.0, 106.0, 24.0, 60.0);
+        figure(&mut img, &front, YELLOW);
+        let (lab, n) = f.sample(&img, Some(&grass), &back, &[front]).unwrap();
+        assert!(delta_e(lab, srgb_to_lab(RED)) < 1.0, "{lab:?} {n}");
+        let (unmasked, _) = f.sample(&img, Some(&grass), &back, &[]).unwrap();
+        assert!(delta_e(unmasked, srgb_to_lab(RED)) > 15.0, "{unmasked:?}");
+        // A box on bare grass has nothing to measure; one outside the frame neither.
+        assert_eq!(f.sample(&img, Some(&grass), &BBox::new(400.0, 200.0, 24.0, 60.0), &[]), None);
+        assert_eq!(f.sample(&img, Some(&grass), &BBox::new(700.0, 10.0, 24.0, 60.0), &[]), None);
+    }
+
+    #[test]
+    fn one_kit_or_no_samples_give_no_teams() {
+        let stage = TeamClassification::new(&Default::default()).unwrap();
+        // Everybody in red: no second team to tell apart, so nobody gets a team.
+        let mut data = scene(true);
+        for rec in &mut data.frames {
+            for s in rec.kit.iter_mut().flatten() {
+                s.lab = srgb_to_lab(RED);
+            }
+        }
+        let a = stage.classify(&data);
+        assert!(a.teams.is_empty());
+        assert!(a.tracks.iter().all(|t| t.team.is_none() && t.role == Role::Unknown), "{a:?}");
+        // No samples at all.
+        for rec in &mut data.frames {
+            rec.kit = Some(Vec::new());
+        }
+        let a = stage.classify(&data);
+        assert_eq!(a.tracks.len(), 14);
+        assert!(a.tracks.iter().all(|t| t.role == Role::Unknown));
+    }
+
+    #[test]
+    fn missing_inputs_and_bad_config_are_errors() {
+        let ctx = StageContext::standalone("team_features", VideoInfo::default());
+        let no_pixels = FrameItem { record: FrameRecord { tracks: Some(vec![]), ..Default::default() }, image: None };
+        let mut batch = FrameBatch { items: vec![no_pixels], ..Default::default() };
+        let e = TeamFeatures::new().process(&mut batch, &ctx).unwrap_err();
+        assert!(e.to_string().contains("has no pixels"), "{e}");
+        let no_tracks = FrameItem { record: FrameRecord::default(), image: Some(Arc::new(grass_frame(0))) };
+        let mut batch = FrameBatch { items: vec![no_tracks], ..Default::default() };
+        let e = TeamFeatures::new().process(&mut batch, &ctx).unwrap_err();
+        assert!(e.to_string().contains("player_tracks"), "{e}");
+
+        let bad = [
+            (r#"{"min_samples": 0}"#, "min_samples"),
+            (r#"{"outlier_distance": -1}"#, "outlier_distance"),
+            (r#"{"trim": 0.5}"#, "trim"),
+            (r#"{"goalkeeper_min_abs_x_m": -3}"#, "goalkeeper_min_abs_x_m"),
+        ];
+        for (json, key) in bad {
+            let cfg = format!(r#"{{"stage_configs": {{"team_classification": {json}}}}}"#);
+            let e = crate::PipelineConfig::from_json_with_env(&cfg, |_| None).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key: k, .. } if *k == format!("stage_configs.team_classification.{key}")),
+                "{e}"
+            );
+            let tc: TeamClassificationConfig = serde_json::from_str(json).unwrap();
+            assert!(TeamClassification::new(&tc).is_err());
+        }
+        let e = crate::PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"team_classification": {"outlier_dist": 3}}}"#,
+            |_| None,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "unknown config key `stage_configs.team_classification.outlier_dist`");
+    }
+}
