@@ -429,3 +429,29 @@ fn formations_on_real_data_are_stable_under_detection_noise() {
     assert_eq!(gt.len(), 4, "both teams in both windows: {gt:?}");
     assert_eq!(shapes(&report.formations), shapes(&gt));
 }
+
+#[test]
+fn formations_per_possession_phase_follow_the_possession() {
+    // Windows cut at possession changes (event detection must run first: the pipeline orders
+    // it so); every window lies in one phase of one team, and both teams get a shape in it.
+    let cfg = FormationAnalysisConfig {
+        windowing: footml::config::FormationWindowing::PossessionPhases,
+        min_phase_s: 5.0,
+        min_outfield_players: 7,
+        ..Default::default()
+    };
+    let (report, _, _) = tracked_run(cfg);
+    let names: Vec<&str> = report.stages.iter().map(|s| s.name.as_str()).collect();
+    let at = |n: &str| names.iter().position(|s| *s == n).unwrap();
+    assert!(at("event_detection") < at("formation_analysis"), "{names:?}");
+    eprintln!("{:?}", report.formations);
+    assert!(!report.formations.is_empty());
+    for w in &report.formations {
+        let phase = &report.possession[w.from_frame as usize..=w.to_frame as usize];
+        assert!(phase.iter().all(|t| t.is_some() && *t == phase[0]), "{w:?}");
+        assert!(w.to_frame - w.from_frame + 1 >= 125, "{w:?}");
+        let teams: Vec<u32> =
+            report.formations.iter().filter(|o| o.from_frame == w.from_frame).map(|o| o.team).collect();
+        assert_eq!(teams, vec![0, 1], "{w:?}");
+    }
+}
