@@ -35,6 +35,8 @@ use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 pub mod providers;
+#[cfg(feature = "video")]
+mod sws;
 
 pub use providers::{ExecutionOptions, ProviderChoice};
 
@@ -475,13 +477,10 @@ pub type Region = [u32; 4];
 /// Letterboxes `region` of `frame` into one `3 × in_h × in_w` planar RGB image (`dst`, values
 /// in 0..1), bilinear, in one pass over the output (no full-resolution float copy).
 pub fn letterbox_into(frame: &RgbFrame, region: Region, in_w: usize, in_h: usize, dst: &mut [f32]) -> Letterbox {
+    let (lb, new_w, new_h) = letterbox_geometry(region, in_w, in_h);
     let [rx, ry, rw, rh] = region;
     let (rw, rh) = (rw.max(1) as usize, rh.max(1) as usize);
-    let r = (in_w as f32 / rw as f32).min(in_h as f32 / rh as f32);
-    let new_w = ((rw as f32 * r).round() as usize).clamp(1, in_w);
-    let new_h = ((rh as f32 * r).round() as usize).clamp(1, in_h);
-    let pad_x = (in_w - new_w) / 2;
-    let pad_y = (in_h - new_h) / 2;
+    let (pad_x, pad_y) = (lb.pad.0 as usize, lb.pad.1 as usize);
     let plane = in_w * in_h;
     dst[..3 * plane].fill(PAD_VALUE);
 
@@ -514,10 +513,73 @@ pub fn letterbox_into(frame: &RgbFrame, region: Region, in_w: usize, in_h: usize
             }
         }
     }
-    Letterbox {
+    lb
+}
+
+/// Where `region` goes in an `in_w × in_h` input: scaled to fit with its aspect kept,
+/// centred. Returns the transform and the scaled size `(new_w, new_h)`.
+fn letterbox_geometry(region: Region, in_w: usize, in_h: usize) -> (Letterbox, usize, usize) {
+    let [rx, ry, rw, rh] = region;
+    let (rw, rh) = (rw.max(1) as usize, rh.max(1) as usize);
+    let r = (in_w as f32 / rw as f32).min(in_h as f32 / rh as f32);
+    let new_w = ((rw as f32 * r).round() as usize).clamp(1, in_w);
+    let new_h = ((rh as f32 * r).round() as usize).clamp(1, in_h);
+    let (pad_x, pad_y) = ((in_w - new_w) / 2, (in_h - new_h) / 2);
+    let lb = Letterbox {
         origin: (rx as f32, ry as f32),
         scale: (new_w as f32 / rw as f32, new_h as f32 / rh as f32),
         pad: (pad_x as f32, pad_y as f32),
+    };
+    (lb, new_w, new_h)
+}
+
+/// Letterboxes frame regions into the model input: with swscale when built with `video`
+/// (and swscale takes the sizes), else with [`letterbox_into`].
+#[derive(Debug, Default)]
+pub struct Preprocessor {
+    #[cfg(feature = "video")]
+    sws: Option<sws::SwsLetterbox>,
+    /// Use [`letterbox_into`] even when swscale is available.
+    portable: bool,
+}
+
+impl Preprocessor {
+    /// The fastest available path: swscale with the `video` feature, else portable Rust.
+    pub fn new() -> Self {
+        Preprocessor::default()
+    }
+
+    /// Always the portable Rust path (for comparisons and benches).
+    pub fn portable() -> Self {
+        Preprocessor {
+            #[cfg(feature = "video")]
+            sws: None,
+            portable: true,
+        }
+    }
+
+    /// Whether regions go through swscale.
+    pub fn uses_swscale(&self) -> bool {
+        cfg!(feature = "video") && !self.portable
+    }
+
+    /// Letterboxes `region` of `frame` into `dst` (`3 × in_h × in_w`, planar RGB in 0..1).
+    pub fn letterbox(
+        &mut self,
+        frame: &RgbFrame,
+        region: Region,
+        in_w: usize,
+        in_h: usize,
+        dst: &mut [f32],
+    ) -> Letterbox {
+        #[cfg(feature = "video")]
+        if !self.portable
+            && let Some(lb) =
+                self.sws.get_or_insert_with(sws::SwsLetterbox::new).letterbox(frame, region, in_w, in_h, dst)
+        {
+            return lb;
+        }
+        letterbox_into(frame, region, in_w, in_h, dst)
     }
 }
 
@@ -653,7 +715,9 @@ pub struct PlayerDetector {
     tiles: [u32; 2],
     tile_overlap: f32,
     tile_full_frame: bool,
-    input: Vec<f32>,
+    /// The two input tensors: one is filled while inference reads the other.
+    inputs: [Vec<f32>; 2],
+    pre: Preprocessor,
     /// Why a preferred GPU provider was not used; sent as a warning event by the first batch.
     fallback_warning: Option<String>,
     warned: bool,
@@ -782,7 +846,8 @@ impl PlayerDetector {
             tiles: cfg.tiles,
             tile_overlap: cfg.tile_overlap,
             tile_full_frame: cfg.tile_full_frame,
-            input: Vec::new(),
+            inputs: Default::default(),
+            pre: Preprocessor::new(),
             fallback_warning: None,
             warned: false,
         })
@@ -805,6 +870,9 @@ impl PlayerDetector {
 
     /// Detects players and, with `ball_class_ids`, ball candidates in a list of frames (one
     /// result per frame, in order).
+    ///
+    /// Work overlaps with inference: a worker thread letterboxes the next model call's
+    /// images and decodes the previous call's output while ONNX Runtime runs this one.
     pub fn detect_all(&mut self, frames: &[&RgbFrame]) -> Result<Vec<FrameDetections>, DetectionError> {
         let jobs: Vec<Job> = frames
             .iter()
@@ -817,49 +885,103 @@ impl PlayerDetector {
             .collect();
         let (in_w, in_h) = self.model.input_size();
         let per_image = 3 * in_w * in_h;
-        let mut raw: Vec<[Vec<(Detection, bool)>; 2]> = vec![Default::default(); frames.len()];
-        for chunk in jobs.chunks(self.batch_size) {
-            // Fixed-batch models always get their full batch; the padding images are ignored.
-            let n = match self.model.batch() {
-                BatchDim::Fixed(n) => n,
-                BatchDim::Dynamic => chunk.len(),
-            };
-            self.input.resize(n * per_image, PAD_VALUE);
-            let lbs: Vec<Letterbox> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, job)| {
-                    let dst = &mut self.input[i * per_image..(i + 1) * per_image];
-                    letterbox_into(frames[job.frame], job.region, in_w, in_h, dst)
-                })
-                .collect();
-            let (channels, anchors, out) = self.model.infer(&self.input, n)?;
-            for (key, params) in
-                [("player_class_ids", Some(&self.params)), ("ball_class_ids", self.ball_params.as_ref())]
-            {
-                if let Some(ids) = params.and_then(|p| p.classes.as_ref())
-                    && let Some(bad) = ids.iter().find(|&&i| i as usize + 4 >= channels)
-                {
-                    return Err(DetectionError::InvalidConfig(format!(
-                        "{key} contains {bad}, but the model has {} classes",
-                        channels - 4
-                    )));
+        // Fixed-batch models always get their full batch; the padding images are ignored.
+        let call_size = |chunk: &[Job]| match self.model.batch() {
+            BatchDim::Fixed(n) => n,
+            BatchDim::Dynamic => chunk.len(),
+        };
+        let chunks: Vec<(&[Job], usize)> = jobs.chunks(self.batch_size).map(|c| (c, call_size(c))).collect();
+        let decoders: Vec<(usize, &DecodeParams)> = [Some(&self.params), self.ball_params.as_ref()]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, p)| Some((k, p?)))
+            .collect();
+        let decoders = &decoders;
+        let model = &self.model;
+        let pre = &mut self.pre;
+        let [a, b] = std::mem::take(&mut self.inputs);
+
+        // Inputs circulate between the worker (fills) and this thread (infers); outputs go
+        // to the worker (decodes) in call order.
+        let (filled_tx, filled_rx) = crossbeam_channel::bounded::<(Vec<f32>, Vec<Letterbox>)>(1);
+        let (free_tx, free_rx) = crossbeam_channel::bounded::<Vec<f32>>(2);
+        let (out_tx, out_rx) = crossbeam_channel::bounded::<(usize, usize, Vec<f32>)>(1);
+        let _ = free_tx.send(a);
+        let _ = free_tx.send(b);
+        let (raw, buffers, result) = std::thread::scope(|s| {
+            let chunks = &chunks;
+            let worker = s.spawn(move || {
+                let mut raw: Vec<[Vec<(Detection, bool)>; 2]> = vec![Default::default(); frames.len()];
+                let mut pending = std::collections::VecDeque::new();
+                let prepare = |pre: &mut Preprocessor, (chunk, n): (&[Job], usize)| -> Option<Vec<Letterbox>> {
+                    let mut input = free_rx.recv().ok()?;
+                    input.resize(n * per_image, PAD_VALUE);
+                    let lbs = chunk
+                        .iter()
+                        .enumerate()
+                        .map(|(i, job)| {
+                            let dst = &mut input[i * per_image..(i + 1) * per_image];
+                            pre.letterbox(frames[job.frame], job.region, in_w, in_h, dst)
+                        })
+                        .collect::<Vec<_>>();
+                    filled_tx.send((input, lbs.clone())).ok()?;
+                    Some(lbs)
+                };
+                for (ci, &chunk) in chunks.iter().enumerate() {
+                    if ci == 0 {
+                        pending.push_back(prepare(pre, chunk)?);
+                    }
+                    if let Some(&next) = chunks.get(ci + 1) {
+                        pending.push_back(prepare(pre, next)?);
+                    }
+                    let (channels, anchors, out) = out_rx.recv().ok()?;
+                    let lbs = pending.pop_front()?;
+                    let per_out = channels * anchors;
+                    for (i, (job, lb)) in chunk.0.iter().zip(&lbs).enumerate() {
+                        let f = frames[job.frame];
+                        let image_out = &out[i * per_out..(i + 1) * per_out];
+                        for &(kind, params) in decoders {
+                            let dets = decode(image_out, channels, anchors, lb, f.width, f.height, params);
+                            raw[job.frame][kind].extend(dets.into_iter().map(|d| {
+                                let cut = job.is_tile && touches_inner_border(&d.bbox, job.region, f.width, f.height);
+                                (d, cut)
+                            }));
+                        }
+                    }
+                }
+                Some((raw, free_rx.try_iter().collect::<Vec<_>>()))
+            });
+            let mut result = Ok(());
+            for &(_, n) in chunks {
+                let Ok((input, _)) = filled_rx.recv() else { break };
+                let inferred = model.infer(&input, n);
+                let _ = free_tx.send(input);
+                match inferred.and_then(|(channels, anchors, out)| {
+                    check_class_ids(decoders, channels)?;
+                    Ok((channels, anchors, out))
+                }) {
+                    Ok(o) => {
+                        if out_tx.send(o).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
             }
-            let per_out = channels * anchors;
-            for (i, (job, lb)) in chunk.iter().zip(&lbs).enumerate() {
-                let f = frames[job.frame];
-                let image_out = &out[i * per_out..(i + 1) * per_out];
-                for (kind, params) in [Some(&self.params), self.ball_params.as_ref()].into_iter().enumerate() {
-                    let Some(params) = params else { continue };
-                    let dets = decode(image_out, channels, anchors, lb, f.width, f.height, params);
-                    raw[job.frame][kind].extend(dets.into_iter().map(|d| {
-                        let cut = job.is_tile && touches_inner_border(&d.bbox, job.region, f.width, f.height);
-                        (d, cut)
-                    }));
-                }
+            // Ends the worker's loops when inference stopped early.
+            drop((filled_rx, out_tx, free_tx));
+            let joined = worker.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            match joined {
+                Some((raw, buffers)) => (raw, buffers, result),
+                None => (Vec::new(), Vec::new(), result),
             }
-        }
+        });
+        let mut buffers = buffers.into_iter();
+        self.inputs = [buffers.next().unwrap_or_default(), buffers.next().unwrap_or_default()];
+        result?;
         let nms = self.nms;
         let merge = |dets: Vec<(Detection, bool)>| {
             if dets.iter().any(|(_, cut)| *cut) {
@@ -873,6 +995,23 @@ impl PlayerDetector {
             .map(|[players, ball]| FrameDetections { players: merge(players), ball: merge(ball) })
             .collect())
     }
+}
+
+/// Checks the configured class ids against the model's output channels (when the model
+/// left its class count dynamic, this is the first time it is known).
+fn check_class_ids(decoders: &[(usize, &DecodeParams)], channels: usize) -> Result<(), DetectionError> {
+    for &(kind, params) in decoders {
+        if let Some(ids) = &params.classes
+            && let Some(bad) = ids.iter().find(|&&i| i as usize + 4 >= channels)
+        {
+            let key = if kind == 0 { "player_class_ids" } else { "ball_class_ids" };
+            return Err(DetectionError::InvalidConfig(format!(
+                "{key} contains {bad}, but the model has {} classes",
+                channels - 4
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the detector found in one frame.
@@ -1083,6 +1222,40 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         assert_eq!(lb, Letterbox { origin: (4.0, 0.0), scale: (0.5, 0.5), pad: (0.0, 0.0) });
         // Output column 0 samples x = 4.5 (between 40 and 50), column 1 x = 6.5.
         assert!((dst[0] - 45.0 / 255.0).abs() < 1e-6 && (dst[1] - 65.0 / 255.0).abs() < 1e-6, "{dst:?}");
+    }
+
+    #[cfg(feature = "video")]
+    #[test]
+    fn swscale_letterbox_matches_the_portable_one() {
+        // A smooth gradient (both paths sample the same continuous image), tight rows (no
+        // stride padding: the last row must not be over-read), regions touching the
+        // bottom-right corner, down- and upscaled.
+        let (w, h) = (300u32, 170u32);
+        let mut f = solid(w, h, [0, 0, 0], 0);
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let p = &mut f.data[y * f.stride + 3 * x..y * f.stride + 3 * x + 3];
+                p.copy_from_slice(&[(x * 255 / 299) as u8, (y * 255 / 169) as u8, ((x + y) * 255 / 468) as u8]);
+            }
+        }
+        let mut sws = Preprocessor::new();
+        assert!(sws.uses_swscale());
+        for (region, side) in [([0, 0, 300, 170], 64), ([100, 70, 200, 100], 64), ([0, 0, 300, 170], 512)] {
+            let mut a = vec![0.0; 3 * side * side];
+            let mut b = vec![0.0; 3 * side * side];
+            let la = sws.letterbox(&f, region, side, side, &mut a);
+            let lb = letterbox_into(&f, region, side, side, &mut b);
+            assert_eq!(la, lb, "same geometry");
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+            assert!(worst <= 3.0 / 255.0, "{region:?} → {side}: largest difference {worst}");
+            // Padding is exact.
+            assert_eq!(a[0], PAD_VALUE, "{region:?}");
+        }
+        // A flat colour stays exactly that colour.
+        let red = solid(128, 64, [255, 0, 0], 0);
+        let mut a = vec![0.0; 3 * 64 * 64];
+        sws.letterbox(&red, [0, 0, 128, 64], 64, 64, &mut a);
+        assert_eq!((a[32 * 64 + 5], a[4096 + 32 * 64 + 5], a[5]), (1.0, 0.0, PAD_VALUE));
     }
 
     #[test]
