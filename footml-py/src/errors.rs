@@ -8,14 +8,17 @@
 //! ├── VideoError(FootmlError)                       Error::Video
 //! ├── CheckpointError(FootmlError)                  Error::Checkpoint
 //! ├── StageError(FootmlError)                       Error::Stage, StageFailed, Panicked
-//! └── CancelledError(FootmlError)                   Error::Cancelled
+//! ├── CancelledError(FootmlError)                   Error::Cancelled
+//! ├── ArrayError(FootmlError, ValueError)           a NumPy argument of the wrong type, dtype or shape
+//! ├── ReportError(FootmlError, ValueError)          `Report.from_json` text that is not a report
+//! └── UsageError(FootmlError, RuntimeError)         a call in the wrong state (run twice, events() after run())
 //! ```
 //! A stage that failed after its retries raises the class of the error that made it fail
 //! (a missing file is an `InputNotFoundError` wherever it surfaced). Errors with no class
 //! of their own (`Error::Io`, variants added later) raise `FootmlError`.
 
 use footml::{Error, ErrorKind};
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -31,10 +34,13 @@ pub(crate) enum Kind {
     Checkpoint,
     Stage,
     Cancelled,
+    Array,
+    Report,
+    Usage,
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 11] = [
         Kind::Footml,
         Kind::Config,
         Kind::InputNotFound,
@@ -43,6 +49,9 @@ impl Kind {
         Kind::Checkpoint,
         Kind::Stage,
         Kind::Cancelled,
+        Kind::Array,
+        Kind::Report,
+        Kind::Usage,
     ];
 
     fn name(self) -> &'static str {
@@ -55,6 +64,9 @@ impl Kind {
             Kind::Checkpoint => "CheckpointError",
             Kind::Stage => "StageError",
             Kind::Cancelled => "CancelledError",
+            Kind::Array => "ArrayError",
+            Kind::Report => "ReportError",
+            Kind::Usage => "UsageError",
         }
     }
 
@@ -68,6 +80,9 @@ impl Kind {
             Kind::Checkpoint => "The checkpoint store failed.",
             Kind::Stage => "A pipeline stage failed (or panicked).",
             Kind::Cancelled => "The run was cancelled.",
+            Kind::Array => "A NumPy argument has the wrong type, dtype, number of dimensions or shape.",
+            Kind::Report => "Text given to Report.from_json is not a footml report.",
+            Kind::Usage => "A call made in the wrong state (a pipeline run twice, events() after run()).",
         }
     }
 
@@ -96,7 +111,10 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
             let footml = || made[Kind::Footml as usize].bind(py).clone();
             let bases = match kind {
                 Kind::Footml => vec![py.get_type::<PyException>()],
-                Kind::Config | Kind::Detections => vec![footml(), py.get_type::<PyValueError>()],
+                Kind::Config | Kind::Detections | Kind::Array | Kind::Report => {
+                    vec![footml(), py.get_type::<PyValueError>()]
+                }
+                Kind::Usage => vec![footml(), py.get_type::<PyRuntimeError>()],
                 Kind::InputNotFound => vec![footml(), py.get_type::<PyFileNotFoundError>()],
                 _ => vec![footml()],
             };
@@ -125,6 +143,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub(crate) fn to_py_err(py: Python<'_>, e: &Error) -> PyErr {
     match classes(py) {
         Ok(classes) => PyErr::from_type(classes[Kind::of(e) as usize].bind(py).clone(), e.to_string()),
+        Err(err) => err,
+    }
+}
+
+/// An exception of class `kind` with `message` (for errors found in the binding itself).
+pub(crate) fn new_err(py: Python<'_>, kind: Kind, message: impl Into<String>) -> PyErr {
+    match classes(py) {
+        Ok(classes) => PyErr::from_type(classes[kind as usize].bind(py).clone(), message.into()),
         Err(err) => err,
     }
 }

@@ -1,50 +1,75 @@
 //! footml Python bindings: the `footml._footml` extension module, re-exported by the
 //! `footml` package (python/footml/__init__.py).
 //!
-//! Glue only: configs and reports cross as JSON, errors map onto a Python exception
-//! hierarchy ([`errors`]), runs happen with the GIL released on a thread of their own so
-//! that Ctrl-C cancels them ([`run`]). Every behaviour is in footml-core.
+//! Glue only: configs cross as JSON, errors map onto a Python exception hierarchy
+//! ([`errors`]), runs happen with the GIL released on a thread of their own so that Ctrl-C
+//! cancels them ([`run`]), reports stay Rust-owned with NumPy views of their tables
+//! ([`report`]), Python objects become stages ([`stages`]). Every behaviour is in footml-core.
 
 mod errors;
 mod json;
+mod pipeline;
+mod report;
 mod run;
+mod stages;
 
+use footml::Pipeline;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
+use serde_json::Value;
 
-/// Analyses a match and returns the report as a dict.
+use crate::errors::to_py_err;
+use crate::pipeline::{PyPipeline, config_object};
+use crate::report::PyReport;
+
+/// Analyses a match and returns its `Report`.
 ///
-/// `config` is the pipeline configuration: a dict, or a JSON string (unknown keys are a
-/// `ConfigError`). `on_event`, when given, is called with each pipeline event (a dict with
-/// a `"type"` key: `stage_started`, `stage_progress`, ...) from another thread; an exception
-/// it raises is reported through `sys.unraisablehook` and never fails the run.
+/// `source` is a video path, or (as in earlier versions) the whole config: a dict or a JSON
+/// string. `config` is the pipeline configuration (a dict or a JSON string; unknown keys are
+/// a `ConfigError`). `on_event`, when given, is called with each pipeline event (a dict with
+/// a `"type"` key) from another thread; an exception it raises is reported through
+/// `sys.unraisablehook` and never fails the run.
 ///
 /// The GIL is released while the pipeline runs. Ctrl-C (or any exception a signal handler
 /// raises) cancels the run and is re-raised once the pipeline has stopped.
 #[pyfunction]
-#[pyo3(signature = (config, *, on_event = None))]
-fn analyze(py: Python<'_>, config: &Bound<'_, PyAny>, on_event: Option<Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
-    let config_json = config_to_json(config)?;
+#[pyo3(signature = (source, config = None, *, on_event = None))]
+fn analyze(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    config: Option<&Bound<'_, PyAny>>,
+    on_event: Option<Bound<'_, PyAny>>,
+) -> PyResult<PyReport> {
     if let Some(cb) = &on_event
         && !cb.is_callable()
     {
         return Err(PyTypeError::new_err(format!("on_event must be callable, found {}", cb.get_type().name()?)));
     }
-    let report_json = run::analyze(py, config_json, on_event.map(Bound::unbind))?;
-    json::loads(py, &report_json).map(Bound::unbind)
-}
-
-/// The config as JSON text: a str is taken as JSON; a dict is serialised (`os.PathLike`
-/// values become their paths).
-fn config_to_json(config: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = config.cast::<PyString>() {
-        return Ok(s.to_cow()?.into_owned());
+    let is_config = source.is_instance_of::<PyDict>()
+        || source.cast::<PyString>().is_ok_and(|s| s.to_cow().is_ok_and(|t| t.trim_start().starts_with('{')));
+    let mut map = if is_config {
+        if config.is_some_and(|c| !c.is_none()) {
+            return Err(PyTypeError::new_err("give the config once: as `source` or as `config`, not both"));
+        }
+        config_object(py, Some(source))?
+    } else {
+        let path: std::path::PathBuf = source.extract().map_err(|_| {
+            let found = source.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            PyTypeError::new_err(format!("source must be a video path or a config (dict or JSON str), found {found}"))
+        })?;
+        let mut map = config_object(py, config)?;
+        map.insert("video_path".into(), Value::String(path.to_string_lossy().into_owned()));
+        map
+    };
+    let text = Value::Object(std::mem::take(&mut map)).to_string();
+    let config = footml::PipelineConfig::from_json(&text).map_err(|e| to_py_err(py, &e.into()))?;
+    let builder = Pipeline::builder_from_config(&config).map_err(|e| to_py_err(py, &e))?;
+    let pipeline = PyPipeline::new(builder);
+    if let Some(cb) = on_event {
+        pipeline.add_callback(py, cb.unbind())?;
     }
-    if let Ok(d) = config.cast::<PyDict>() {
-        return json::dumps(d.as_any());
-    }
-    Err(PyTypeError::new_err(format!("config must be a dict or a JSON string, found {}", config.get_type().name()?)))
+    pipeline.run_report(py)
 }
 
 /// The `footml._footml` module.
@@ -52,6 +77,10 @@ fn config_to_json(config: &Bound<'_, PyAny>) -> PyResult<String> {
 fn _footml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", footml::VERSION)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
+    m.add_class::<PyReport>()?;
+    m.add_class::<PyPipeline>()?;
+    m.add_class::<pipeline::PyPipelineBuilder>()?;
+    m.add_class::<pipeline::EventIterator>()?;
     errors::register(m)?;
     Ok(())
 }

@@ -6,28 +6,30 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
 use footml::pipeline::events::EventSink;
-use footml::{CancellationToken, Pipeline, PipelineConfig, PipelineEvent};
+use footml::{CancellationToken, MatchReport, PipelineEvent};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 
 use crate::errors::to_py_err;
 
-/// How often the calling thread takes the GIL to check for signals while a run is going.
-const SIGNAL_POLL: Duration = Duration::from_millis(100);
+/// How often a waiting thread takes the GIL to check for signals.
+pub(crate) const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
-type Outcome = std::thread::Result<footml::Result<String>>;
+type Outcome = std::thread::Result<footml::Result<MatchReport>>;
 
-/// Runs the pipeline `config_json` describes; returns the report as JSON.
-pub(crate) fn analyze(py: Python<'_>, config_json: String, on_event: Option<Py<PyAny>>) -> PyResult<String> {
-    let token = CancellationToken::new();
+/// Runs `job` (which builds and runs a pipeline cancelled by `token`) on a thread of its
+/// own and waits for it with the GIL released. A signal (Ctrl-C) cancels the run, waits for
+/// it to stop and re-raises the signal's exception; a panic becomes `PanicException`.
+pub(crate) fn run_detached(
+    py: Python<'_>,
+    token: CancellationToken,
+    job: impl FnOnce() -> footml::Result<MatchReport> + Send + 'static,
+) -> PyResult<MatchReport> {
     let (tx, rx) = bounded::<Outcome>(1);
-    let worker_token = token.clone();
-    let sink = on_event.map(|callback| PyCallbackSink { callback });
     let handle = std::thread::Builder::new()
-        .name("footml-analyze".into())
+        .name("footml-run".into())
         .spawn(move || {
-            let outcome = catch_unwind(AssertUnwindSafe(|| run_pipeline(&config_json, worker_token, sink)));
-            let _ = tx.send(outcome);
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(job)));
         })
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the analysis thread: {e}")))?;
 
@@ -44,7 +46,7 @@ pub(crate) fn analyze(py: Python<'_>, config_json: String, on_event: Option<Py<P
     };
     let _ = handle.join();
     match outcome {
-        Ok(Ok(report_json)) => Ok(report_json),
+        Ok(Ok(report)) => Ok(report),
         Ok(Err(e)) => Err(to_py_err(py, &e)),
         Err(payload) => Err(PanicException::new_err(panic_message(&*payload))),
     }
@@ -64,17 +66,7 @@ fn wait(py: Python<'_>, rx: &Receiver<Outcome>) -> PyResult<Outcome> {
     }
 }
 
-fn run_pipeline(config_json: &str, token: CancellationToken, sink: Option<PyCallbackSink>) -> footml::Result<String> {
-    let config = PipelineConfig::from_json(config_json)?;
-    let mut builder = Pipeline::builder_from_config(&config)?.cancellation_token(token);
-    if let Some(sink) = sink {
-        builder = builder.event_sink(sink);
-    }
-    let report = builder.build()?.run()?;
-    serde_json::to_string(&report).map_err(|e| footml::Error::permanent(format!("report to JSON: {e}")))
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     footml::error::panic_message(payload).unwrap_or("footml panicked").to_string()
 }
 
@@ -82,8 +74,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// taking the GIL for each call; an exception from the callable goes to
 /// `sys.unraisablehook` and is returned as an error, which the engine's circuit breaker
 /// counts (and the run goes on).
-struct PyCallbackSink {
-    callback: Py<PyAny>,
+pub(crate) struct PyCallbackSink {
+    pub(crate) callback: Py<PyAny>,
 }
 
 impl EventSink for PyCallbackSink {

@@ -2,33 +2,47 @@
 
     import footml
 
-    report = footml.analyze({"detections_path": "det.txt", "fps": 25, "frame_size": [1920, 1080]})
-    print(len(report["tracks"]), "tracks")
+    report = footml.analyze("match.mp4", {"stage_configs": {"player_detection": {"model_path": "yolov8n.onnx"}}})
+    print(report.tracks.shape, report.TRACK_COLUMNS)
 
 The engine is Rust (footml-core); this package is a thin binding over it.
 """
 
 from footml._footml import (
+    ArrayError,
     CancelledError,
     CheckpointError,
     ConfigError,
     DetectionsError,
+    EventIterator,
     FootmlError,
     InputNotFoundError,
+    Pipeline,
+    PipelineBuilder,
+    Report,
+    ReportError,
     StageError,
+    UsageError,
     VideoError,
     __version__,
     analyze,
 )
 
 __all__ = [
+    "ArrayError",
     "CancelledError",
     "CheckpointError",
     "ConfigError",
     "DetectionsError",
+    "EventIterator",
     "FootmlError",
     "InputNotFoundError",
+    "Pipeline",
+    "PipelineBuilder",
+    "Report",
+    "ReportError",
     "StageError",
+    "UsageError",
     "VideoError",
     "__version__",
     "analyze",

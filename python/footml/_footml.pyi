@@ -1,11 +1,20 @@
 """Type stubs of the footml._footml extension module (checked by mypy.stubtest)."""
 
-from collections.abc import Callable
-from typing import Any
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Protocol, final
+
+
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "__version__",
     "analyze",
+    "Report",
+    "Pipeline",
+    "PipelineBuilder",
+    "EventIterator",
     "FootmlError",
     "ConfigError",
     "InputNotFoundError",
@@ -14,9 +23,15 @@ __all__ = [
     "CheckpointError",
     "StageError",
     "CancelledError",
+    "ArrayError",
+    "ReportError",
+    "UsageError",
 ]
 
 __version__: str
+
+_Config = dict[str, Any] | str
+_StrPath = str | os.PathLike[str]
 
 class FootmlError(Exception):
     """Base class of every error footml raises."""
@@ -42,9 +57,120 @@ class StageError(FootmlError):
 class CancelledError(FootmlError):
     """The run was cancelled."""
 
+class ArrayError(FootmlError, ValueError):
+    """A NumPy argument has the wrong type, dtype, number of dimensions or shape."""
+
+class ReportError(FootmlError, ValueError):
+    """Text given to Report.from_json is not a footml report."""
+
+class UsageError(FootmlError, RuntimeError):
+    """A call made in the wrong state (a pipeline run twice, events() after run())."""
+
+@final
+class Report:
+    """The report of a run (see DESIGN.md, MatchReport)."""
+
+    TRACK_COLUMNS: ClassVar[list[str]]
+    BALL_COLUMNS: ClassVar[list[str]]
+    @property
+    def tracks(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def ball(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def pipeline_id(self) -> str: ...
+    @property
+    def footml_version(self) -> str: ...
+    @property
+    def schema_version(self) -> int: ...
+    @property
+    def frames_lost(self) -> int: ...
+    @property
+    def events_dropped(self) -> int: ...
+    @property
+    def video(self) -> dict[str, Any]: ...
+    @property
+    def stages(self) -> list[dict[str, Any]]: ...
+    @property
+    def teams(self) -> list[dict[str, Any]]: ...
+    @property
+    def possession(self) -> list[int | None]: ...
+    @property
+    def events(self) -> list[dict[str, Any]]: ...
+    @property
+    def formations(self) -> list[dict[str, Any]]: ...
+    @property
+    def metrics(self) -> dict[str, Any]: ...
+    @property
+    def outputs(self) -> dict[str, str]: ...
+    @property
+    def extra(self) -> dict[str, Any]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __getitem__(self, key: str, /) -> Any: ...
+    def to_json(self, indent: int | None = None) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> Report: ...
+    def to_pandas(self, table: str = "tracks") -> Any: ...
+
+@final
+class EventIterator:
+    """The events of one run, in order; ends when the run ends."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+    def __next__(self) -> dict[str, Any]: ...
+
+@final
+class Pipeline:
+    """A pipeline ready to run once."""
+
+    @staticmethod
+    def from_config(config: _Config) -> Pipeline: ...
+    def events(self) -> EventIterator: ...
+    def run(self) -> Report: ...
+    def cancel(self) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+
+class _StreamStage(Protocol):
+    name: str
+    requires: list[str]
+    provides: list[str]
+    def process(self, records: list[dict[str, Any]]) -> list[dict[str, Any]] | None: ...
+
+class _MatchStage(Protocol):
+    name: str
+    requires: list[str]
+    provides: list[str]
+    def run(self, match: dict[str, Any]) -> dict[str, Any] | None: ...
+
+@final
+class PipelineBuilder:
+    """Puts a pipeline together step by step, mirroring Rust's PipelineBuilder."""
+
+    def __new__(cls, config: _Config | None = None) -> PipelineBuilder: ...
+    def video(self, path: _StrPath) -> PipelineBuilder: ...
+    def detections(
+        self, path: _StrPath, *, fps: float, frame_size: tuple[int, int], ball: _StrPath | None = None
+    ) -> PipelineBuilder: ...
+    def detections_array(
+        self,
+        players: npt.NDArray[np.floating[Any]],
+        *,
+        fps: float,
+        frame_size: tuple[int, int],
+        ball: npt.NDArray[np.floating[Any]] | None = None,
+    ) -> PipelineBuilder: ...
+    def stage(
+        self, stage: str | _StreamStage | _MatchStage, config: _Config | None = None
+    ) -> PipelineBuilder: ...
+    def checkpoint_dir(self, path: _StrPath) -> PipelineBuilder: ...
+    def output_dir(self, path: _StrPath) -> PipelineBuilder: ...
+    def on_event(self, callback: Callable[[dict[str, Any]], object]) -> PipelineBuilder: ...
+    def build(self) -> Pipeline: ...
+
 def analyze(
-    config: dict[str, Any] | str,
+    source: _StrPath | _Config,
+    config: _Config | None = None,
     *,
     on_event: Callable[[dict[str, Any]], object] | None = None,
-) -> dict[str, Any]:
-    """Analyses a match and returns the report (see DESIGN.md, MatchReport) as a dict."""
+) -> Report:
+    """Analyses a match and returns its Report."""

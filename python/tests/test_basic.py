@@ -39,7 +39,7 @@ def test_analyze_detections_fixture(tmp_path: pathlib.Path) -> None:
     assert [s["name"] for s in report["stages"]] == ["detections_input", "player_tracking"]
     assert report["footml_version"] == footml.__version__
     # The dict is exactly the report.json the engine itself wrote for the same run.
-    assert report == json.loads((tmp_path / "report.json").read_text())
+    assert report.to_dict() == json.loads((tmp_path / "report.json").read_text())
 
 
 def test_config_as_json_string_and_paths() -> None:

@@ -20,7 +20,7 @@ use crate::pipeline::events::EventSink;
 use crate::pipeline::retry::RetryPolicy;
 use crate::pipeline::stage::{Artifact, FrameSource, MatchStage, Stage, StreamStage};
 use crate::report::MatchReport;
-use crate::stages::detections_file::DetectionsFileSource;
+use crate::stages::detections_file::{DetectionsArraySource, DetectionsFileSource};
 use crate::stages::pitch_calibration::PitchCalibration;
 use crate::stages::player_tracking::PlayerTracker;
 
@@ -507,6 +507,25 @@ impl Pipeline {
             return Err(BuildError::NoSource.into());
         };
         Self::standard_stages(b, config, input, input_identity)
+    }
+
+    /// The standard pipeline for detections held in memory ([`DetectionsArraySource`], e.g.
+    /// NumPy arrays from Python): the stages, settings and checkpoint store `config` gives a
+    /// detections input. `config` must not name a video or detections file; the source
+    /// carries the frame rate and size.
+    pub fn builder_from_detections(config: &PipelineConfig, source: DetectionsArraySource) -> Result<PipelineBuilder> {
+        config.validate()?;
+        if config.video_path.is_some() || config.detections_path.is_some() {
+            return Err(crate::config::ConfigError::Invalid {
+                key: "video_path/detections_path".into(),
+                expected: "neither, when detections come from arrays".into(),
+                found: format!("{:?}", config.video_path.as_ref().or(config.detections_path.as_ref())),
+            }
+            .into());
+        }
+        let input = SourceInput::Detections { ball_candidates: source.has_ball() };
+        let identity = source.fingerprint();
+        Self::standard_stages(Pipeline::builder().source(source), config, input, identity)
     }
 
     /// Adds to `b` (which has its source) the run settings, the standard stages for what the

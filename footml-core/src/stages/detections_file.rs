@@ -33,6 +33,16 @@ pub enum DetectionsError {
         /// What was expected and found.
         message: String,
     },
+    /// A row of an in-memory detections table ([`DetectionsArraySource`]) is invalid.
+    #[error("{table} row {row}: {message}")]
+    Row {
+        /// `"players"` or `"ball"`.
+        table: &'static str,
+        /// Row number from 0.
+        row: usize,
+        /// What was expected and found.
+        message: String,
+    },
     /// The homography file is invalid.
     #[error("homography file {}: {message}", path.display())]
     Homography {
@@ -167,6 +177,15 @@ impl MotReader {
     }
 }
 
+/// What a detections source's frames carry: players, and ball candidates when it has them.
+fn detections_artifacts(ball: bool) -> Vec<Artifact> {
+    let mut a = vec![Artifact::PLAYER_DETECTIONS];
+    if ball {
+        a.push(Artifact::BALL_CANDIDATES);
+    }
+    a
+}
+
 /// A source of frames made from MOTChallenge detection files (no pixels).
 pub struct DetectionsFileSource {
     players_path: PathBuf,
@@ -215,11 +234,7 @@ impl FrameSource for DetectionsFileSource {
     }
 
     fn provides(&self) -> Vec<Artifact> {
-        let mut a = vec![Artifact::PLAYER_DETECTIONS];
-        if self.ball.is_some() {
-            a.push(Artifact::BALL_CANDIDATES);
-        }
-        a
+        detections_artifacts(self.ball.is_some())
     }
 
     fn seek(&mut self, frame: u64) -> Result<()> {
@@ -248,6 +263,130 @@ impl FrameSource for DetectionsFileSource {
             time_s: index as f64 / self.info.fps,
             players: Some(players),
             ball_candidates,
+            ..Default::default()
+        };
+        Ok(Some(FrameItem { record, image: None }))
+    }
+}
+
+/// A source of frames made from detections already in memory (NumPy arrays from Python,
+/// arrays from C): rows `[frame, x, y, w, h, score, class]`, frames numbered from 0 as in
+/// the report, pixels with a top-left origin. Rows may come in any order.
+///
+/// The table is checked whole when the source is made, so a bad row fails before any
+/// stage runs. The rows are held in memory: a full match of detections is a few tens of
+/// megabytes, which the caller already holds anyway.
+pub struct DetectionsArraySource {
+    players: BTreeMap<u64, Vec<Detection>>,
+    ball: Option<BTreeMap<u64, Vec<Detection>>>,
+    info: VideoInfo,
+    next: u64,
+}
+
+impl DetectionsArraySource {
+    /// A source of `players` rows (and `ball` candidate rows) for frames of `frame_size`
+    /// pixels at `fps`. The number of frames is one past the last frame of either table.
+    pub fn new(players: &[[f64; 7]], ball: Option<&[[f64; 7]]>, fps: f64, frame_size: [u32; 2]) -> Result<Self> {
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(crate::config::ConfigError::Invalid {
+                key: "fps".into(),
+                expected: "a positive number".into(),
+                found: fps.to_string(),
+            }
+            .into());
+        }
+        if frame_size[0] == 0 || frame_size[1] == 0 {
+            return Err(crate::config::ConfigError::Invalid {
+                key: "frame_size".into(),
+                expected: "positive width and height".into(),
+                found: format!("{frame_size:?}"),
+            }
+            .into());
+        }
+        let players = Self::group("players", players)?;
+        let ball = ball.map(|rows| Self::group("ball", rows)).transpose()?;
+        let last = players.keys().next_back().into_iter().chain(ball.iter().flat_map(|b| b.keys().next_back())).max();
+        let frames = last.map_or(0, |f| f + 1);
+        let info = VideoInfo {
+            path: "<detections array>".into(),
+            fps,
+            width: frame_size[0],
+            height: frame_size[1],
+            duration_s: Some(frames as f64 / fps),
+            frame_count: Some(frames),
+            codec: "detections-array".into(),
+        };
+        Ok(DetectionsArraySource { players, ball, info, next: 0 })
+    }
+
+    fn group(table: &'static str, rows: &[[f64; 7]]) -> Result<BTreeMap<u64, Vec<Detection>>> {
+        let mut out: BTreeMap<u64, Vec<Detection>> = BTreeMap::new();
+        for (row, &[frame, x, y, w, h, score, class]) in rows.iter().enumerate() {
+            let bad = |message: String| Error::Detections(DetectionsError::Row { table, row, message });
+            if let Some(i) = [frame, x, y, w, h, score, class].iter().position(|v| !v.is_finite()) {
+                let column = ["frame", "x", "y", "w", "h", "score", "class"][i];
+                return Err(bad(format!("{column}: expected a finite number, found {}", rows[row][i])));
+            }
+            if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
+                return Err(bad(format!("frame: expected a whole number ≥ 0, found {frame}")));
+            }
+            if w <= 0.0 || h <= 0.0 {
+                return Err(bad(format!("expected a positive box size, found {w}x{h}")));
+            }
+            if class < 0.0 || class.fract() != 0.0 || class > u32::MAX as f64 {
+                return Err(bad(format!("class: expected a whole number ≥ 0, found {class}")));
+            }
+            let bbox = BBox::new(x as f32, y as f32, w as f32, h as f32);
+            out.entry(frame as u64).or_default().push(Detection { bbox, score: score as f32, class_id: class as u32 });
+        }
+        Ok(out)
+    }
+
+    /// Whether the source carries ball candidates.
+    pub fn has_ball(&self) -> bool {
+        self.ball.is_some()
+    }
+
+    /// A stable fingerprint of the table's contents, for pipeline ids (the same detections
+    /// give the same id, so a rerun resumes from its checkpoints).
+    pub fn fingerprint(&self) -> String {
+        let mut key = format!("{:?}", self.info);
+        for (f, d) in self.players.iter().chain(self.ball.iter().flatten()) {
+            key.push_str(&format!("{f}:{d:?};"));
+        }
+        format!("array:{:016x};", crate::pipeline::fnv1a(key.as_bytes()))
+    }
+}
+
+impl FrameSource for DetectionsArraySource {
+    fn name(&self) -> &str {
+        "detections_input"
+    }
+
+    fn info(&self) -> VideoInfo {
+        self.info.clone()
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        detections_artifacts(self.ball.is_some())
+    }
+
+    fn seek(&mut self, frame: u64) -> Result<()> {
+        self.next = frame;
+        Ok(())
+    }
+
+    fn next_frame(&mut self) -> Result<Option<FrameItem>> {
+        let index = self.next;
+        if index >= self.info.frame_count.unwrap_or(0) {
+            return Ok(None);
+        }
+        self.next += 1;
+        let record = FrameRecord {
+            index,
+            time_s: index as f64 / self.info.fps,
+            players: Some(self.players.get(&index).cloned().unwrap_or_default()),
+            ball_candidates: self.ball.as_ref().map(|b| b.get(&index).cloned().unwrap_or_default()),
             ..Default::default()
         };
         Ok(Some(FrameItem { record, image: None }))
@@ -397,6 +536,41 @@ mod tests {
         }
         let e = DetectionsFileSource::open(&dir.path().join("missing.txt"), None, 25.0, [1, 1]).err().unwrap();
         assert!(matches!(e, Error::Detections(DetectionsError::NotFound(_))), "{e}");
+    }
+
+    #[test]
+    fn array_source_groups_rows_by_frame_and_rejects_bad_rows() {
+        let rows = [
+            [2.0, 5.0, 6.0, 7.0, 8.0, 0.7, 1.0],
+            [0.0, 10.0, 20.0, 30.0, 40.0, 0.9, 0.0],
+            [0.0, 1.0, 2.0, 3.0, 4.0, 0.5, 0.0],
+        ];
+        let ball = [[1.0, 100.0, 100.0, 8.0, 8.0, 0.4, 32.0]];
+        let mut src = DetectionsArraySource::new(&rows, Some(&ball), 25.0, [1920, 1080]).unwrap();
+        assert_eq!(src.info().frame_count, Some(3));
+        let recs: Vec<FrameRecord> = std::iter::from_fn(|| src.next_frame().unwrap()).map(|i| i.record).collect();
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0].players.as_ref().unwrap()[0].bbox, BBox::new(10.0, 20.0, 30.0, 40.0));
+        assert_eq!(recs[0].players.as_ref().unwrap().len(), 2);
+        assert_eq!(recs[1].players.as_deref(), Some(&[][..]));
+        assert_eq!(recs[1].ball_candidates.as_ref().unwrap()[0].class_id, 32);
+        assert_eq!(recs[2].players.as_ref().unwrap()[0].class_id, 1);
+        assert_eq!(recs[2].time_s, 2.0 / 25.0);
+        src.seek(2).unwrap();
+        assert_eq!(src.next_frame().unwrap().unwrap().record, recs[2]);
+        for (row, want) in [
+            ([0.0, f64::NAN, 0.0, 1.0, 1.0, 0.5, 0.0], "x: expected a finite number"),
+            ([-1.0, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0], "frame: expected a whole number"),
+            ([1.5, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0], "frame: expected a whole number"),
+            ([0.0, 0.0, 0.0, 0.0, 1.0, 0.5, 0.0], "positive box size"),
+            ([0.0, 0.0, 0.0, 1.0, 1.0, 0.5, -2.0], "class: expected"),
+        ] {
+            let e = DetectionsArraySource::new(&[rows[0], row], None, 25.0, [1, 1]).err().unwrap();
+            assert!(matches!(e, Error::Detections(DetectionsError::Row { row: 1, .. })), "{e}");
+            assert!(e.to_string().contains(want) && e.to_string().starts_with("players row 1"), "{e}");
+        }
+        assert!(DetectionsArraySource::new(&rows, None, 0.0, [1, 1]).is_err());
+        assert!(DetectionsArraySource::new(&rows, None, 25.0, [0, 1]).is_err());
     }
 
     #[test]

@@ -1,0 +1,343 @@
+//! `footml.Pipeline`, `footml.PipelineBuilder` and the event iterator.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
+use footml::pipeline::events::ChannelSink;
+use footml::stages::detections_file::DetectionsArraySource;
+use footml::{CancellationToken, Pipeline, PipelineBuilder, PipelineConfig, PipelineEvent};
+use numpy::{PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use serde_json::{Map, Value};
+
+use crate::errors::{Kind, new_err, to_py_err};
+use crate::report::PyReport;
+use crate::run::{PyCallbackSink, SIGNAL_POLL, run_detached};
+use crate::stages::{self, PyStage};
+
+/// Events buffered for an `events()` iterator; a consumer that falls this far behind loses
+/// events (counted in the report's `events_dropped`) rather than slowing the run.
+const EVENT_BUFFER: usize = 4096;
+
+/// The config as a JSON object: a str is parsed as JSON; a dict is serialised
+/// (`os.PathLike` values become their paths).
+pub(crate) fn config_object(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Map<String, Value>> {
+    let Some(config) = config.filter(|c| !c.is_none()) else {
+        return Ok(Map::new());
+    };
+    let text = if let Ok(s) = config.cast::<PyString>() {
+        s.to_cow()?.into_owned()
+    } else if let Ok(d) = config.cast::<PyDict>() {
+        crate::json::dumps(d.as_any())?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "config must be a dict or a JSON string, found {}",
+            config.get_type().name()?
+        )));
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(to_py_err(
+            py,
+            &footml::config::ConfigError::Parse {
+                path: ".".into(),
+                message: format!("expected an object, found {other}"),
+            }
+            .into(),
+        )),
+        Err(e) => {
+            Err(to_py_err(py, &footml::config::ConfigError::Parse { path: ".".into(), message: e.to_string() }.into()))
+        }
+    }
+}
+
+/// Parses a config object into the core config (unknown keys are `ConfigError`s).
+fn parse_config(py: Python<'_>, config: &Map<String, Value>) -> PyResult<PipelineConfig> {
+    let text = Value::Object(config.clone()).to_string();
+    PipelineConfig::from_json(&text).map_err(|e| to_py_err(py, &e.into()))
+}
+
+/// Rows of an `(N, 7)` float array `frame, x, y, w, h, score, class`.
+fn detection_rows(py: Python<'_>, what: &str, array: &Bound<'_, PyAny>) -> PyResult<Vec<[f64; 7]>> {
+    let untyped = array.cast::<PyUntypedArray>().map_err(|_| {
+        let found = array.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+        new_err(py, Kind::Array, format!("{what}: expected a numpy.ndarray of shape (N, 7), found {found}"))
+    })?;
+    if untyped.ndim() != 2 || untyped.shape()[1] != 7 {
+        return Err(new_err(
+            py,
+            Kind::Array,
+            format!("{what}: expected shape (N, 7) (frame, x, y, w, h, score, class), found {:?}", untyped.shape()),
+        ));
+    }
+    fn rows<T: numpy::Element + Copy + Into<f64>>(a: PyReadonlyArray2<'_, T>) -> Vec<[f64; 7]> {
+        a.as_array().rows().into_iter().map(|r| std::array::from_fn(|i| r[i].into())).collect()
+    }
+    if let Ok(a) = array.extract::<PyReadonlyArray2<'_, f64>>() {
+        Ok(rows(a))
+    } else if let Ok(a) = array.extract::<PyReadonlyArray2<'_, f32>>() {
+        Ok(rows(a))
+    } else {
+        let dtype = untyped.dtype().to_string();
+        Err(new_err(py, Kind::Array, format!("{what}: expected dtype float64 or float32, found {dtype}")))
+    }
+}
+
+/// A pipeline ready to run once: the standard pipeline of a config, or one put together
+/// with `PipelineBuilder`.
+#[pyclass(module = "footml", frozen, name = "Pipeline")]
+pub(crate) struct PyPipeline {
+    builder: Mutex<Option<PipelineBuilder>>,
+    token: CancellationToken,
+}
+
+impl PyPipeline {
+    pub(crate) fn new(builder: PipelineBuilder) -> Self {
+        let token = CancellationToken::new();
+        PyPipeline { builder: Mutex::new(Some(builder.cancellation_token(token.clone()))), token }
+    }
+
+    fn take(&self, py: Python<'_>, what: &str) -> PyResult<PipelineBuilder> {
+        self.builder
+            .lock()
+            .map_err(|_| new_err(py, Kind::Usage, "the pipeline's lock was poisoned"))?
+            .take()
+            .ok_or_else(|| new_err(py, Kind::Usage, format!("{what}: this pipeline has already been run")))
+    }
+
+    /// Runs the pipeline (the GIL released, Ctrl-C cancels) and returns the report.
+    pub(crate) fn run_report(&self, py: Python<'_>) -> PyResult<PyReport> {
+        let builder = self.take(py, "run()")?;
+        let report = run_detached(py, self.token.clone(), move || builder.build()?.run())?;
+        Ok(PyReport::new(report))
+    }
+
+    /// Adds a Python callable as an event sink (before the run).
+    pub(crate) fn add_callback(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<()> {
+        let builder = self.take(py, "on_event")?;
+        *self.builder.lock().map_err(|_| new_err(py, Kind::Usage, "poisoned"))? =
+            Some(builder.event_sink(PyCallbackSink { callback }));
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyPipeline {
+    /// The standard pipeline of a config (a dict or a JSON string; see DESIGN.md).
+    #[staticmethod]
+    fn from_config(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if config.is_none() {
+            return Err(PyTypeError::new_err("config must be a dict or a JSON string, found None"));
+        }
+        let config = parse_config(py, &config_object(py, Some(config))?)?;
+        let builder = Pipeline::builder_from_config(&config).map_err(|e| to_py_err(py, &e))?;
+        Ok(PyPipeline::new(builder))
+    }
+
+    /// An iterator over the run's events (dicts with a `"type"` key), to be consumed from
+    /// another thread while `run()` works; it ends when the run ends. Call it before
+    /// `run()`. A consumer that falls far behind loses events (counted in the report's
+    /// `events_dropped`) instead of slowing the run.
+    fn events(&self, py: Python<'_>) -> PyResult<EventIterator> {
+        let builder = self.take(py, "events()")?;
+        let (tx, rx) = bounded(EVENT_BUFFER);
+        *self.builder.lock().map_err(|_| new_err(py, Kind::Usage, "poisoned"))? =
+            Some(builder.event_sink(ChannelSink(tx)));
+        Ok(EventIterator { rx })
+    }
+
+    /// Runs the pipeline to the end and returns the report. The GIL is released while it
+    /// runs; Ctrl-C cancels it. A pipeline runs once.
+    fn run(&self, py: Python<'_>) -> PyResult<PyReport> {
+        self.run_report(py)
+    }
+
+    /// Cancels the run (from any thread): `run()` raises `CancelledError` at the next batch.
+    fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    /// Whether `cancel()` was called.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+/// The events of one run, in order; ends when the run ends.
+#[pyclass(module = "footml", frozen, name = "EventIterator")]
+pub(crate) struct EventIterator {
+    rx: Receiver<PipelineEvent>,
+}
+
+#[pymethods]
+impl EventIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        loop {
+            match py.detach(|| self.rx.recv_timeout(SIGNAL_POLL)) {
+                Ok(event) => {
+                    let text = serde_json::to_string(&event)
+                        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("event to JSON: {e}")))?;
+                    return crate::json::loads(py, &text).map(Some);
+                }
+                Err(RecvTimeoutError::Timeout) => py.check_signals()?,
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Puts a pipeline together step by step, mirroring Rust's `PipelineBuilder`: a source
+/// (video, detections file or NumPy detections), stage settings by name, Python stages,
+/// a checkpoint directory and event callbacks. Every method returns the builder.
+#[pyclass(module = "footml", name = "PipelineBuilder")]
+pub(crate) struct PyPipelineBuilder {
+    config: Map<String, Value>,
+    arrays: Option<ArrayInput>,
+    stages: Vec<Py<PyAny>>,
+    callbacks: Vec<Py<PyAny>>,
+}
+
+/// Detections from `detections_array`: player rows, ball rows, fps, frame size.
+type ArrayInput = (Vec<[f64; 7]>, Option<Vec<[f64; 7]>>, f64, [u32; 2]);
+
+fn path_value(path: PathBuf) -> Value {
+    Value::String(path.to_string_lossy().into_owned())
+}
+
+#[pymethods]
+impl PyPipelineBuilder {
+    /// A builder starting from `config` (a dict or JSON string; empty when None).
+    #[new]
+    #[pyo3(signature = (config = None))]
+    fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(PyPipelineBuilder { config: config_object(py, config)?, arrays: None, stages: vec![], callbacks: vec![] })
+    }
+
+    /// Analyses a video file.
+    fn video(mut slf: PyRefMut<'_, Self>, path: PathBuf) -> PyRefMut<'_, Self> {
+        slf.config.insert("video_path".into(), path_value(path));
+        slf
+    }
+
+    /// Analyses a MOTChallenge detections file (and ball candidates) of frames of
+    /// `frame_size` `(width, height)` pixels at `fps`.
+    #[pyo3(signature = (path, *, fps, frame_size, ball = None))]
+    fn detections(
+        mut slf: PyRefMut<'_, Self>,
+        path: PathBuf,
+        fps: f64,
+        frame_size: (u32, u32),
+        ball: Option<PathBuf>,
+    ) -> PyRefMut<'_, Self> {
+        let c = &mut slf.config;
+        c.insert("detections_path".into(), path_value(path));
+        c.insert("fps".into(), fps.into());
+        c.insert("frame_size".into(), Value::from(vec![frame_size.0, frame_size.1]));
+        if let Some(b) = ball {
+            c.insert("ball_detections_path".into(), path_value(b));
+        }
+        slf
+    }
+
+    /// Analyses detections held in NumPy arrays: `players` (and `ball` candidates) of shape
+    /// `(N, 7)`, float64 or float32, columns `frame, x, y, w, h, score, class` (frames from
+    /// 0, pixels, top-left origin). Wrong type, dtype or shape: `ArrayError`; NaN or a bad
+    /// row: `DetectionsError` when the pipeline is built.
+    #[pyo3(signature = (players, *, fps, frame_size, ball = None))]
+    fn detections_array<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        players: &Bound<'py, PyAny>,
+        fps: f64,
+        frame_size: (u32, u32),
+        ball: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let py = players.py();
+        let p = detection_rows(py, "players", players)?;
+        let b = ball.map(|b| detection_rows(py, "ball", b)).transpose()?;
+        slf.arrays = Some((p, b, fps, [frame_size.0, frame_size.1]));
+        Ok(slf)
+    }
+
+    /// Settings of a built-in stage by name (`stage_configs.<name>` of the config, e.g.
+    /// `stage("player_tracking", {"min_hits": 3})`), or a Python stage object (an object
+    /// with `name`, `requires`, `provides` and `process(records)` or `run(match)`).
+    #[pyo3(signature = (stage, config = None))]
+    fn stage<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        stage: &Bound<'py, PyAny>,
+        config: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let py = stage.py();
+        if let Ok(name) = stage.cast::<PyString>() {
+            let settings = config_object(py, config)?;
+            let stage_configs = slf.config.entry("stage_configs").or_insert_with(|| Value::Object(Map::new()));
+            match stage_configs {
+                Value::Object(m) => {
+                    m.insert(name.to_cow()?.into_owned(), Value::Object(settings));
+                }
+                _ => return Err(PyTypeError::new_err("config key `stage_configs` must be an object")),
+            }
+        } else {
+            if config.is_some_and(|c| !c.is_none()) {
+                return Err(PyTypeError::new_err("config is for built-in stages given by name"));
+            }
+            stages::from_object(stage)?;
+            slf.stages.push(stage.clone().unbind());
+        }
+        Ok(slf)
+    }
+
+    /// Keeps checkpoints in `path` (a crashed run resumes from them).
+    fn checkpoint_dir(mut slf: PyRefMut<'_, Self>, path: PathBuf) -> PyRefMut<'_, Self> {
+        slf.config.insert("checkpoint_dir".into(), path_value(path));
+        slf.config.insert("checkpoint_enabled".into(), Value::Bool(true));
+        slf
+    }
+
+    /// Writes `report.json` and `tracks.txt` into `path` when the run ends.
+    fn output_dir(mut slf: PyRefMut<'_, Self>, path: PathBuf) -> PyRefMut<'_, Self> {
+        slf.config.insert("output_dir".into(), path_value(path));
+        slf
+    }
+
+    /// Calls `callback(event)` for each pipeline event, from another thread.
+    fn on_event<'py>(mut slf: PyRefMut<'py, Self>, callback: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
+        if !callback.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "on_event must be callable, found {}",
+                callback.get_type().name()?
+            )));
+        }
+        slf.callbacks.push(callback.clone().unbind());
+        Ok(slf)
+    }
+
+    /// Checks the config and opens the inputs; returns the pipeline.
+    fn build(&self, py: Python<'_>) -> PyResult<PyPipeline> {
+        let config = parse_config(py, &self.config)?;
+        let mut builder = match &self.arrays {
+            Some((players, ball, fps, size)) => DetectionsArraySource::new(players, ball.as_deref(), *fps, *size)
+                .and_then(|src| Pipeline::builder_from_detections(&config, src)),
+            None => Pipeline::builder_from_config(&config),
+        }
+        .map_err(|e| to_py_err(py, &e))?;
+        for stage in &self.stages {
+            builder = match stages::from_object(stage.bind(py))? {
+                PyStage::Stream(s) => builder.boxed_stream_stage(Box::new(s)),
+                PyStage::Match(s) => builder.boxed_match_stage(Box::new(s)),
+            };
+        }
+        for callback in &self.callbacks {
+            builder = builder.event_sink(PyCallbackSink { callback: callback.clone_ref(py) });
+        }
+        Ok(PyPipeline::new(builder))
+    }
+}

@@ -1,0 +1,287 @@
+//! `footml.Report`: the core `MatchReport`, Rust-owned, with typed attributes and the
+//! per-frame tables as NumPy arrays.
+
+use footml::MatchReport;
+use footml::types::BallState;
+use ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList};
+
+use crate::errors::{Kind, new_err};
+use crate::json;
+
+/// Columns of `Report.tracks`.
+const TRACK_COLUMNS: [&str; 9] = ["frame", "track_id", "x", "y", "w", "h", "score", "pitch_x", "pitch_y"];
+/// Columns of `Report.ball`.
+const BALL_COLUMNS: [&str; 7] = ["frame", "x", "y", "pitch_x", "pitch_y", "occluded", "interpolated"];
+/// Tables `to_pandas` knows.
+const TABLES: [&str; 7] = ["tracks", "ball", "events", "formations", "players", "teams", "possession"];
+
+/// The report of a run. Sections are attributes (dicts and lists of dicts, as in
+/// `report.json`); `tracks` and `ball` are 2-D float64 NumPy arrays (columns in
+/// `TRACK_COLUMNS` / `BALL_COLUMNS`, NaN where a frame is not calibrated).
+#[pyclass(module = "footml", frozen, name = "Report")]
+pub(crate) struct PyReport {
+    report: MatchReport,
+    tracks: PyOnceLock<Py<PyArray2<f64>>>,
+    ball: PyOnceLock<Py<PyArray2<f64>>>,
+}
+
+impl PyReport {
+    pub(crate) fn new(report: MatchReport) -> Self {
+        PyReport { report, tracks: PyOnceLock::new(), ball: PyOnceLock::new() }
+    }
+
+    /// A section of the report as Python values (through JSON, which is what the report's
+    /// sections are defined by).
+    fn section<'py>(&self, py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| new_err(py, Kind::Report, format!("report section to JSON: {e}")))?;
+        json::loads(py, &text)
+    }
+}
+
+/// A `(rows, columns)` array that takes over `values` (row-major) without copying it.
+fn table(py: Python<'_>, values: Vec<f64>, columns: usize) -> PyResult<Py<PyArray2<f64>>> {
+    let rows = values.len() / columns;
+    let array = Array2::from_shape_vec((rows, columns), values)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("table shape: {e}")))?;
+    Ok(array.into_pyarray(py).unbind())
+}
+
+fn pitch_or_nan(p: Option<[f64; 2]>) -> [f64; 2] {
+    p.unwrap_or([f64::NAN, f64::NAN])
+}
+
+#[pymethods]
+impl PyReport {
+    /// Column names of `tracks`.
+    #[classattr]
+    const TRACK_COLUMNS: [&'static str; 9] = TRACK_COLUMNS;
+    /// Column names of `ball`.
+    #[classattr]
+    const BALL_COLUMNS: [&'static str; 7] = BALL_COLUMNS;
+
+    /// One row per track per frame: frame, track_id, x, y, w, h, score, pitch_x, pitch_y.
+    #[getter]
+    fn tracks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let array = self.tracks.get_or_try_init(py, || {
+            let n: usize = self.report.tracks.iter().map(|t| t.frames.len()).sum();
+            let mut v = Vec::with_capacity(n * TRACK_COLUMNS.len());
+            for t in &self.report.tracks {
+                for f in &t.frames {
+                    let [x, y, w, h] = f.bbox;
+                    let [px, py_] = pitch_or_nan(f.pitch);
+                    v.extend([f.frame as f64, t.track_id as f64, x as f64, y as f64, w as f64, h as f64]);
+                    v.extend([f.score as f64, px, py_]);
+                }
+            }
+            table(py, v, TRACK_COLUMNS.len())
+        })?;
+        Ok(array.bind(py).clone())
+    }
+
+    /// One row per frame with a ball position: frame, x, y, pitch_x, pitch_y, occluded (0/1),
+    /// interpolated (0/1).
+    #[getter]
+    fn ball<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let array = self.ball.get_or_try_init(py, || {
+            let mut v = Vec::with_capacity(self.report.ball.len() * BALL_COLUMNS.len());
+            for b in &self.report.ball {
+                let [px, py_] = pitch_or_nan(b.pitch);
+                let occluded = if b.state == BallState::Tracked { 0.0 } else { 1.0 };
+                v.extend([b.frame as f64, b.x as f64, b.y as f64, px, py_, occluded, b.interpolated as u8 as f64]);
+            }
+            table(py, v, BALL_COLUMNS.len())
+        })?;
+        Ok(array.bind(py).clone())
+    }
+
+    /// The run's id.
+    #[getter]
+    fn pipeline_id(&self) -> &str {
+        &self.report.pipeline_id
+    }
+    /// footml version that wrote the report.
+    #[getter]
+    fn footml_version(&self) -> &str {
+        &self.report.footml_version
+    }
+    /// Report layout version.
+    #[getter]
+    fn schema_version(&self) -> u32 {
+        self.report.schema_version
+    }
+    /// Frames the input should have had but that could not be decoded.
+    #[getter]
+    fn frames_lost(&self) -> u64 {
+        self.report.frames_lost
+    }
+    /// Pipeline events that could not be delivered to a sink.
+    #[getter]
+    fn events_dropped(&self) -> u64 {
+        self.report.events_dropped
+    }
+    /// The input: path, fps, width, height, duration_s, frame_count, codec.
+    #[getter]
+    fn video<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.video)
+    }
+    /// Each stage's outcome: name, status, duration_s, frames, attempts.
+    #[getter]
+    fn stages<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.stages)
+    }
+    /// Teams: id, colour, track_ids.
+    #[getter]
+    fn teams<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.teams)
+    }
+    /// Team in possession per frame (None where nobody has the ball).
+    #[getter]
+    fn possession<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.possession)
+    }
+    /// Match events: type, frame, time_s, team, from_track, to_track, pitch, details.
+    #[getter]
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.events)
+    }
+    /// Formations: team, from_frame, to_frame, formation, confidence.
+    #[getter]
+    fn formations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.formations)
+    }
+    /// Physical metrics: {"players": [...], "teams": [...]}.
+    #[getter]
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.metrics)
+    }
+    /// Files written beside the report, by kind.
+    #[getter]
+    fn outputs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.outputs)
+    }
+    /// Match-level artifacts of user stages, by artifact name.
+    #[getter]
+    fn extra<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.extra)
+    }
+
+    /// The whole report as a dict (what `report.json` holds).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report)
+    }
+
+    /// A top-level section by its `report.json` key (`report["tracks"]` is the JSON form).
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.to_dict(py)?.get_item(key)
+    }
+
+    /// The report as `report.json` text (`indent` spaces per level, compact when None).
+    #[pyo3(signature = (indent = None))]
+    fn to_json(&self, py: Python<'_>, indent: Option<usize>) -> PyResult<String> {
+        let text = match indent {
+            None => serde_json::to_string(&self.report),
+            Some(n) => {
+                let indent = " ".repeat(n);
+                let mut out = Vec::new();
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
+                let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+                serde::Serialize::serialize(&self.report, &mut ser).map(|_| String::from_utf8_lossy(&out).into_owned())
+            }
+        };
+        text.map_err(|e| new_err(py, Kind::Report, format!("report to JSON: {e}")))
+    }
+
+    /// A report from `report.json` text (a `ReportError` when it is not one).
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
+        serde_json::from_str::<MatchReport>(text)
+            .map(PyReport::new)
+            .map_err(|e| new_err(py, Kind::Report, format!("not a footml report: {e}")))
+    }
+
+    /// One table as a pandas DataFrame: `tracks`, `ball`, `events`, `formations`, `players`
+    /// (player metrics, without heatmaps), `teams` (team metrics) or `possession`.
+    /// Raises ImportError when pandas is not installed.
+    #[pyo3(signature = (table = "tracks"))]
+    fn to_pandas<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
+        if !TABLES.contains(&table) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown table `{table}`: expected one of {}",
+                TABLES.join(", ")
+            )));
+        }
+        let pandas = py.import("pandas").map_err(|e| {
+            pyo3::exceptions::PyImportError::new_err(format!(
+                "Report.to_pandas needs pandas, which is not installed (pip install pandas): {e}"
+            ))
+        })?;
+        let frame = pandas.getattr("DataFrame")?;
+        let kwargs = PyDict::new(py);
+        let data = match table {
+            "tracks" | "ball" => {
+                let (array, columns, ints): (_, &[&str], &[&str]) = if table == "tracks" {
+                    (self.tracks(py)?, &TRACK_COLUMNS, &["frame", "track_id"])
+                } else {
+                    (self.ball(py)?, &BALL_COLUMNS, &["frame"])
+                };
+                kwargs.set_item("columns", PyList::new(py, columns)?)?;
+                let df = frame.call((array,), Some(&kwargs))?;
+                let types = PyDict::new(py);
+                for c in ints {
+                    types.set_item(c, "int64")?;
+                }
+                if table == "ball" {
+                    types.set_item("occluded", "bool")?;
+                    types.set_item("interpolated", "bool")?;
+                }
+                return df.call_method1("astype", (types,));
+            }
+            "events" => self.events(py)?,
+            "formations" => self.formations(py)?,
+            "players" => {
+                let players: Vec<serde_json::Value> = self
+                    .report
+                    .metrics
+                    .players
+                    .iter()
+                    .map(|p| {
+                        let mut v = serde_json::to_value(p).unwrap_or_default();
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("heatmap");
+                        }
+                        v
+                    })
+                    .collect();
+                self.section(py, &players)?
+            }
+            "teams" => self.section(py, &self.report.metrics.teams)?,
+            _ => {
+                let rows: Vec<serde_json::Value> = self
+                    .report
+                    .possession
+                    .iter()
+                    .enumerate()
+                    .map(|(frame, team)| serde_json::json!({"frame": frame, "team": team}))
+                    .collect();
+                self.section(py, &rows)?
+            }
+        };
+        frame.call1((data,))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<footml.Report {}: {} frames, {} tracks, {} ball frames, {} events>",
+            self.report.pipeline_id,
+            self.report.video.frame_count.unwrap_or(0),
+            self.report.tracks.len(),
+            self.report.ball.len(),
+            self.report.events.len()
+        )
+    }
+}

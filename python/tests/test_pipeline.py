@@ -1,0 +1,390 @@
+"""Tests of Pipeline, PipelineBuilder, Report, NumPy detections and Python stages."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+import footml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "skillcorner"
+DETECTIONS = FIXTURES / "det.txt"
+
+
+def fixture_config(**extra: Any) -> dict[str, Any]:
+    return {"detections_path": str(DETECTIONS), "fps": 25, "frame_size": [1920, 1080], **extra}
+
+
+def det_array() -> np.ndarray:
+    """det.txt as the (N, 7) array the binding takes: frames from 0, class 0."""
+    mot = np.loadtxt(DETECTIONS, delimiter=",")
+    return np.column_stack([mot[:, 0] - 1, mot[:, 2:7], np.zeros(len(mot))])
+
+
+def sparse_file(tmp_path: pathlib.Path, frames: int, name: str = "sparse.txt") -> pathlib.Path:
+    """A detections file of `frames` frames, nearly all empty: long runs that cost little."""
+    path = tmp_path / name
+    path.write_text(f"1,-1,10,10,20,40,0.9,-1,-1,-1\n{frames},-1,10,10,20,40,0.9,-1,-1,-1\n")
+    return path
+
+
+def read_mot_tracks(path: pathlib.Path) -> np.ndarray:
+    rows = np.loadtxt(path, delimiter=",", ndmin=2)
+    return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+
+
+def test_from_config_run_report_and_tracks_array(tmp_path: pathlib.Path) -> None:
+    report = footml.Pipeline.from_config(fixture_config(output_dir=str(tmp_path))).run()
+    assert isinstance(report, footml.Report)
+    tracks = report.tracks
+    assert tracks.dtype == np.float64 and tracks.ndim == 2
+    assert tracks.shape[1] == len(footml.Report.TRACK_COLUMNS) == 9
+    assert report.tracks is tracks  # built once, then the same array
+    assert not tracks.flags.writeable or tracks.flags.c_contiguous
+    # Every row is in the tracks.txt the engine wrote (MOTChallenge, frames from 1, 2 decimals).
+    mot = read_mot_tracks(tmp_path / "tracks.txt")
+    ours = tracks[np.lexsort((tracks[:, 1], tracks[:, 0]))]
+    assert len(ours) == len(mot) > 1000
+    np.testing.assert_array_equal(ours[:, 0] + 1, mot[:, 0])
+    np.testing.assert_array_equal(ours[:, 1], mot[:, 1])
+    np.testing.assert_allclose(ours[:, 2:6], mot[:, 2:6], atol=0.006)
+    # Not calibrated: no pitch positions.
+    assert np.isnan(tracks[:, 7:]).all()
+    assert report.video["frame_count"] == 1000 and report.video["fps"] == 25.0
+    assert [s["name"] for s in report.stages] == ["detections_input", "player_tracking"]
+    assert report.footml_version == footml.__version__ and report.schema_version >= 1
+    assert report.pipeline_id.startswith("fm-")
+    assert report.ball.shape == (0, 7)
+    assert report.teams == [] and report.events == [] and report.formations == [] and report.possession == []
+    assert report.metrics == {"players": [], "teams": []}
+    assert report.frames_lost == 0 and report.events_dropped == 0 and report.extra == {}
+    assert "report" in report.outputs or isinstance(report.outputs, dict)
+    assert report.to_dict() == json.loads((tmp_path / "report.json").read_text())
+    assert "1000 frames" in repr(report)
+
+
+def test_calibrated_run_fills_ball_pitch_and_metrics() -> None:
+    config = fixture_config(
+        ball_detections_path=str(FIXTURES / "ball_det.txt"),
+        homography_path=str(FIXTURES / "homography.json"),
+        # The fixture's ball is 3-4 px wide (far camera).
+        stage_configs={"ball_tracking": {"min_ball_radius": 1}},
+    )
+    report = footml.Pipeline.from_config(json.dumps(config)).run()
+    ball = report.ball
+    assert ball.shape[1] == 7 and len(ball) > 300
+    assert set(np.unique(ball[:, 5])) <= {0.0, 1.0} and set(np.unique(ball[:, 6])) <= {0.0, 1.0}
+    as_json = report.to_dict()["ball"]
+    assert [b["frame"] for b in as_json] == ball[:, 0].astype(int).tolist()
+    np.testing.assert_allclose(ball[:, 3:5], [b["pitch"] for b in as_json])
+    assert ball[:, 6].sum() == sum(b["interpolated"] for b in as_json)
+    assert not np.isnan(report.tracks[:, 7:]).any()
+    players = report.metrics["players"]
+    assert players and all(p["distance_m"] >= 0 for p in players)
+    df = report.to_pandas("players")
+    assert "heatmap" not in df.columns and len(df) == len(players)
+    balls = report.to_pandas("ball")
+    assert balls["interpolated"].dtype == bool and balls["frame"].dtype == np.int64
+
+
+def test_report_json_round_trip_and_bad_json() -> None:
+    report = footml.analyze(fixture_config())
+    text = report.to_json()
+    again = footml.Report.from_json(text)
+    assert again.to_dict() == report.to_dict()
+    np.testing.assert_array_equal(again.tracks, report.tracks)
+    assert json.loads(report.to_json(indent=2)) == json.loads(text)
+    assert "\n  " in report.to_json(indent=2)
+    for bad in ("{}", "not json", '{"schema_version": "one"}'):
+        with pytest.raises(footml.ReportError) as info:
+            footml.Report.from_json(bad)
+        assert isinstance(info.value, ValueError)
+    with pytest.raises(TypeError):
+        footml.Report.from_json(None)  # type: ignore[arg-type]
+
+
+def test_to_pandas_tables_and_missing_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = footml.analyze(fixture_config())
+    tracks = report.to_pandas()
+    assert list(tracks.columns) == footml.Report.TRACK_COLUMNS
+    assert len(tracks) == len(report.tracks) and tracks["track_id"].dtype == np.int64
+    assert tracks.groupby("track_id").size().to_dict() == {t["track_id"]: len(t["frames"]) for t in report["tracks"]}
+    for table in ("events", "formations", "teams", "possession"):
+        assert len(report.to_pandas(table)) == 0
+    with pytest.raises(ValueError, match="unknown table `nope`"):
+        report.to_pandas("nope")
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        report.to_pandas()
+
+
+def test_events_iterator_from_another_thread() -> None:
+    pipeline = footml.Pipeline.from_config(fixture_config())
+    events: list[dict[str, Any]] = []
+    consumer = threading.Thread(target=lambda: events.extend(pipeline.events()))
+    iterator = pipeline.events()
+    consumer2 = threading.Thread(target=lambda: events.extend(iterator))
+    consumer.start()  # its own iterator is made (or refused) while run() may already be going
+    consumer2.start()
+    report = pipeline.run()
+    consumer.join(10)
+    consumer2.join(10)
+    assert not consumer2.is_alive(), "the iterator must end when the run ends"
+    mine = [e for e in events if e["pipeline_id"] == report.pipeline_id]
+    kinds = [e["type"] for e in mine]
+    assert "stage_started" in kinds and "stage_progress" in kinds and "pipeline_completed" in kinds
+    assert all(e["timestamp"] > 0 for e in mine)
+
+
+def test_events_after_run_and_second_run_are_usage_errors() -> None:
+    pipeline = footml.Pipeline.from_config(fixture_config())
+    pipeline.run()
+    with pytest.raises(footml.UsageError, match="already been run") as info:
+        pipeline.run()
+    assert isinstance(info.value, RuntimeError)
+    with pytest.raises(footml.UsageError):
+        pipeline.events()
+
+
+def test_cancel_from_another_thread(tmp_path: pathlib.Path) -> None:
+    pipeline = footml.Pipeline.from_config(fixture_config(detections_path=str(sparse_file(tmp_path, 2_000_000))))
+    events = pipeline.events()
+
+    def cancel_after_first_event() -> None:
+        next(events)
+        pipeline.cancel()
+        list(events)
+
+    t = threading.Thread(target=cancel_after_first_event)
+    t.start()
+    with pytest.raises(footml.CancelledError):
+        pipeline.run()
+    t.join(10)
+    assert pipeline.cancelled
+
+
+def test_two_pipelines_in_two_threads_overlap(tmp_path: pathlib.Path) -> None:
+    spans: dict[str, list[float]] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            config = fixture_config(detections_path=str(sparse_file(tmp_path, 400_000, f"{name}.txt")))
+            stamps: list[float] = []
+            footml.analyze(config, on_event=lambda e: stamps.append(e["timestamp"]))
+            spans[name] = [min(stamps), max(stamps)]
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    (a0, a1), (b0, b1) = spans["a"], spans["b"]
+    # Both ran at the same time: each started before the other ended (engine timestamps).
+    # With the GIL held during a run, the second could only start after the first ended.
+    assert a0 < b1 and b0 < a1, spans
+
+
+def test_builder_detections_array_gives_the_file_runs_tracks() -> None:
+    from_file = footml.PipelineBuilder().detections(DETECTIONS, fps=25, frame_size=(1920, 1080)).build().run()
+    players = det_array()
+    from_array = footml.PipelineBuilder().detections_array(players, fps=25, frame_size=(1920, 1080)).build().run()
+    np.testing.assert_array_equal(from_array.tracks, from_file.tracks)
+    assert from_array.video["frame_count"] == 1000 and from_array.video["codec"] == "detections-array"
+    # float32 and strided (non-contiguous) arrays work too.
+    wide = np.zeros((len(players), 14))
+    wide[:, ::2] = players
+    strided = wide[:, ::2]
+    assert not strided.flags.c_contiguous
+    again = footml.PipelineBuilder().detections_array(strided, fps=25, frame_size=(1920, 1080)).build().run()
+    np.testing.assert_array_equal(again.tracks, from_file.tracks)
+    f32 = footml.PipelineBuilder().detections_array(players.astype(np.float32), fps=25, frame_size=(1920, 1080))
+    assert len(f32.build().run().tracks) > 1000
+
+
+def test_builder_array_errors() -> None:
+    good = det_array()[:10]
+    b = footml.PipelineBuilder()
+    cases: list[tuple[Any, str]] = [
+        (good.tolist(), "expected a numpy.ndarray"),
+        (None, "expected a numpy.ndarray"),
+        (good[:, :6], r"shape \(N, 7\)"),
+        (good[0], r"shape \(N, 7\)"),
+        (good[None], r"shape \(N, 7\)"),
+        (good.astype(np.int64), "dtype float64 or float32, found int64"),
+        (good.astype(np.uint8), "found uint8"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(footml.ArrayError, match=message) as info:
+            b.detections_array(bad, fps=25, frame_size=(1920, 1080))
+        assert isinstance(info.value, ValueError)
+    with pytest.raises(footml.ArrayError, match="ball"):
+        b.detections_array(good, fps=25, frame_size=(1920, 1080), ball=good[:, :3])
+    nan = good.copy()
+    nan[3, 2] = np.nan
+    with pytest.raises(footml.DetectionsError, match="players row 3: y: expected a finite number"):
+        footml.PipelineBuilder().detections_array(nan, fps=25, frame_size=(1920, 1080)).build()
+    negative = good.copy()
+    negative[0, 0] = -1
+    with pytest.raises(footml.DetectionsError, match="players row 0: frame"):
+        footml.PipelineBuilder().detections_array(negative, fps=25, frame_size=(1920, 1080)).build()
+    with pytest.raises(footml.ConfigError, match="fps"):
+        footml.PipelineBuilder().detections_array(good, fps=0, frame_size=(1920, 1080)).build()
+    with pytest.raises(TypeError):
+        b.detections_array(good, fps=None, frame_size=(1920, 1080))  # type: ignore[arg-type]
+    with pytest.raises(footml.ConfigError, match="neither"):
+        footml.PipelineBuilder(fixture_config()).detections_array(good, fps=25, frame_size=(1, 1)).build()
+
+
+def test_builder_stage_settings_by_name_and_bad_inputs(tmp_path: pathlib.Path) -> None:
+    default = footml.PipelineBuilder(fixture_config()).build().run()
+    strict = footml.PipelineBuilder(fixture_config()).stage("player_tracking", {"min_hits": 10}).build().run()
+    # A track is reported once confirmed: more hits needed means fewer rows, never more.
+    assert 0 < len(strict.tracks) < len(default.tracks)
+    with pytest.raises(footml.ConfigError, match="stage_configs.player_tracking.bogus"):
+        footml.PipelineBuilder(fixture_config()).stage("player_tracking", {"bogus": 1}).build()
+    with pytest.raises(footml.ConfigError, match="stage_configs.jersey_numbers"):
+        footml.PipelineBuilder(fixture_config()).stage("jersey_numbers", {}).build()
+    with pytest.raises(footml.ConfigError, match="no source"):
+        footml.PipelineBuilder().build()
+    with pytest.raises(footml.InputNotFoundError):
+        footml.PipelineBuilder().video(tmp_path / "missing.mp4").build()
+    with pytest.raises(footml.InputNotFoundError):
+        footml.PipelineBuilder().detections(tmp_path / "missing.txt", fps=25, frame_size=(1, 1)).build()
+    with pytest.raises(TypeError):
+        footml.PipelineBuilder().video(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="callable"):
+        footml.PipelineBuilder().on_event(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        footml.PipelineBuilder(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        footml.Pipeline.from_config(None)  # type: ignore[arg-type]
+    with pytest.raises(footml.ConfigError):
+        footml.Pipeline.from_config("[1, 2]")
+    # Checkpoints and outputs go where the builder says.
+    events: list[dict[str, Any]] = []
+    report = (
+        footml.PipelineBuilder(fixture_config(checkpoint_interval_frames=100))
+        .checkpoint_dir(tmp_path / "ck")
+        .output_dir(tmp_path / "out")
+        .on_event(events.append)
+        .build()
+        .run()
+    )
+    assert (tmp_path / "out" / "report.json").exists()
+    assert any(e["type"] == "checkpoint_saved" for e in events)
+    assert report.to_dict() == json.loads((tmp_path / "out" / "report.json").read_text())
+
+
+class CountTracks:
+    """A streaming stage: writes each frame's number of tracks into the record."""
+
+    name = "count_tracks"
+    requires = ["player_tracks"]
+    provides = ["track_count"]
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, records: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        for r in records:
+            r.setdefault("extra", {})["track_count"] = len(r["tracks"])
+
+
+class Histogram:
+    """A match stage: collects the counts of the streaming stage into a match artifact."""
+
+    name = "histogram"
+    requires = ["track_count"]
+    provides = ["track_counts"]
+
+    def run(self, match: dict[str, Any]) -> dict[str, Any]:
+        match["extra"]["track_counts"] = [f["extra"]["track_count"] for f in match["frames"]]
+        return match
+
+
+def test_python_stages_run_in_the_pipeline() -> None:
+    counter = CountTracks()
+    report = (
+        footml.PipelineBuilder(fixture_config(batch_size=16))
+        .stage(Histogram())  # added first: the builder orders stages by what they need
+        .stage(counter)
+        .build()
+        .run()
+    )
+    counts = report.extra["track_counts"]
+    assert len(counts) == 1000
+    frames = report.tracks[:, 0].astype(int)
+    np.testing.assert_array_equal(counts, np.bincount(frames, minlength=1000))
+    assert counter.calls == 1000 // 16 + 1
+    assert [s["name"] for s in report.stages] == ["detections_input", "player_tracking", "count_tracks", "histogram"]
+
+
+def test_python_stage_errors() -> None:
+    class Broken:
+        name = "broken"
+        requires = ["player_tracks"]
+        provides: list[str] = []
+
+        def process(self, records: list[dict[str, Any]]) -> None:
+            raise KeyError("no jersey here")
+
+    with pytest.raises(footml.StageError) as info:
+        footml.PipelineBuilder(fixture_config()).stage(Broken()).build().run()
+    text = str(info.value)
+    assert "Python stage `broken` raised" in text and "KeyError" in text and "no jersey here" in text
+    assert "Traceback" in text and "in process" in text
+
+    class WrongRecords:
+        name = "wrong"
+        requires: list[str] = []
+        provides: list[str] = []
+
+        def process(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return records[1:]
+
+    with pytest.raises(footml.StageError, match="same `index` values"):
+        footml.PipelineBuilder(fixture_config()).stage(WrongRecords()).build().run()
+
+    class NeedsMissing(Histogram):
+        requires = ["jerseys"]
+
+    with pytest.raises(footml.ConfigError, match="jerseys"):
+        footml.PipelineBuilder(fixture_config()).stage(NeedsMissing()).build().run()
+
+    class NoName:
+        def process(self, records: list[dict[str, Any]]) -> None: ...
+
+    class NoMethod:
+        name = "x"
+
+    class BadRequires(Histogram):
+        requires = "track_count"  # type: ignore[assignment]
+
+    for bad, message in [(NoName(), "`name`"), (NoMethod(), "process"), (BadRequires(), "list of artifact names")]:
+        with pytest.raises(TypeError, match=message):
+            footml.PipelineBuilder().stage(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="by name"):
+        footml.PipelineBuilder().stage(CountTracks(), {"a": 1})  # type: ignore[arg-type]
+
+
+def test_analyze_with_a_video_path_and_config(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(footml.InputNotFoundError, match="game.mp4"):
+        footml.analyze(tmp_path / "game.mp4", {"batch_size": 4})
+    with pytest.raises(footml.ConfigError, match="bogus"):
+        footml.analyze(str(tmp_path / "game.mp4"), {"bogus": 1})
+    with pytest.raises(TypeError, match="not both"):
+        footml.analyze(fixture_config(), {"batch_size": 4})
+    with pytest.raises(TypeError, match="source must be"):
+        footml.analyze(None)  # type: ignore[arg-type]
