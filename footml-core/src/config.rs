@@ -395,6 +395,24 @@ pub struct PlayerTrackingConfig {
     pub min_hits: u32,
     /// Frames a lost track is kept for re-association before it is deleted.
     pub max_lost_frames: u32,
+    /// When two consecutive frames have homographies, move every track by the camera's
+    /// motion between them (image → pitch → image) before predicting, so that pans and zooms
+    /// do not tear tracks from their players.
+    pub camera_motion_compensation: bool,
+    /// Re-identification on the pitch (calibrated frames only): a lost track is matched to a
+    /// confident detection whose feet are within `reid_gate_m + reid_max_speed_mps × time
+    /// lost` metres of where it was last seen, so a player who leaves the picture (a pan, a
+    /// zoom, an exit) gets his id back when he returns. 0 disables it.
+    pub reid_gate_m: f64,
+    /// How fast (m/s) a player may have moved while unseen, widening the re-identification
+    /// radius with the time lost.
+    pub reid_max_speed_mps: f64,
+    /// The radius stops growing at this many metres: beyond it, a returning player is a new
+    /// track rather than a guess.
+    pub reid_max_radius_m: f64,
+    /// Frames a lost track last seen on the pitch is kept for re-identification (instead of
+    /// `max_lost_frames`) while frames are calibrated.
+    pub reid_max_lost_frames: u32,
 }
 
 impl Default for PlayerTrackingConfig {
@@ -411,6 +429,11 @@ impl Default for PlayerTrackingConfig {
             recovery_gate: 9.4877,
             min_hits: 2,
             max_lost_frames: 30,
+            camera_motion_compensation: true,
+            reid_gate_m: 2.0,
+            reid_max_speed_mps: 6.0,
+            reid_max_radius_m: 12.0,
+            reid_max_lost_frames: 250,
         }
     }
 }

@@ -37,6 +37,24 @@
 //! last observed frame at their predicted boxes. Such a frame does not count as a miss:
 //! `min_hits` and `max_lost_frames` count observed frames only.
 //!
+//! **Calibrated frames** (a homography per frame, from pitch calibration): the tracker also
+//! follows players on the pitch, so that ids survive what the camera does:
+//!
+//! * *camera motion compensation*: between two calibrated frames the camera's own motion is
+//!   the image → image homography `H_t⁻¹ · H_{t−1}`; every track's Kalman state (box and
+//!   velocity) is moved through it before the prediction, so a pan or zoom no longer looks like
+//!   every player jumping at once (as BoT-SORT does with an estimated affine motion; here
+//!   the motion is known exactly);
+//! * *re-identification on the pitch* (step 3b, after the motion recovery): a lost track
+//!   whose predicted box has left the picture is matched to a confident detection whose
+//!   feet land within a radius of where its feet were last seen on the pitch, the radius
+//!   growing with the time lost (`reid_gate_m`,
+//!   `reid_max_speed_mps`, `reid_max_radius_m`); such tracks are kept for
+//!   `reid_max_lost_frames`, so a player who leaves the picture and comes back gets his id
+//!   back. The tracker sees only boxes: team and appearance are not used here.
+//!
+//! Frames without a homography are tracked in the image alone, exactly as before.
+//!
 //! Everything is ordered (tracks by creation, detections by input order) and nothing
 //! depends on hash-map iteration, so the same input gives the same output, bit for bit,
 //! and a run resumed from [`StreamStage::save_state`] at any frame gives the same tracks
@@ -50,12 +68,13 @@ use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
 use crate::types::{BBox, Detection, FrameBatch, TrackedBox};
 use crate::vision::assignment::LinearAssignment;
 use crate::vision::geometry::{bbox_from_xyah, xyah_from_bbox};
+use crate::vision::homography::{from_rows, transfer};
 use crate::vision::kalman::{BoxKalmanFilter, BoxState};
 use crate::{Error, Result};
 
 /// Version of the format written by [`StreamStage::save_state`]; bumped when it changes so
 /// that an old checkpoint is refused rather than misread.
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 /// Checks a [`PlayerTrackingConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigError> {
@@ -94,6 +113,15 @@ pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigEr
     if cfg.min_hits == 0 {
         return Err(invalid("min_hits", "at least 1", cfg.min_hits));
     }
+    for (key, v) in [
+        ("reid_gate_m", cfg.reid_gate_m),
+        ("reid_max_speed_mps", cfg.reid_max_speed_mps),
+        ("reid_max_radius_m", cfg.reid_max_radius_m),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(invalid(key, "a finite number ≥ 0", v));
+        }
+    }
     Ok(())
 }
 
@@ -121,6 +149,13 @@ struct Track {
     last_frame: u64,
     /// Score of the last matched detection.
     score: f32,
+    /// Feet on the pitch (metres) when last matched in a calibrated frame.
+    pitch: Option<[f64; 2]>,
+    /// Lost, and its predicted box has left the picture since (a pan, a zoom, an exit): only
+    /// such tracks are re-identified on the pitch; a track lost inside the picture is
+    /// occluded, and there a nearby player is more often someone else.
+    #[serde(default)]
+    out_of_view: bool,
 }
 
 /// Everything that carries over from one frame to the next.
@@ -132,6 +167,8 @@ struct TrackerState {
     last_id: u64,
     /// Live tracks in creation order.
     tracks: Vec<Track>,
+    /// The previous frame's image → pitch homography, when it had one.
+    prev_homography: Option<[[f64; 3]; 3]>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -163,6 +200,11 @@ struct SavedState {
 #[derive(Debug, Clone)]
 pub struct PlayerTracker {
     cfg: PlayerTrackingConfig,
+    /// Frames per second of the input (re-identification radii grow with seconds lost).
+    fps: f64,
+    /// Width and height of the frames, when known (needed to tell that a track left the
+    /// picture).
+    frame_size: Option<[f64; 2]>,
     kf: BoxKalmanFilter,
     state: TrackerState,
     solver: LinearAssignment,
@@ -175,6 +217,8 @@ impl PlayerTracker {
         validate_config(cfg)?;
         Ok(PlayerTracker {
             cfg: cfg.clone(),
+            fps: 25.0,
+            frame_size: None,
             kf: BoxKalmanFilter::default(),
             state: TrackerState::default(),
             solver: LinearAssignment::new(),
@@ -203,7 +247,32 @@ impl PlayerTracker {
     /// Detections with a non-finite value or a box without area are ignored: they cannot
     /// be tracked.
     pub fn update(&mut self, detections: &[Detection]) -> Vec<TrackedBox> {
+        self.update_calibrated(detections, None)
+    }
+
+    /// Frames per second of the input (default 25), for the re-identification radius.
+    pub fn set_fps(&mut self, fps: f64) {
+        if fps.is_finite() && fps > 0.0 {
+            self.fps = fps;
+        }
+    }
+
+    /// Width and height of the frames in pixels: without them no track is known to have
+    /// left the picture, and nothing is re-identified on the pitch.
+    pub fn set_frame_size(&mut self, width: u32, height: u32) {
+        self.frame_size = (width > 0 && height > 0).then_some([f64::from(width), f64::from(height)]);
+    }
+
+    /// Tracks one frame with its image → pitch homography, when known: as [`Self::update`],
+    /// plus camera motion compensation and re-identification on the pitch (module docs).
+    pub fn update_calibrated(
+        &mut self,
+        detections: &[Detection],
+        homography: Option<&[[f64; 3]; 3]>,
+    ) -> Vec<TrackedBox> {
         let cfg = &self.cfg;
+        let fps = self.fps;
+        let frame_size = self.frame_size;
         let kf = &self.kf;
         let solver = &mut self.solver;
         let st = &mut self.state;
@@ -226,6 +295,20 @@ impl PlayerTracker {
         let mut high_left: Vec<usize> = (0..high.len()).collect();
         let mut low_left: Vec<usize> = (0..low.len()).collect();
 
+        if cfg.camera_motion_compensation
+            && let (Some(prev), Some(cur)) = (st.prev_homography.as_ref(), homography)
+            && let Some(inv) = from_rows(cur).try_inverse()
+        {
+            let motion = inv * from_rows(prev);
+            for t in &mut st.tracks {
+                warp_state(&mut t.kalman, &motion);
+            }
+        }
+        let to_pitch = |b: &BBox| -> Option<[f64; 2]> {
+            let (u, v) = b.foot();
+            let p = transfer(&from_rows(homography?), [f64::from(u), f64::from(v)])?;
+            p.iter().all(|c| c.is_finite()).then_some(p)
+        };
         for t in &mut st.tracks {
             // As ByteTrack: a lost track keeps its motion but not its change of height,
             // which would otherwise grow or shrink the box without limit while it coasts.
@@ -233,6 +316,13 @@ impl PlayerTracker {
                 t.kalman.mean[7] = 0.0;
             }
             kf.predict(&mut t.kalman);
+            if t.status == Status::Lost
+                && let Some([w, h]) = frame_size
+            {
+                let b = bbox_from_xyah(&t.kalman.xyah());
+                let inside = b.x >= 0.0 && b.y >= 0.0 && b.x + b.w <= w as f32 && b.y + b.h <= h as f32;
+                t.out_of_view |= !inside;
+            }
         }
         let predicted: Vec<BBox> = st.tracks.iter().map(|t| grow(&bbox_from_xyah(&t.kalman.xyah()))).collect();
         let apply = |t: &mut Track, d: &Detection| {
@@ -303,6 +393,41 @@ impl PlayerTracker {
             }
         }
 
+        // 3b. Re-identification on the pitch: lost tracks with the high-score detections left,
+        //     by the distance between feet, within a radius that grows with the time lost.
+        //     The track restarts at the detection: its coasted prediction is no guide after
+        //     a long absence.
+        if homography.is_some() && cfg.reid_gate_m > 0.0 {
+            let rows: Vec<usize> = pool
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let t = &st.tracks[i];
+                    !matched[i] && t.status == Status::Lost && t.out_of_view && t.pitch.is_some()
+                })
+                .collect();
+            let feet: Vec<Option<[f64; 2]>> = high.iter().map(|d| to_pitch(&d.bbox)).collect();
+            let idx: Vec<usize> = (0..rows.len()).collect();
+            let tracks = &st.tracks;
+            for (r, di) in associate(solver, &idx, &mut high_left, 1.0, |r, di| {
+                let t = &tracks[rows[r]];
+                let (Some(last), Some(foot)) = (t.pitch, feet[di]) else { return f64::INFINITY };
+                let lost_s = (frame - t.last_frame) as f64 / fps;
+                let radius =
+                    (cfg.reid_gate_m + cfg.reid_max_speed_mps * lost_s).min(cfg.reid_max_radius_m.max(cfg.reid_gate_m));
+                (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius
+            }) {
+                let ti = rows[r];
+                matched[ti] = true;
+                let t = &mut st.tracks[ti];
+                t.status = Status::Tracked;
+                t.kalman = kf.initiate(&xyah_from_bbox(&high[di].bbox));
+                t.hits = 1;
+                t.last_frame = frame;
+                t.score = high[di].score;
+            }
+        }
+
         // 4. Tentative tracks with the high-score detections left.
         let tentative: Vec<usize> =
             (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Tentative).collect();
@@ -326,7 +451,12 @@ impl PlayerTracker {
         st.tracks.retain(|t| {
             let keep = match t.status {
                 Status::Tentative => matched[i],
-                Status::Lost => frame - t.last_frame <= u64::from(cfg.max_lost_frames),
+                Status::Lost => {
+                    let reid = homography.is_some() && cfg.reid_gate_m > 0.0 && t.out_of_view && t.pitch.is_some();
+                    let keep_for =
+                        if reid { cfg.reid_max_lost_frames.max(cfg.max_lost_frames) } else { cfg.max_lost_frames };
+                    frame - t.last_frame <= u64::from(keep_for)
+                }
                 Status::Tracked => true,
             };
             i += 1;
@@ -353,8 +483,15 @@ impl PlayerTracker {
                 hits: 1,
                 last_frame: frame,
                 score: d.score,
+                pitch: None,
+                out_of_view: false,
             });
         }
+        for t in st.tracks.iter_mut().filter(|t| t.last_frame == frame) {
+            t.pitch = to_pitch(&bbox_from_xyah(&t.kalman.xyah()));
+            t.out_of_view = false;
+        }
+        st.prev_homography = homography.copied();
 
         // The filtered box rather than the detection's: it averages out the detector's
         // jitter (on the SkillCorner fixture: MOTA 0.921 against 0.914, see
@@ -394,6 +531,34 @@ impl PlayerTracker {
         out.sort_by_key(|t| t.track_id);
         out
     }
+}
+
+/// Moves a box state through the camera's motion `m` (previous image → this image): the box's
+/// top and bottom centre give the new centre and height (aspect ratio kept), and the velocity
+/// goes through the map at the centre. Left alone where the map is undefined.
+fn warp_state(s: &mut BoxState, m: &nalgebra::Matrix3<f64>) {
+    let [x, y, a, h] = s.xyah();
+    let (vx, vy) = (s.mean[4], s.mean[5]);
+    let (Some(top), Some(bottom), Some(c), Some(cv)) = (
+        transfer(m, [x, y - h / 2.0]),
+        transfer(m, [x, y + h / 2.0]),
+        transfer(m, [x, y]),
+        transfer(m, [x + vx, y + vy]),
+    ) else {
+        return;
+    };
+    let new_h = (bottom[1] - top[1]).abs().hypot(bottom[0] - top[0]);
+    if !(new_h.is_finite() && new_h > 0.0 && h > 0.0) {
+        return;
+    }
+    let scale = new_h / h;
+    s.mean[0] = (top[0] + bottom[0]) / 2.0;
+    s.mean[1] = (top[1] + bottom[1]) / 2.0;
+    s.mean[2] = a;
+    s.mean[3] = new_h;
+    s.mean[4] = cv[0] - c[0];
+    s.mean[5] = cv[1] - c[1];
+    s.mean[7] *= scale;
 }
 
 /// `b` enlarged by `fraction` of its width and height on every side (buffered IoU).
@@ -436,15 +601,23 @@ impl Stage for PlayerTracker {
     fn provides(&self) -> Vec<Artifact> {
         vec![Artifact::PLAYER_TRACKS]
     }
+
+    fn after(&self) -> Vec<Artifact> {
+        vec![Artifact::HOMOGRAPHY]
+    }
 }
 
 impl StreamStage for PlayerTracker {
-    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+    fn process(&mut self, batch: &mut FrameBatch, ctx: &StageContext) -> Result<()> {
+        self.set_fps(ctx.video().fps);
+        self.set_frame_size(ctx.video().width, ctx.video().height);
         // `None` is a frame the detector skipped (`detection_stride`), not a missing input:
-        // the builder already checked that a stage provides the detections.
+        // the builder already checked that a stage provides the detections. The camera's
+        // motion over skipped frames is compensated at the next observed frame (from the
+        // last observed frame's homography to its own).
         for item in &mut batch.items {
             let tracks = match item.record.players.as_deref() {
-                Some(players) => self.update(players),
+                Some(players) => self.update_calibrated(players, item.record.homography.as_ref()),
                 None => self.predict(),
             };
             item.record.tracks = Some(tracks);
@@ -837,10 +1010,110 @@ mod tests {
             PlayerTrackingConfig { match_iou: 0.0, ..Default::default() },
             PlayerTrackingConfig { iou_buffer: -0.1, ..Default::default() },
             PlayerTrackingConfig { recovery_gate: f32::INFINITY, ..Default::default() },
+            PlayerTrackingConfig { reid_gate_m: -1.0, ..Default::default() },
+            PlayerTrackingConfig { reid_max_speed_mps: f64::NAN, ..Default::default() },
         ];
         for cfg in bad {
             let err = PlayerTracker::new(&cfg).unwrap_err().to_string();
             assert!(err.contains("stage_configs.player_tracking."), "{err}");
         }
+    }
+
+    /// A camera that shows the pitch at 10 px per metre, shifted by `offset` pixels:
+    /// pixel = 10 · pitch + offset, so image → pitch is `(p − offset) / 10`.
+    fn shifted(offset: [f64; 2]) -> [[f64; 3]; 3] {
+        [[0.1, 0.0, -offset[0] / 10.0], [0.0, 0.1, -offset[1] / 10.0], [0.0, 0.0, 1.0]]
+    }
+
+    /// Standing players at 3 m spacing (30 px, boxes 12 × 30 px with feet at the pitch point),
+    /// seen through a camera offset by `offset`.
+    fn standing(n: usize, offset: [f64; 2], skip: &[usize]) -> Vec<Detection> {
+        (0..n)
+            .filter(|k| !skip.contains(k))
+            .map(|k| {
+                let (px, py) = (3.0 * k as f64 + 5.0, 20.0);
+                let (u, v) = (10.0 * px + offset[0], 10.0 * py + offset[1]);
+                det((u - 6.0) as f32, (v - 30.0) as f32, 12.0, 30.0, 0.9)
+            })
+            .collect()
+    }
+
+    fn ids(tracks: &[TrackedBox]) -> Vec<u64> {
+        tracks.iter().map(|t| t.track_id).collect()
+    }
+
+    #[test]
+    fn camera_jumps_keep_ids_with_homographies_and_break_them_without() {
+        // The camera shakes: 45 px right at frame 10, 90 px left at frame 20 (more than a box
+        // width, against the motion the filter learnt), then still.
+        let offset = |t: usize| match t {
+            0..10 => [0.0, 0.0],
+            10..20 => [45.0, 10.0],
+            _ => [-45.0, 0.0],
+        };
+        let n = 6;
+        let run = |calibrated: bool| {
+            let mut tr = PlayerTracker::new(&Default::default()).unwrap();
+            let mut all = Vec::new();
+            for t in 0..30 {
+                let h = shifted(offset(t));
+                let d = standing(n, offset(t), &[]);
+                let out = if calibrated { tr.update_calibrated(&d, Some(&h)) } else { tr.update(&d) };
+                all.push(ids(&out));
+            }
+            all
+        };
+        let with = run(true);
+        assert!(with.iter().all(|f| *f == (1..=n as u64).collect::<Vec<_>>()), "{with:?}");
+        let without = run(false);
+        assert!(without.iter().flatten().any(|&id| id > n as u64), "the image-only tracker keeps ids: {without:?}");
+    }
+
+    #[test]
+    fn a_player_who_leaves_the_picture_gets_his_id_back_on_the_pitch() {
+        // A 400 × 300 picture pans 150 px left over 30 frames, holds for 40 (all four players
+        // out of the picture for more than max_lost_frames = 30), and pans back; only boxes
+        // fully inside the picture are detected. Player 2 comes back a metre from where he
+        // left.
+        let offset = |t: usize| -> f64 {
+            match t {
+                0..10 => 0.0,
+                10..40 => -5.0 * (t - 10) as f64,
+                40..80 => -150.0,
+                80..110 => -150.0 + 5.0 * (t - 80) as f64,
+                _ => 0.0,
+            }
+        };
+        let run = |calibrated: bool| {
+            let mut tr = PlayerTracker::new(&Default::default()).unwrap();
+            tr.set_frame_size(400, 300);
+            let mut last = Vec::new();
+            for t in 0..130 {
+                let o = [offset(t), 0.0];
+                let mut d = standing(4, o, &[]);
+                if t >= 80 {
+                    d[2].bbox.x += 10.0;
+                }
+                d.retain(|d| d.bbox.x >= 0.0 && d.bbox.x + d.bbox.w <= 400.0);
+                let h = shifted(o);
+                last = if calibrated { tr.update_calibrated(&d, Some(&h)) } else { tr.update(&d) };
+            }
+            ids(&last)
+        };
+        assert_eq!(run(true), vec![1, 2, 3, 4]);
+        assert!(run(false).iter().all(|&id| id > 4), "without homographies they are new tracks");
+        // A player lost inside the picture (occluded) is not re-identified on the pitch.
+        let mut tr = PlayerTracker::new(&Default::default()).unwrap();
+        tr.set_frame_size(400, 300);
+        let h = shifted([0.0, 0.0]);
+        for _ in 0..5 {
+            tr.update_calibrated(&standing(2, [0.0, 0.0], &[]), Some(&h));
+        }
+        for _ in 0..40 {
+            tr.update_calibrated(&standing(2, [0.0, 0.0], &[1]), Some(&h));
+        }
+        let back = standing(2, [0.0, 0.0], &[]);
+        tr.update_calibrated(&back, Some(&h));
+        assert_eq!(ids(&tr.update_calibrated(&back, Some(&h))), vec![1, 3]);
     }
 }
