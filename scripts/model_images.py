@@ -44,8 +44,40 @@ def _frame_count(video: Path) -> int:
         raise ImageError(f"{video}: no video stream") from e
 
 
+def source_size(path: Path) -> tuple[int, int]:
+    """Width and height of an image or of a video's frames."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height", "-of", "json",
+         str(path)],
+        capture_output=True, text=True,
+    )
+    try:
+        s = json.loads(out.stdout)["streams"][0]
+        return int(s["width"]), int(s["height"])
+    except (KeyError, IndexError, ValueError) as e:
+        raise ImageError(f"{path}: not a readable image or video: {out.stderr.strip()}") from e
+
+
+def letterbox_geometry(src: tuple[int, int], dst: tuple[int, int]) -> tuple[float, float, float]:
+    """(scale, pad_x, pad_y) that map source pixels into the letterboxed input, as ffmpeg's
+    scale (force_original_aspect_ratio=decrease) and pad filters above do."""
+    scale = min(dst[0] / src[0], dst[1] / src[1])
+    w, h = min(dst[0], round(src[0] * scale)), min(dst[1], round(src[1] * scale))
+    return scale, (dst[0] - w) // 2, (dst[1] - h) // 2
+
+
+def frame_indices(path: Path, per_video: int) -> list[int]:
+    """Which frames (from 0) `load` takes from a source."""
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [0]
+    n = _frame_count(path)
+    every = max(1, n // per_video)
+    return list(range(0, n, every))[:per_video]
+
+
 def load(path: Path, width: int, height: int, per_video: int = 4) -> np.ndarray:
-    """Letterboxed frames of one image or video, as float32 [K, 3, height, width]."""
+    """Letterboxed frames of one image or video (those of `frame_indices`), as float32
+    [K, 3, height, width]."""
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     letterbox = (

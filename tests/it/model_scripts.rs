@@ -116,3 +116,59 @@ fn dynamic_batch_check_fails_on_a_model_it_cannot_fix_and_bad_inputs_are_errors(
     let out = dynamic_batch(&[&dir.path().join("missing.onnx"), &dir.path().join("o.onnx")], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A tiny YOLO-layout detector: [1,3,32,32] → Conv 3×3 (8) → Sigmoid → Conv 1×1 (6) →
+/// Reshape [1, 6, -1] → output [1, 6, 1024]: the convolutions are quantized, the Reshape that
+/// flattens the feature map into anchors (the decoding) is not.
+const TINY: &str = r#"
+import sys, numpy as np, onnx
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+rng = np.random.default_rng(1)
+init = [nh.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "w1"),
+        nh.from_array(rng.normal(0, 0.3, (6, 8, 1, 1)).astype(np.float32), "w2"),
+        nh.from_array(np.array([1, 6, -1], np.int64), "shape")]
+nodes = [h.make_node("Conv", ["images", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+         h.make_node("Sigmoid", ["c1"], ["s1"]),
+         h.make_node("Conv", ["s1", "w2"], ["c2"]),
+         h.make_node("Reshape", ["c2", "shape"], ["output0"])]
+g = h.make_graph(nodes, "tiny", [h.make_tensor_value_info("images", T.FLOAT, [1, 3, 32, 32])],
+    [h.make_tensor_value_info("output0", T.FLOAT, [1, 6, 1024])], initializer=init)
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8), sys.argv[1])
+"#;
+
+#[test]
+fn int8_quantization_script_quantizes_the_convolutions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.onnx");
+    assert!(Command::new(python()).args(["-c", TINY]).arg(&tiny).status().unwrap().success());
+    let int8 = dir.path().join("tiny-int8.onnx");
+    let jpg = root().join("data/fixtures/grace_hopper.jpg");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(python()).arg(root().join("scripts/quantize_int8.py")).args(args).output().unwrap()
+    };
+    let out = run(&[
+        tiny.as_os_str(),
+        int8.as_os_str(),
+        "--calib".as_ref(),
+        jpg.as_os_str(),
+        "--rounds".as_ref(),
+        "1".as_ref(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["quantized"]["float_tail_nodes"], 1, "{r}");
+    // Each Conv gets its activation input and its weight quantized (QDQ pairs).
+    assert!(r["quantized"]["quantize_nodes"].as_u64().unwrap() >= 2, "{r}");
+    assert!(r["ms_per_frame"]["int8"].as_f64().unwrap() > 0.0, "{r}");
+    assert_eq!(r["calibration_frames"], 1);
+    // Bad inputs: one line, exit 2.
+    let out = run(&[dir.path().join("nope.onnx").as_os_str(), int8.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("quantize_int8: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[tiny.as_os_str(), int8.as_os_str(), "--calib".as_ref(), dir.path().join("none.mp4").as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+}

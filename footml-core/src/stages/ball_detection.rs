@@ -17,7 +17,7 @@
 //!    median.
 //! 3. **Connected components** (8-connected) of those pixels whose extent fits the radius
 //!    range. Players, crowd, advertising and long lines make components far larger than a
-//!    ball and go at this step.
+//!    ball, and noise makes specks far smaller: both go at this step.
 //! 4. **Refinement at full resolution**, around each remaining component: the local grass
 //!    luma is measured on a square ring around it (which must be at least
 //!    `min_grass_surround` grass: a ball on the pitch is surrounded by grass, a white patch
@@ -321,7 +321,9 @@ impl BallDetector {
     /// The candidates of one frame, best first. `players` are boxes of people in the frame
     /// (detections or tracks), used to suppress candidates on bodies and to score sizes.
     pub fn detect(&mut self, frame: &RgbFrame, players: &[BBox]) -> Vec<BallCandidate> {
-        let Some(grass) = GrassModel::estimate(frame, self.step * 4) else { return Vec::new() };
+        // About 20,000 samples are plenty for a hue histogram, whatever the frame size.
+        let every = ((frame.width as f64 * frame.height as f64 / 20_000.0).sqrt() as u32).max(self.step * 4);
+        let Some(grass) = GrassModel::estimate(frame, every) else { return Vec::new() };
         let comps = self.components(frame, &grass);
         let mut out: Vec<BallCandidate> = comps.iter().filter_map(|c| self.refine(frame, &grass, c, players)).collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -352,6 +354,10 @@ impl BallDetector {
         // Largest extent, in grid points, a ball blob may have (with a grid point of slack
         // for where the grid falls).
         let max_extent = (2.0 * self.max_r / s as f32).ceil() as u32 + 2;
+        // Smallest: half the smallest ball's diameter (the half-maximum blob found in the
+        // refinement may be larger than what the global threshold kept). Specks of noise, in
+        // the stands mostly, go here rather than in the costlier refinement.
+        let min_extent = (self.min_r / s as f32).floor() as u32;
         let mut comps = Vec::new();
         for start in 0..n {
             if self.mask[start] != BRIGHT {
@@ -378,7 +384,8 @@ impl BallDetector {
                     }
                 }
             }
-            if c.x1 - c.x0 < max_extent && c.y1 - c.y0 < max_extent {
+            let (ex, ey) = (c.x1 - c.x0 + 1, c.y1 - c.y0 + 1);
+            if ex <= max_extent && ey <= max_extent && ex.max(ey) >= min_extent {
                 comps.push(c);
             }
         }
