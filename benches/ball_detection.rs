@@ -26,7 +26,7 @@ const BALL: (f64, f64) = (1234.5, 678.5);
 fn frame() -> RgbFrame {
     let mut rng = StdRng::seed_from_u64(7);
     let mut data = vec![0u8; W * H * 3];
-    let mut put = |data: &mut [u8], x: usize, y: usize, c: [u8; 3]| data[(y * W + x) * 3..][..3].copy_from_slice(&c);
+    let put = |data: &mut [u8], x: usize, y: usize, c: [u8; 3]| data[(y * W + x) * 3..][..3].copy_from_slice(&c);
     for y in 0..H {
         for x in 0..W {
             let c: [i32; 3] = if y < 90 {

@@ -484,13 +484,17 @@ pub struct BallDetectionConfig {
     /// Least share of grass on a ring around a candidate: a ball on the pitch is surrounded
     /// by grass, a bright patch on a shirt or in the stands is not. In `[0, 1]`.
     pub min_grass_surround: f32,
+    /// Largest mean HSV saturation (0–1) of a candidate's pixels: balls are white (with dark
+    /// panels), kits, skin and boards are coloured. Set 1 for a coloured (e.g. orange winter)
+    /// ball.
+    pub max_saturation: f32,
     /// Candidates kept per frame, best first.
     pub max_candidates: usize,
 }
 
 impl Default for BallDetectionConfig {
     fn default() -> Self {
-        BallDetectionConfig { min_contrast: 40.0, min_grass_surround: 0.5, max_candidates: 10 }
+        BallDetectionConfig { min_contrast: 40.0, min_grass_surround: 0.5, max_saturation: 0.5, max_candidates: 20 }
     }
 }
 
@@ -506,6 +510,9 @@ pub fn validate_ball_detection(c: &BallDetectionConfig) -> Result<(), ConfigErro
     }
     if !(0.0..=1.0).contains(&c.min_grass_surround) {
         return Err(invalid("min_grass_surround", "a fraction in [0, 1]", format!("{:?}", c.min_grass_surround)));
+    }
+    if !(0.0..=1.0).contains(&c.max_saturation) {
+        return Err(invalid("max_saturation", "a fraction in [0, 1]", format!("{:?}", c.max_saturation)));
     }
     if c.max_candidates == 0 {
         return Err(invalid("max_candidates", "at least 1", "0".into()));
@@ -1028,12 +1035,17 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.stage_configs.ball_detection,
-            BallDetectionConfig { min_contrast: 30.0, min_grass_surround: 0.5, max_candidates: 5 }
+            BallDetectionConfig { min_contrast: 30.0, max_candidates: 5, ..Default::default() }
         );
         let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"ball_detection": {"radius": 3}}}"#, no_env)
             .unwrap_err();
         assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.ball_detection.radius"), "{e}");
-        for bad in [r#"{"min_contrast": 0}"#, r#"{"min_grass_surround": 1.5}"#, r#"{"max_candidates": 0}"#] {
+        for bad in [
+            r#"{"min_contrast": 0}"#,
+            r#"{"min_grass_surround": 1.5}"#,
+            r#"{"max_saturation": -1}"#,
+            r#"{"max_candidates": 0}"#,
+        ] {
             let json = format!(r#"{{"stage_configs": {{"ball_detection": {bad}}}}}"#);
             let e = PipelineConfig::from_json_with_env(&json, no_env).unwrap_err();
             assert!(

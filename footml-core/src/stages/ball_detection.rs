@@ -26,11 +26,13 @@
 //!    fill from its brightest pixel. The centre is the contrast-weighted centroid (exact for
 //!    a symmetric blob), the box the blob's extent; so the tracker's radius, half the mean of
 //!    width and height, is the blob's. Line markings are rejected by shape: elongation (the
-//!    square root of the ratio of the second-moment eigenvalues) above [`MAX_ELONGATION`],
+//!    square root of the ratio of the second-moment eigenvalues) above [`max_elongation`],
 //!    or a fill (pixels / box area) below [`MIN_FILL_RATIO`] of a pixel disc's ([`disc_fill`]).
+//!    Blobs whose mean saturation is above `max_saturation` (kits, skin, boards) are dropped.
 //! 5. **Score** in `[0, 1]`, the product of a contrast term (peak contrast / [`FULL_CONTRAST`]),
 //!    a roundness term, a fill term, a surround term (the ring's grass fraction, full from
-//!    80 % up) and — when player boxes are
+//!    80 % up), a colour term (full up to [`WHITE_SATURATION`], down to 0.2 for a pure
+//!    colour) and — when player boxes are
 //!    known — a size term comparing the radius with the ball radius expected from the height
 //!    of the nearest player (a 0.22 m ball next to a ~1.8 m player). The best
 //!    `max_candidates` are kept.
@@ -57,13 +59,19 @@ pub const STAGE_NAME: &str = "ball_detection";
 /// Least share of the sampled pixels that must be grass for the frame to count as a view
 /// of the pitch.
 pub const MIN_GRASS_FRACTION: f32 = 0.2;
-/// Largest accepted elongation (√(λ₁/λ₂) of the blob's second moments; 1 for a disc).
-pub const MAX_ELONGATION: f32 = 1.8;
+/// Largest accepted elongation (√(λ₁/λ₂) of the blob's second moments; 1 for a disc) of a
+/// blob at least [`SMALL_BLOB`] pixels across; see [`max_elongation`] for smaller ones.
+pub const MAX_ELONGATION: f32 = 1.5;
+/// Width (pixels) under which a blob's shape is measured less reliably.
+pub const SMALL_BLOB: f32 = 10.0;
 /// Smallest accepted fill, as a share of the fill of a pixel disc of the same width
 /// ([`disc_fill`]): crossing lines and arcs fill their box far less than a ball.
 pub const MIN_FILL_RATIO: f32 = 0.75;
 /// Peak contrast (luma levels above the surrounding grass) that earns the full contrast term.
 pub const FULL_CONTRAST: f32 = 100.0;
+/// Mean saturation up to which a blob counts as white (H.264's 4:2:0 chroma tints the rim of a
+/// white ball with the grass around it).
+pub const WHITE_SATURATION: f32 = 0.2;
 /// Ball radius as a share of a player's box height (0.11 m over ~1.8 m).
 pub const BALL_RADIUS_PER_PLAYER_HEIGHT: f32 = 0.061;
 
@@ -234,6 +242,8 @@ pub struct BallCandidate {
     pub fill: f32,
     /// Share of grass on the ring around the blob.
     pub surround: f32,
+    /// Mean HSV saturation of the blob's pixels, 0 (white, grey) to 1 (pure colour).
+    pub saturation: f32,
     /// The score in `[0, 1]`.
     pub score: f32,
 }
@@ -469,9 +479,12 @@ impl BallDetector {
         let (mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0f64, 0f64, 0f64, 0f64, 0f64);
         let (mut x0, mut y0, mut x1, mut y1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
         let mut touches = false;
+        let mut sat_sum = 0f64;
         while let Some(i) = self.stack.pop() {
             let (x, y) = (wx0 + (i as usize % ww) as i64, wy0 + (i as usize / ww) as i64);
             let w = contrast(x, y) as f64;
+            let [r, g, b] = frame.pixel(x as u32, y as u32);
+            sat_sum += hsv(r, g, b).1 as f64;
             let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
             n += 1.0;
             sw += w;
@@ -519,7 +532,12 @@ impl BallDetector {
         let elongation = ((tr / 2.0 + disc) / (tr / 2.0 - disc).max(1e-9)).sqrt() as f32;
         let fill = n as f32 / (bw * bh);
         let fill_ratio = fill / disc_fill((bw + bh) / 2.0);
-        if elongation > MAX_ELONGATION || fill_ratio < MIN_FILL_RATIO {
+        let max_elong = max_elongation((bw + bh) / 2.0);
+        if elongation > max_elong || fill_ratio < MIN_FILL_RATIO {
+            return None;
+        }
+        let saturation = (sat_sum / n / 255.0) as f32;
+        if saturation > self.cfg.max_saturation {
             return None;
         }
         let (x, y) = ((swx / sw) as f32, (swy / sw) as f32);
@@ -527,7 +545,7 @@ impl BallDetector {
             return None;
         }
         let t_contrast = (peak.0 / FULL_CONTRAST).min(1.0);
-        let t_round = 1.0 - 0.5 * (elongation - 1.0) / (MAX_ELONGATION - 1.0);
+        let t_round = 1.0 - 0.5 * (elongation - 1.0) / (max_elong - 1.0);
         let t_fill = (1.0 - (fill_ratio - 1.0).abs()).clamp(0.0, 1.0);
         let t_size = nearest_player(players, x, y).map_or(1.0, |p| {
             let expected = BALL_RADIUS_PER_PLAYER_HEIGHT * p.h;
@@ -537,9 +555,20 @@ impl BallDetector {
         // A ball beside a line or a player's feet has some non-grass on its ring: up to a
         // fifth costs nothing.
         let t_surround = (surround / 0.8).min(1.0);
-        let score = (t_contrast * t_round * t_fill * t_surround * t_size).clamp(0.0, 1.0);
-        Some(BallCandidate { x, y, size: (bw, bh), contrast: peak.0, elongation, fill, surround, score })
+        // Balls are white with dark panels; skin, kits and boards are coloured.
+        let t_colour = 1.0 - 0.8 * ((saturation - WHITE_SATURATION) / (1.0 - WHITE_SATURATION)).clamp(0.0, 1.0);
+        let score = (t_contrast * t_round * t_fill * t_surround * t_colour * t_size).clamp(0.0, 1.0);
+        Some(BallCandidate { x, y, size: (bw, bh), contrast: peak.0, elongation, fill, surround, saturation, score })
     }
+}
+
+/// The largest elongation accepted for a blob `width` pixels across: [`MAX_ELONGATION`] from
+/// [`SMALL_BLOB`] up, rising to 2 at 6 pixels and below. A ball a few pixels wide is a
+/// handful of pixels whose moments its dark panels and the pixel grid skew (measured on the
+/// rendered match at 960×540: elongations up to 1.96 for a ball 5–7 px wide), while lines and
+/// limbs that small are no longer told apart by shape anyway.
+pub fn max_elongation(width: f32) -> f32 {
+    MAX_ELONGATION + 0.5 * ((SMALL_BLOB - width) / 4.0).clamp(0.0, 1.0)
 }
 
 /// The share of its box that a disc of pixels `width` wide fills: π/4 for a large disc,
