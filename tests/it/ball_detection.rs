@@ -292,15 +292,15 @@ fn measure_classical_ball_on_rendered_match() {
     print_scores(&format!("{}, people known", dir.display()), &known);
 }
 
-/// 40 frames of the rendered match at 960×540 (the ball, 2.5–3.3 px in radius, rolls from a
+/// 40 frames of the rendered match at 960×540 (the ball, 3.5–5 px in radius, rolls from a
 /// player's feet across the pitch; hidden behind him in the first two frames).
 ///
 /// Measured (candidates within 2 px of the ball):
 ///
 /// | people | candidate recall | top-1 | precision | per frame | track coverage | mean px | within 3 px | mean m | within 1 m |
 /// |---|---|---|---|---|---|---|---|---|---|
-/// | unknown | 0.875 | 0.575 | 0.111 | 8.1 | (locks onto a player) | | | | |
-/// | known (renderer's boxes) | 0.875 | 0.875 | 0.973 | 0.93 | 0.925 | 0.39 | 1.000 | 0.14 | 1.000 |
+/// | unknown | 0.950 | 0.875 | 0.230 | 4.1 | (locks onto a player) | | | | |
+/// | known (renderer's boxes) | 0.950 | 0.950 | 0.884 | 1.07 | 0.925 | 0.41 | 1.000 | 0.15 | 1.000 |
 ///
 /// Without player boxes, heads, shorts and socks are candidates too, and the tracker follows
 /// one of them while the ball is hidden at the start: the candidates are asserted, not the
@@ -314,8 +314,8 @@ fn classical_ball_on_rendered_match() {
     let [alone, known] = score_rendered(dir.path(), &ball, 2.0);
     print_scores("rendered match 960x540, people unknown", &alone);
     print_scores("rendered match 960x540, people known", &known);
-    assert!(alone.recall >= 0.8 && alone.precision >= 0.08, "people unknown: candidates");
-    assert!(known.recall >= 0.8 && known.top1 >= 0.8 && known.precision >= 0.9, "people known: candidates");
+    assert!(alone.recall >= 0.85 && alone.precision >= 0.18, "people unknown: candidates");
+    assert!(known.recall >= 0.85 && known.top1 >= 0.85 && known.precision >= 0.8, "people known: candidates");
     assert!(known.coverage >= 0.85 && known.mean_px <= 0.6 && known.within_3px >= 0.95, "people known: track (px)");
     assert!(known.mean_m <= 0.25 && known.within_1m >= 0.97, "people known: track (m)");
 }
