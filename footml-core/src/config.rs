@@ -244,7 +244,8 @@ pub struct TeamClassificationConfig {
     /// A frame's kit sample counts only when its torso showed at least this many non-grass
     /// pixels (after subsampling); smaller samples (tiny or hidden players) are ignored.
     pub min_pixels: u32,
-    /// CIE76 ΔE from the nearer team kit beyond which a sample is not that team's kit:
+    /// Distance (ΔE in shade-normalised CIELAB, [`crate::vision::colour::shade_normalised`])
+    /// from the nearer team kit beyond which a sample is not that team's kit:
     /// referees and goalkeepers, whose kits differ from both teams'. Also the least distance
     /// between the two team kits: closer kits cannot be told apart and no team is reported.
     pub outlier_distance: f32,

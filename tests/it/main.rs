@@ -12,6 +12,7 @@ mod metrics;
 mod model_scripts;
 mod pipeline;
 mod sim;
+mod teams;
 mod tracking;
 mod video;
 mod viz;

@@ -5,7 +5,8 @@
 //! * [`TeamFeatures`] (stream stage `"team_features"`, needs pixels and player tracks): for
 //!   every tracked box, the **torso** (rows 17–45 % of the box height, below the head and above
 //!   the shorts; the middle half of its width, away from swinging arms), subsampled to at most
-//!   [`MAX_TORSO_PIXELS`] pixels. Grass pixels are masked by the frame's own grass model
+//!   [`MAX_TORSO_PIXELS`] pixels (boxes cut by an edge of the image are skipped: the cut
+//!   box no longer locates the torso). Grass pixels are masked by the frame's own grass model
 //!   (hue peak and saturation floor learned from the frame, [`GrassModel`]), and so are pixels
 //!   inside the box of a nearer person (whose box reaches lower in the image), who would
 //!   otherwise lend their kit. The rest are converted to CIELAB and summarised by their
@@ -16,11 +17,14 @@
 //!   whole match:
 //!   1. each track with at least `min_samples` samples of at least `min_pixels` pixels gets
 //!      its kit colour (per-channel median of its samples) and a weight (its sample count);
-//!      the others are `unknown`;
+//!      the others are `unknown`. Colours are compared in shade-normalised CIELAB
+//!      ([`shade_normalised`]: chroma rescaled to a common lightness, lightness at half
+//!      weight), so a shirt in the shadow of the stand stays close to the same shirt in sun;
 //!   2. **two team kits** are fitted to the tracks' colours by weighted **trimmed k-means**
 //!      (k = 2; k-means++ seeding from a fixed seed, 8 restarts, the lowest trimmed cost
 //!      kept): each iteration leaves out the `trim` share of the weight farthest from its
-//!      kit, so the few referees and goalkeepers never pull a team's colour;
+//!      kit, so the few referees and goalkeepers never pull a team's colour; the kits are then
+//!      refitted to the tracks within `outlier_distance` of them;
 //!   3. **one vote per track**: each sample votes for the nearer team kit, or for *outlier*
 //!      when it is more than `outlier_distance` ΔE from both; the track takes the majority,
 //!      once for the whole track, so its team never flickers; its confidence is the share of
@@ -47,7 +51,7 @@ use crate::pipeline::stage::{
 use crate::report::apply_homography;
 use crate::stages::ball_detection::GrassModel;
 use crate::types::{BBox, FrameBatch, KitSample, MatchData, RgbFrame};
-use crate::vision::colour::{delta_e, lab_to_srgb, srgb_to_lab};
+use crate::vision::colour::{delta_e, from_shade_normalised, lab_to_srgb, shade_normalised, srgb_to_lab};
 use crate::vision::particle::SplitMix64;
 use crate::{Error, Result};
 
@@ -99,7 +103,8 @@ impl TeamFeatures {
 
     /// The kit sample of the person in `bbox`: median CIELAB of the torso's pixels that are
     /// neither grass (by `grass`, when the frame has a grass model) nor inside one of
-    /// `nearer` (boxes of people in front). `None` when no pixel is left.
+    /// `nearer` (boxes of people in front). `None` when no pixel is left, or when the box
+    /// touches an edge of the image (cut off there, its torso is not where it should be).
     pub fn sample(
         &mut self,
         frame: &RgbFrame,
@@ -107,6 +112,12 @@ impl TeamFeatures {
         bbox: &BBox,
         nearer: &[BBox],
     ) -> Option<([f32; 3], u32)> {
+        // A box cut by an edge of the image no longer spans the whole person: its torso rows
+        // or columns are unknown (measuring them would measure the head, shorts or an arm).
+        let (fw, fh) = (frame.width as f32, frame.height as f32);
+        if bbox.x < 1.0 || bbox.y < 1.0 || bbox.x + bbox.w > fw - 1.0 || bbox.y + bbox.h > fh - 1.0 {
+            return None;
+        }
         let x0 = (bbox.x + TORSO_COLS.0 * bbox.w).max(0.0);
         let x1 = (bbox.x + TORSO_COLS.1 * bbox.w).min(frame.width as f32);
         let y0 = (bbox.y + TORSO_ROWS.0 * bbox.h).max(0.0);
@@ -249,7 +260,7 @@ impl TeamClassification {
             }
             for s in rec.kit.iter().flatten() {
                 if s.pixels >= cfg.min_pixels {
-                    samples.entry(s.track_id).or_default().push(s.lab);
+                    samples.entry(s.track_id).or_default().push(shade_normalised(s.lab));
                 }
             }
         }
@@ -339,12 +350,13 @@ impl TeamClassification {
         }
         let mut assignment = TeamAssignment::from_tracks(entries);
         for team in &mut assignment.teams {
-            team.colour = Some(lab_to_srgb(kits[team.id as usize]));
+            team.colour = Some(lab_to_srgb(from_shade_normalised(kits[team.id as usize])));
         }
         // Both teams are reported when their kits were found, even if one has no track left.
         for (id, kit) in kits.iter().enumerate() {
             if !assignment.teams.iter().any(|t| t.id == id as u32) {
-                assignment.teams.push(Team { id: id as u32, colour: Some(lab_to_srgb(*kit)), track_ids: Vec::new() });
+                let colour = Some(lab_to_srgb(from_shade_normalised(*kit)));
+                assignment.teams.push(Team { id: id as u32, colour, track_ids: Vec::new() });
             }
         }
         assignment.teams.sort_by_key(|t| t.id);
@@ -708,6 +720,13 @@ mod tests {
         // A box on bare grass has nothing to measure; one outside the frame neither.
         assert_eq!(f.sample(&img, Some(&grass), &BBox::new(400.0, 200.0, 24.0, 60.0), &[]), None);
         assert_eq!(f.sample(&img, Some(&grass), &BBox::new(700.0, 10.0, 24.0, 60.0), &[]), None);
+        // A box cut by the top of the image (head out of view) is not measured, nor one cut by
+        // the bottom (only head and shoulders in view).
+        let cut = BBox::new(300.0, 0.0, 24.0, 40.0);
+        figure(&mut img, &BBox::new(300.0, -20.0, 24.0, 60.0), RED);
+        assert_eq!(f.sample(&img, Some(&grass), &cut, &[]), None);
+        figure(&mut img, &BBox::new(500.0, 330.0, 24.0, 60.0), RED);
+        assert_eq!(f.sample(&img, Some(&grass), &BBox::new(500.0, 330.0, 24.0, 30.0), &[]), None);
     }
 
     #[test]

@@ -60,6 +60,30 @@ pub fn delta_e(p: [f32; 3], q: [f32; 3]) -> f32 {
     ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt()
 }
 
+/// Lightness at which [`shade_normalised`] leaves a colour's chroma unchanged.
+const SHADE_REF_L: f32 = 50.0;
+/// Weight of lightness in [`shade_normalised`] coordinates.
+const SHADE_L_WEIGHT: f32 = 0.5;
+
+/// CIELAB coordinates in which shading moves a colour little: a* and b* rescaled to the
+/// reference lightness 50 (by `(50 + 16) / (L* + 16)`) and L* halved.
+///
+/// Shade scales linear RGB by a factor `s`; on the cube-root branch of CIELAB this scales
+/// `L* + 16`, `a*` and `b*` all by `s^(1/3)`, so the rescaled a*, b* stay the same (a red
+/// shirt in the shadow of the stand keeps its chroma) and only lightness moves, which the
+/// halved weight tolerates. Black and white kits, which differ only in lightness, stay apart.
+pub fn shade_normalised([l, a, b]: [f32; 3]) -> [f32; 3] {
+    let k = (SHADE_REF_L + 16.0) / (l.max(0.0) + 16.0);
+    [SHADE_L_WEIGHT * l, a * k, b * k]
+}
+
+/// The CIELAB colour of [`shade_normalised`] coordinates (its inverse).
+pub fn from_shade_normalised([l, a, b]: [f32; 3]) -> [f32; 3] {
+    let l = l / SHADE_L_WEIGHT;
+    let k = (l.max(0.0) + 16.0) / (SHADE_REF_L + 16.0);
+    [l, a * k, b * k]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +110,31 @@ mod tests {
             }
         }
         assert_eq!(delta_e([50.0, 3.0, 4.0], [50.0, 0.0, 0.0]), 5.0);
+    }
+
+    #[test]
+    fn shading_moves_normalised_colours_little() {
+        // A saturated red and yellow, lit and at 40 % light (linear RGB × 0.4).
+        let shade = |c: [u8; 3]| {
+            let lin = srgb_to_linear_table();
+            let enc = |v: f32| {
+                let s = if v <= 0.003_130_8 { 12.92 * v } else { 1.055 * v.powf(1.0 / 2.4) - 0.055 };
+                (s * 255.0).round() as u8
+            };
+            c.map(|v| enc(0.4 * lin[v as usize]))
+        };
+        for c in [[210, 25, 40], [250, 215, 20]] {
+            let (lit, dark) = (srgb_to_lab(c), srgb_to_lab(shade(c)));
+            let (p, q) = (shade_normalised(lit), shade_normalised(dark));
+            // In CIELAB the shade is a large difference; normalised, mostly the halved
+            // lightness step remains.
+            assert!(delta_e(lit, dark) > 20.0, "{lit:?} {dark:?}");
+            assert!(delta_e(p, q) < 0.5 * (lit[0] - dark[0]) + 3.0, "{p:?} {q:?}");
+            let back = from_shade_normalised(p);
+            assert!(delta_e(back, lit) < 1e-3, "{back:?} {lit:?}");
+        }
+        // Black and white stay far apart.
+        let (black, white) = (shade_normalised(srgb_to_lab([20, 20, 22])), shade_normalised(srgb_to_lab([245; 3])));
+        assert!(delta_e(black, white) > 40.0);
     }
 }
