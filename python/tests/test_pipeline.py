@@ -99,6 +99,7 @@ def test_report_json_round_trip_and_bad_json() -> None:
     text = report.to_json()
     again = footml.Report.from_json(text)
     assert again.to_dict() == report.to_dict()
+    assert again.to_json() == text  # floats parse back exactly (serde_json float_roundtrip)
     np.testing.assert_array_equal(again.tracks, report.tracks)
     assert json.loads(report.to_json(indent=2)) == json.loads(text)
     assert "\n  " in report.to_json(indent=2)
