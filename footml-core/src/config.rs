@@ -433,8 +433,8 @@ impl Default for PlayerTrackingConfig {
             camera_motion_compensation: true,
             reid_gate_m: 2.0,
             reid_max_speed_mps: 6.0,
-            reid_max_radius_m: 12.0,
-            reid_max_lost_frames: 250,
+            reid_max_radius_m: 20.0,
+            reid_max_lost_frames: 750,
         }
     }
 }

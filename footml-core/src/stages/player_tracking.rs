@@ -342,9 +342,15 @@ impl PlayerTracker {
 
         // 1. Confirmed tracks, tracked before lost (ByteTrack's pool order), with the
         //    high-score detections.
+        // A track lost for longer than `max_lost_frames` (as of the last frame) is only still there because it left the
+        // picture (re-identification keeps it): its coasted box and grown uncertainty would let
+        // steps 1 and 3 hand it to whoever stands near, so only step 3b may re-find it.
+        let in_image_pool = |t: &Track| frame - 1 - t.last_frame <= u64::from(cfg.max_lost_frames);
         let pool: Vec<usize> = (0..st.tracks.len())
             .filter(|&i| st.tracks[i].status == Status::Tracked)
-            .chain((0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Lost))
+            .chain(
+                (0..st.tracks.len()).filter(|&i| st.tracks[i].status == Status::Lost && in_image_pool(&st.tracks[i])),
+            )
             .collect();
         let max_cost = 1.0 - f64::from(cfg.match_iou);
         for (ti, di) in associate(solver, &pool, &mut high_left, max_cost, |ti, di| {
@@ -398,9 +404,7 @@ impl PlayerTracker {
         //     The track restarts at the detection: its coasted prediction is no guide after
         //     a long absence.
         if homography.is_some() && cfg.reid_gate_m > 0.0 {
-            let rows: Vec<usize> = pool
-                .iter()
-                .copied()
+            let rows: Vec<usize> = (0..st.tracks.len())
                 .filter(|&i| {
                     let t = &st.tracks[i];
                     !matched[i] && t.status == Status::Lost && t.out_of_view && t.pitch.is_some()
