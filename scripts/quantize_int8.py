@@ -3,7 +3,7 @@
 
 Usage: quantize_int8.py IN.onnx OUT.onnx [--calib FILE ...] [--eval FILE ...] [--per-video K]
                         [--method minmax|entropy|percentile] [--threads 2] [--rounds 3]
-                        [--gt MOT_GT.txt] [--conf 0.25]
+                        [--gt MOT_GT.txt] [--conf 0.25] [--classes C ...]
 
 Quantization: onnxruntime.quantization.quantize_static, QDQ format, weights int8 per output
 channel, activations uint8 (the u8·s8 pairing that x86 VNNI instructions multiply), calibrated
@@ -18,7 +18,7 @@ Measurement, on --eval frames (default: the calibration frames), in one run:
   * speed: ms per frame of each model at --threads intra-op threads (ONNX Runtime CPU), runs
     of the two models interleaved frame by frame so that machine load hits both alike; the
     median over --rounds passes, and the ratio;
-  * agreement: boxes of both models decoded the same way (best class score ≥ --conf,
+  * agreement: boxes of both models decoded the same way (best score of --classes ≥ --conf,
     class-agnostic NMS at IoU 0.45, letterbox undone), int8 boxes matched greedily (by score) to
     fp32 boxes at IoU ≥ 0.5: recall and precision of int8 against fp32;
   * with --gt (a MOTChallenge ground truth of the --eval video, frames from 1), recall and
@@ -138,9 +138,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
-def decode(out: np.ndarray, conf: float, geometry: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes (x1,y1,x2,y2 in source pixels) and scores of one image's [4 + C, A] output."""
-    scores = out[4:].max(axis=0)
+def decode(out: np.ndarray, conf: float, geometry: tuple[float, float, float],
+           classes: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x1,y1,x2,y2 in source pixels) and scores of one image's [4 + C, A] output, best of
+    `classes` (all when None)."""
+    cls = out[4:] if classes is None else out[4:][classes]
+    scores = cls.max(axis=0)
     keep = scores >= conf
     cx, cy, w, h = out[:4, keep]
     s = scores[keep]
@@ -196,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--conf", type=float, default=0.25)
     p.add_argument("--gt", type=Path)
+    p.add_argument("--classes", type=int, nargs="+", help="model classes that count (default: all)")
     args = p.parse_args(argv)
     try:
         if not args.input.is_file():
@@ -249,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     gt = read_gt(args.gt) if args.gt else None
     totals = {"fp32": 0, "int8": 0, "agree": 0, "gt": 0, "fp32_gt": 0, "int8_gt": 0}
     for (geo, frame), a, b in zip(meta, outs["fp32"], outs["int8"]):
-        fa, _ = decode(a, args.conf, geo)
-        fb, _ = decode(b, args.conf, geo)
+        fa, _ = decode(a, args.conf, geo, args.classes)
+        fb, _ = decode(b, args.conf, geo, args.classes)
         totals["fp32"] += len(fa)
         totals["int8"] += len(fb)
         totals["agree"] += match(fb, fa)
