@@ -404,7 +404,7 @@ impl LiveSession {
         }
         let source_input = match input {
             LiveInput::Pixels => SourceInput::Pixels,
-            LiveInput::Detections { ball_candidates } => SourceInput::Detections { ball_candidates },
+            LiveInput::Detections { ball_candidates } => SourceInput::Detections { ball_candidates, user_teams: false },
         };
         let identity = if config.pipeline_id.is_some() { String::new() } else { unique_identity() };
         let builder = Pipeline::standard_stages(Pipeline::builder(), config, source_input, identity)?;

@@ -125,3 +125,71 @@ fn rendered_clip_teams_match_ground_truth() {
     assert!(total >= 20, "{total} tracks scored");
     assert!(right as f64 >= 0.98 * total as f64, "team accuracy {right} of {total} tracks");
 }
+
+/// A players file: three people walking right for 20 frames, 200 px apart, with column 8
+/// (the team) from `team(person, frame)`.
+fn write_dets(path: &Path, team: impl Fn(usize, u64) -> &'static str) {
+    let mut text = String::new();
+    for f in 1..=20u64 {
+        for p in 0..3usize {
+            let x = 100.0 + 200.0 * p as f64 + 3.0 * f as f64;
+            text.push_str(&format!("{f},-1,{x},300,30,80,0.9,{},-1,-1\n", team(p, f)));
+        }
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn run_dets(path: &Path) -> footml::Result<footml::MatchReport> {
+    let config = footml::PipelineConfig {
+        detections_path: Some(path.to_path_buf()),
+        fps: Some(25.0),
+        frame_size: Some([1280, 720]),
+        checkpoint_enabled: false,
+        ..Default::default()
+    };
+    let pipeline = footml::Pipeline::from_config(&config)?;
+    assert!(pipeline.stage_names().iter().any(|s| s == "user_teams"), "{:?}", pipeline.stage_names());
+    pipeline.run()
+}
+
+#[test]
+fn detections_file_team_column_gives_user_teams_by_majority() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dets.txt");
+    // Person 0: team 0, except unknown in frames 3-4 and a slip (team 1) in frame 9; person 1:
+    // team 1; person 2: never given.
+    write_dets(&path, |p, f| match (p, f) {
+        (0, 3 | 4) => "-1",
+        (0, 9) => "1",
+        (0, _) => "0",
+        (1, _) => "1",
+        _ => "-1",
+    });
+    let report = run_dets(&path).unwrap();
+    assert_eq!(report.tracks.len(), 3);
+    let mut by_x: Vec<&footml::report::TrackReport> = report.tracks.iter().collect();
+    by_x.sort_by(|a, b| a.frames[0].bbox[0].total_cmp(&b.frames[0].bbox[0]));
+    let got: Vec<(Option<u32>, Option<Role>)> = by_x.iter().map(|t| (t.team, t.role)).collect();
+    assert_eq!(got, vec![(Some(0), Some(Role::Player)), (Some(1), Some(Role::Player)), (None, Some(Role::Unknown))]);
+    // Team ids are the user's, and each team lists its track.
+    let teams: Vec<(u32, Vec<u64>)> = report.teams.iter().map(|t| (t.id, t.track_ids.clone())).collect();
+    assert_eq!(teams, vec![(0, vec![by_x[0].track_id]), (1, vec![by_x[1].track_id])]);
+}
+
+#[test]
+fn detections_file_team_column_bad_values_and_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dets.txt");
+    write_dets(&path, |p, f| if p == 1 && f == 7 { "2" } else { "0" });
+    let e = run_dets(&path).unwrap_err();
+    assert!(e.to_string().contains(":20: team (column 8): expected 0, 1 or -1 (unknown), found `2`"), "{e}");
+    // An ordinary MOT file (-1 in column 8) carries no teams: no team stage, no teams.
+    let config = footml::PipelineConfig {
+        detections_path: Some(fixture("det.txt")),
+        fps: Some(25.0),
+        frame_size: Some([1920, 1080]),
+        ..Default::default()
+    };
+    let names = footml::Pipeline::from_config(&config).unwrap().stage_names();
+    assert!(!names.iter().any(|s| s == "user_teams" || s == "team_classification"), "{names:?}");
+}

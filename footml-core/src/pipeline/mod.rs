@@ -78,6 +78,8 @@ pub(crate) enum SourceInput {
     Detections {
         /// The frames carry ball candidates.
         ball_candidates: bool,
+        /// The frames carry teams the user gave per detection.
+        user_teams: bool,
     },
 }
 
@@ -501,7 +503,10 @@ impl Pipeline {
             if let Some(ball) = &config.ball_detections_path {
                 identity.push_str(&file_identity(ball));
             }
-            let input = SourceInput::Detections { ball_candidates: config.ball_detections_path.is_some() };
+            let input = SourceInput::Detections {
+                ball_candidates: config.ball_detections_path.is_some(),
+                user_teams: src.has_teams(),
+            };
             (b.source(src), input, identity)
         } else {
             return Err(BuildError::NoSource.into());
@@ -523,7 +528,7 @@ impl Pipeline {
             }
             .into());
         }
-        let input = SourceInput::Detections { ball_candidates: source.has_ball() };
+        let input = SourceInput::Detections { ball_candidates: source.has_ball(), user_teams: false };
         let identity = source.fingerprint();
         Self::standard_stages(Pipeline::builder().source(source), config, input, identity)
     }
@@ -590,7 +595,7 @@ impl Pipeline {
                 }
                 ball_candidates = true;
             }
-            SourceInput::Detections { ball_candidates: ball } => {
+            SourceInput::Detections { ball_candidates: ball, .. } => {
                 ball_candidates = ball;
                 tracking_possible = true;
             }
@@ -621,6 +626,10 @@ impl Pipeline {
                 b = b
                     .stream_stage(crate::stages::teams::TeamFeatures::new())
                     .match_stage(crate::stages::teams::TeamClassification::new(tc)?);
+            }
+            if matches!(input, SourceInput::Detections { user_teams: true, .. }) {
+                // No pixels: teams only as the user gave them, never guessed.
+                b = b.match_stage(crate::stages::teams::UserTeams::new());
             }
             if calibrated {
                 // Event detection and formation analysis run after team classification

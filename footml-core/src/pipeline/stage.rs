@@ -28,6 +28,8 @@ impl Artifact {
     pub const PLAYER_TRACKS: Artifact = Artifact(Cow::Borrowed("player_tracks"));
     /// The tracked ball ([`crate::FrameRecord::ball`]).
     pub const BALL: Artifact = Artifact(Cow::Borrowed("ball"));
+    /// Teams of player detections given by the user ([`crate::FrameRecord::player_teams`]).
+    pub const PLAYER_TEAMS: Artifact = Artifact(Cow::Borrowed("player_teams"));
     /// Kit colour of each tracked person ([`crate::FrameRecord::kit`]), from team features.
     pub const KIT_COLOURS: Artifact = Artifact(Cow::Borrowed("kit_colours"));
     /// The team of each track ([`crate::MatchData::teams`]), from team classification.

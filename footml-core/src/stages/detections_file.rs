@@ -1,7 +1,14 @@
 //! Detections input: MOTChallenge detection files instead of video, and homography files.
 //!
 //! A detection file has one line per box, `frame,-1,x,y,w,h,score,-1,-1,-1` (frames from 1,
-//! pixels, top-left origin; trailing columns may be absent), sorted by frame. Players and
+//! pixels, top-left origin; trailing columns may be absent), sorted by frame.
+//!
+//! **Team column**: in a players file, column 8 (MOTChallenge's unused `-1` world x) may give
+//! the team the user knows for the box: `0` or `1`, `-1` for unknown. A file with at least one
+//! `0` or `1` there carries teams ([`Artifact::PLAYER_TEAMS`], `FrameRecord::player_teams`),
+//! and the standard pipeline decides each track's team from them by majority
+//! ([`crate::stages::teams::UserTeams`]); files with `-1` or no column 8 (every ordinary MOT
+//! file) stay valid and carry none. Any other value in column 8 is an error. Players and
 //! ball candidates come in separate files. The file is streamed, never loaded whole, so a
 //! full match of detections costs no more memory than a few frames.
 
@@ -59,12 +66,14 @@ struct MotReader {
     lines: std::io::Lines<BufReader<File>>,
     line_no: usize,
     /// A parsed line belonging to a later frame than the one last asked for.
-    pending: Option<(u64, Detection)>,
+    pending: Option<(u64, Detection, Option<u32>)>,
     last_frame: u64,
+    /// Read column 8 as the team (players files).
+    teams: bool,
 }
 
 impl MotReader {
-    fn open(path: &Path) -> Result<Self> {
+    fn open(path: &Path, teams: bool) -> Result<Self> {
         let file = File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
             _ => Error::io(path, e),
@@ -75,6 +84,7 @@ impl MotReader {
             line_no: 0,
             pending: None,
             last_frame: 0,
+            teams,
         })
     }
 
@@ -82,7 +92,7 @@ impl MotReader {
         Error::Detections(DetectionsError::Parse { path: self.path.clone(), line: self.line_no, message })
     }
 
-    fn next_line(&mut self) -> Result<Option<(u64, Detection)>> {
+    fn next_line(&mut self) -> Result<Option<(u64, Detection, Option<u32>)>> {
         loop {
             let Some(line) = self.lines.next() else {
                 return Ok(None);
@@ -123,42 +133,52 @@ impl MotReader {
                 )));
             }
             self.last_frame = frame;
+            let team = match fields.get(7) {
+                Some(&t) if self.teams => parse_team(t).map_err(|m| self.parse_err(m))?,
+                _ => None,
+            };
             let bbox = BBox::new(x as f32, y as f32, w as f32, h as f32);
-            return Ok(Some((frame, Detection { bbox, score: score as f32, class_id: 0 })));
+            return Ok(Some((frame, Detection { bbox, score: score as f32, class_id: 0 }, team)));
         }
     }
 
-    /// Detections of `frame` (1-based); frames must be asked for in ascending order.
-    fn frame(&mut self, frame: u64) -> Result<Vec<Detection>> {
-        let mut out = Vec::new();
+    /// Detections of `frame` (1-based) with their teams; frames must be asked for in
+    /// ascending order.
+    fn frame(&mut self, frame: u64) -> Result<(Vec<Detection>, Vec<Option<u32>>)> {
+        let (mut out, mut teams) = (Vec::new(), Vec::new());
         loop {
             let next = match self.pending.take() {
                 Some(p) => Some(p),
                 None => self.next_line()?,
             };
             match next {
-                Some((f, d)) if f == frame => out.push(d),
-                Some((f, _)) if f < frame => continue,
+                Some((f, d, t)) if f == frame => {
+                    out.push(d);
+                    teams.push(t);
+                }
+                Some((f, _, _)) if f < frame => continue,
                 Some(p) => {
                     self.pending = Some(p);
-                    return Ok(out);
+                    return Ok((out, teams));
                 }
-                None => return Ok(out),
+                None => return Ok((out, teams)),
             }
         }
     }
 
-    /// The last frame number in the file. A fast scan that checks only the first column,
-    /// so that a bad frame number fails at open time rather than silently ending the input.
-    fn last_frame_in(path: &Path) -> Result<u64> {
+    /// The last frame number in the file and whether column 8 gives a team anywhere. A fast
+    /// scan that checks only the first column, so that a bad frame number fails at open time
+    /// rather than silently ending the input.
+    fn scan(path: &Path) -> Result<(u64, bool)> {
         let file = File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::NotFound(path.to_path_buf())),
             _ => Error::io(path, e),
         })?;
-        let mut last = 0u64;
+        let (mut last, mut teams) = (0u64, false);
         for (i, line) in BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| Error::io(path, e))?;
             let first = line.split(',').next().unwrap_or("").trim();
+            teams = teams || line.split(',').nth(7).is_some_and(|t| matches!(parse_team(t.trim()), Ok(Some(_))));
             if first.is_empty() || first.starts_with('#') {
                 continue;
             }
@@ -173,15 +193,31 @@ impl MotReader {
                 }
             }
         }
-        Ok(last)
+        Ok((last, teams))
     }
 }
 
-/// What a detections source's frames carry: players, and ball candidates when it has them.
-fn detections_artifacts(ball: bool) -> Vec<Artifact> {
+/// Column 8 of a players line: `0` or `1` is a team, `-1` unknown.
+fn parse_team(field: &str) -> std::result::Result<Option<u32>, String> {
+    let v = field.parse::<f64>().ok();
+    if v == Some(-1.0) {
+        Ok(None)
+    } else if v == Some(0.0) || v == Some(1.0) {
+        Ok(v.map(|t| t as u32))
+    } else {
+        Err(format!("team (column 8): expected 0, 1 or -1 (unknown), found `{field}`"))
+    }
+}
+
+/// What a detections source's frames carry: players, ball candidates and user teams when it
+/// has them.
+fn detections_artifacts(ball: bool, teams: bool) -> Vec<Artifact> {
     let mut a = vec![Artifact::PLAYER_DETECTIONS];
     if ball {
         a.push(Artifact::BALL_CANDIDATES);
+    }
+    if teams {
+        a.push(Artifact::PLAYER_TEAMS);
     }
     a
 }
@@ -194,15 +230,17 @@ pub struct DetectionsFileSource {
     ball: Option<MotReader>,
     info: VideoInfo,
     next: u64,
+    /// The players file gives teams in column 8.
+    teams: bool,
 }
 
 impl DetectionsFileSource {
     /// Opens a players file (and optionally a ball-candidates file) for frames of
     /// `frame_size` pixels at `fps`. The number of frames is the last frame in either file.
     pub fn open(players: &Path, ball: Option<&Path>, fps: f64, frame_size: [u32; 2]) -> Result<Self> {
-        let mut frames = MotReader::last_frame_in(players)?;
+        let (mut frames, teams) = MotReader::scan(players)?;
         if let Some(b) = ball {
-            frames = frames.max(MotReader::last_frame_in(b)?);
+            frames = frames.max(MotReader::scan(b)?.0);
         }
         let info = VideoInfo {
             path: players.display().to_string(),
@@ -216,11 +254,17 @@ impl DetectionsFileSource {
         Ok(DetectionsFileSource {
             players_path: players.to_path_buf(),
             ball_path: ball.map(Path::to_path_buf),
-            players: MotReader::open(players)?,
-            ball: ball.map(MotReader::open).transpose()?,
+            players: MotReader::open(players, true)?,
+            ball: ball.map(|b| MotReader::open(b, false)).transpose()?,
             info,
             next: 0,
+            teams,
         })
+    }
+
+    /// Whether the players file gives teams (column 8 is `0` or `1` on some line).
+    pub fn has_teams(&self) -> bool {
+        self.teams
     }
 }
 
@@ -234,14 +278,14 @@ impl FrameSource for DetectionsFileSource {
     }
 
     fn provides(&self) -> Vec<Artifact> {
-        detections_artifacts(self.ball.is_some())
+        detections_artifacts(self.ball.is_some(), self.teams)
     }
 
     fn seek(&mut self, frame: u64) -> Result<()> {
         // Files are streamed, so seeking backwards means reopening them.
         if frame < self.next {
-            self.players = MotReader::open(&self.players_path)?;
-            self.ball = self.ball_path.as_deref().map(MotReader::open).transpose()?;
+            self.players = MotReader::open(&self.players_path, true)?;
+            self.ball = self.ball_path.as_deref().map(|b| MotReader::open(b, false)).transpose()?;
         }
         self.next = frame;
         Ok(())
@@ -252,9 +296,9 @@ impl FrameSource for DetectionsFileSource {
             return Ok(None);
         }
         let index = self.next;
-        let players = self.players.frame(index + 1)?;
+        let (players, teams) = self.players.frame(index + 1)?;
         let ball_candidates = match &mut self.ball {
-            Some(b) => Some(b.frame(index + 1)?),
+            Some(b) => Some(b.frame(index + 1)?.0),
             None => None,
         };
         self.next += 1;
@@ -263,6 +307,7 @@ impl FrameSource for DetectionsFileSource {
             time_s: index as f64 / self.info.fps,
             players: Some(players),
             ball_candidates,
+            player_teams: self.teams.then_some(teams),
             ..Default::default()
         };
         Ok(Some(FrameItem { record, image: None }))
@@ -368,7 +413,7 @@ impl FrameSource for DetectionsArraySource {
     }
 
     fn provides(&self) -> Vec<Artifact> {
-        detections_artifacts(self.ball.is_some())
+        detections_artifacts(self.ball.is_some(), false)
     }
 
     fn seek(&mut self, frame: u64) -> Result<()> {

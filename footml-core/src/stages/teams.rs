@@ -37,6 +37,10 @@
 //!      frames, and his team is the one whose players' mean image x is nearer him. The other
 //!      outliers are referees (no team).
 //!
+//! Without pixels (detections input) teams come only from the user: [`UserTeams`] (match
+//! stage `"user_teams"`) gives each track the majority of the teams given to its detections
+//! (a detections file's team column, see [`crate::stages::detections_file`]).
+//!
 //! Team 0 is the team with the darker kit (lower L*), so the same match gives the same ids.
 //! When the two fitted kits are closer than `outlier_distance`, the teams cannot be told
 //! apart and every track stays `unknown`: no team is guessed.
@@ -535,6 +539,80 @@ impl MatchStage for TeamClassification {
             return Err(Error::Cancelled);
         }
         data.teams = Some(self.classify(data));
+        Ok(())
+    }
+}
+
+/// Match stage `"user_teams"`: each track's team from the teams the user gave its
+/// detections (a detections file's team column, `FrameRecord::player_teams`). In every frame,
+/// the track votes with the team of the detection it was updated with (best IoU ≥ 0.5); the
+/// track takes the majority, once for the whole track, with the share of agreeing votes as
+/// its confidence. Tracks whose detections carry no team stay `unknown`: nothing is guessed
+/// from the other tracks.
+#[derive(Debug, Clone, Default)]
+pub struct UserTeams;
+
+impl UserTeams {
+    /// The stage.
+    pub fn new() -> Self {
+        UserTeams
+    }
+
+    /// The tracks' teams from the user's per-detection teams in `data`.
+    pub fn assign(&self, data: &MatchData) -> TeamAssignment {
+        let mut votes: BTreeMap<u64, [usize; 2]> = BTreeMap::new();
+        for rec in &data.frames {
+            let dets = rec.players.as_deref().unwrap_or_default();
+            let teams = rec.player_teams.as_deref().unwrap_or_default();
+            for t in rec.tracks.iter().flatten() {
+                let v = votes.entry(t.track_id).or_default();
+                let best = dets
+                    .iter()
+                    .zip(teams)
+                    .map(|(d, team)| (d.bbox.iou(&t.bbox), *team))
+                    .filter(|(iou, _)| *iou >= 0.5)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((_, Some(team))) = best
+                    && team < 2
+                {
+                    v[team as usize] += 1;
+                }
+            }
+        }
+        TeamAssignment::from_tracks(votes.into_iter().map(|(track_id, v)| {
+            let total = v[0] + v[1];
+            let team = usize::from(v[1] > v[0]);
+            TrackTeam {
+                track_id,
+                team: (total > 0).then_some(team as u32),
+                role: if total > 0 { Role::Player } else { Role::Unknown },
+                confidence: if total > 0 { v[team] as f32 / total as f32 } else { 0.0 },
+                source: TeamSource::User,
+            }
+        }))
+    }
+}
+
+impl Stage for UserTeams {
+    fn name(&self) -> &str {
+        "user_teams"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_TRACKS, Artifact::PLAYER_DETECTIONS, Artifact::PLAYER_TEAMS]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::TEAMS]
+    }
+}
+
+impl MatchStage for UserTeams {
+    fn run(&mut self, data: &mut MatchData, ctx: &StageContext) -> Result<()> {
+        if ctx.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        data.teams = Some(self.assign(data));
         Ok(())
     }
 }
