@@ -11,7 +11,9 @@
 //! ├── CancelledError(FootmlError)                   Error::Cancelled
 //! ├── ArrayError(FootmlError, ValueError)           a NumPy argument of the wrong type, dtype or shape
 //! ├── ReportError(FootmlError, ValueError)          `Report.from_json` text that is not a report
-//! └── UsageError(FootmlError, RuntimeError)         a call in the wrong state (run twice, events() after run())
+//! ├── InvalidInputError(FootmlError, ValueError)    a pushed live frame of the wrong size, stride or timestamp
+//! └── UsageError(FootmlError, RuntimeError)         a call in the wrong state (run twice, events() after run(),
+//!                                                    a closed live session)
 //! ```
 //! A stage that failed after its retries raises the class of the error that made it fail
 //! (a missing file is an `InputNotFoundError` wherever it surfaced). Errors with no class
@@ -37,10 +39,11 @@ pub(crate) enum Kind {
     Array,
     Report,
     Usage,
+    InvalidInput,
 }
 
 impl Kind {
-    const ALL: [Kind; 11] = [
+    const ALL: [Kind; 12] = [
         Kind::Footml,
         Kind::Config,
         Kind::InputNotFound,
@@ -52,6 +55,7 @@ impl Kind {
         Kind::Array,
         Kind::Report,
         Kind::Usage,
+        Kind::InvalidInput,
     ];
 
     fn name(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Array => "ArrayError",
             Kind::Report => "ReportError",
             Kind::Usage => "UsageError",
+            Kind::InvalidInput => "InvalidInputError",
         }
     }
 
@@ -82,7 +87,10 @@ impl Kind {
             Kind::Cancelled => "The run was cancelled.",
             Kind::Array => "A NumPy argument has the wrong type, dtype, number of dimensions or shape.",
             Kind::Report => "Text given to Report.from_json is not a footml report.",
-            Kind::Usage => "A call made in the wrong state (a pipeline run twice, events() after run()).",
+            Kind::Usage => {
+                "A call made in the wrong state (a pipeline run twice, events() after run(), a closed session)."
+            }
+            Kind::InvalidInput => "A pushed live frame has the wrong size, stride or timestamp.",
         }
     }
 
@@ -96,6 +104,8 @@ impl Kind {
             ErrorKind::Checkpoint => Kind::Checkpoint,
             ErrorKind::Stage | ErrorKind::Panicked => Kind::Stage,
             ErrorKind::Cancelled => Kind::Cancelled,
+            ErrorKind::InvalidInput => Kind::InvalidInput,
+            ErrorKind::Closed => Kind::Usage,
             _ => Kind::Footml,
         }
     }
@@ -111,7 +121,7 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
             let footml = || made[Kind::Footml as usize].bind(py).clone();
             let bases = match kind {
                 Kind::Footml => vec![py.get_type::<PyException>()],
-                Kind::Config | Kind::Detections | Kind::Array | Kind::Report => {
+                Kind::Config | Kind::Detections | Kind::Array | Kind::Report | Kind::InvalidInput => {
                     vec![footml(), py.get_type::<PyValueError>()]
                 }
                 Kind::Usage => vec![footml(), py.get_type::<PyRuntimeError>()],

@@ -8,6 +8,7 @@
 
 mod errors;
 mod json;
+mod live;
 mod pipeline;
 mod report;
 mod run;
@@ -78,6 +79,7 @@ fn _footml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", footml::VERSION)?;
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_class::<PyReport>()?;
+    m.add_class::<live::PyLiveSession>()?;
     m.add_class::<PyPipeline>()?;
     m.add_class::<pipeline::PyPipelineBuilder>()?;
     m.add_class::<pipeline::EventIterator>()?;

@@ -55,24 +55,36 @@ pub(crate) fn config_object(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -
 }
 
 /// Parses a config object into the core config (unknown keys are `ConfigError`s).
-fn parse_config(py: Python<'_>, config: &Map<String, Value>) -> PyResult<PipelineConfig> {
+pub(crate) fn parse_config(py: Python<'_>, config: &Map<String, Value>) -> PyResult<PipelineConfig> {
     let text = Value::Object(config.clone()).to_string();
     PipelineConfig::from_json(&text).map_err(|e| to_py_err(py, &e.into()))
 }
 
-/// Rows of an `(N, 7)` float array `frame, x, y, w, h, score, class`.
-fn detection_rows(py: Python<'_>, what: &str, array: &Bound<'_, PyAny>) -> PyResult<Vec<[f64; 7]>> {
+/// `array` as a NumPy array of `ndim` dimensions whose last one is `last`, or an
+/// `ArrayError` naming the argument (`what`) and the `expected` shape.
+pub(crate) fn ndarray_of_shape<'a, 'py>(
+    py: Python<'py>,
+    what: &str,
+    array: &'a Bound<'py, PyAny>,
+    (ndim, last, expected): (usize, usize, &str),
+) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     let untyped = array.cast::<PyUntypedArray>().map_err(|_| {
         let found = array.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        new_err(py, Kind::Array, format!("{what}: expected a numpy.ndarray of shape (N, 7), found {found}"))
+        new_err(py, Kind::Array, format!("{what}: expected a numpy.ndarray of shape {expected}, found {found}"))
     })?;
-    if untyped.ndim() != 2 || untyped.shape()[1] != 7 {
+    if untyped.ndim() != ndim || untyped.shape()[ndim - 1] != last {
         return Err(new_err(
             py,
             Kind::Array,
-            format!("{what}: expected shape (N, 7) (frame, x, y, w, h, score, class), found {:?}", untyped.shape()),
+            format!("{what}: expected shape {expected}, found {:?}", untyped.shape()),
         ));
     }
+    Ok(untyped)
+}
+
+/// Rows of an `(N, 7)` float array `frame, x, y, w, h, score, class`.
+fn detection_rows(py: Python<'_>, what: &str, array: &Bound<'_, PyAny>) -> PyResult<Vec<[f64; 7]>> {
+    let untyped = ndarray_of_shape(py, what, array, (2, 7, "(N, 7) (frame, x, y, w, h, score, class)"))?;
     fn rows<T: numpy::Element + Copy + Into<f64>>(a: PyReadonlyArray2<'_, T>) -> Vec<[f64; 7]> {
         a.as_array().rows().into_iter().map(|r| std::array::from_fn(|i| r[i].into())).collect()
     }

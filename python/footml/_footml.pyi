@@ -26,6 +26,8 @@ __all__ = [
     "ArrayError",
     "ReportError",
     "UsageError",
+    "InvalidInputError",
+    "LiveSession",
 ]
 
 __version__: str
@@ -64,7 +66,10 @@ class ReportError(FootmlError, ValueError):
     """Text given to Report.from_json is not a footml report."""
 
 class UsageError(FootmlError, RuntimeError):
-    """A call made in the wrong state (a pipeline run twice, events() after run())."""
+    """A call made in the wrong state (a pipeline run twice, events() after run(), a closed session)."""
+
+class InvalidInputError(FootmlError, ValueError):
+    """A pushed live frame has the wrong size, stride or timestamp."""
 
 @final
 class Report:
@@ -166,6 +171,17 @@ class PipelineBuilder:
     def output_dir(self, path: _StrPath) -> PipelineBuilder: ...
     def on_event(self, callback: Callable[[dict[str, Any]], object]) -> PipelineBuilder: ...
     def build(self) -> Pipeline: ...
+
+@final
+class LiveSession:
+    """A live feed: push(frame, timestamp) per frame, then finish() for the report."""
+
+    COLUMNS: ClassVar[list[str]]
+    def __new__(cls, config: _Config) -> LiveSession: ...
+    def push(
+        self, frame: npt.NDArray[np.uint8], timestamp: float, *, bgr: bool = False
+    ) -> npt.NDArray[np.float64]: ...
+    def finish(self) -> Report: ...
 
 def analyze(
     source: _StrPath | _Config,

@@ -1,0 +1,127 @@
+//! `footml.LiveSession`: frames pushed one at a time as NumPy arrays, each frame's tracks
+//! returned at once (the core `footml::live::LiveSession`).
+
+use std::sync::Mutex;
+
+use footml::live::{LiveFrame, LiveSession, PackedFormat};
+use ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+
+use crate::errors::{Kind, new_err, to_py_err};
+use crate::pipeline::{config_object, ndarray_of_shape, parse_config};
+use crate::report::PyReport;
+
+/// Columns of the array `push` returns.
+const LIVE_COLUMNS: [&str; 8] = ["track_id", "x", "y", "w", "h", "score", "pitch_x", "pitch_y"];
+
+/// A live feed: `push(frame, timestamp)` per frame, then `finish()` for the report.
+#[pyclass(module = "footml", frozen, name = "LiveSession")]
+pub(crate) struct PyLiveSession {
+    session: Mutex<Option<LiveSession>>,
+}
+
+impl PyLiveSession {
+    /// Runs `f` on the open session with the GIL released.
+    fn with_session<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut LiveSession) -> footml::Result<T> + Send,
+    ) -> PyResult<T> {
+        let result = py.detach(|| {
+            let mut guard = self.session.lock().map_err(|_| "the session's lock was poisoned".to_string())?;
+            match guard.as_mut() {
+                Some(session) => Ok(f(session)),
+                None => Err("the live session is closed: finish() was called".to_string()),
+            }
+        });
+        match result {
+            Ok(r) => r.map_err(|e| to_py_err(py, &e)),
+            Err(message) => Err(new_err(py, Kind::Usage, message)),
+        }
+    }
+}
+
+#[pymethods]
+impl PyLiveSession {
+    /// Column names of the arrays `push` returns.
+    #[classattr]
+    const COLUMNS: [&'static str; 8] = LIVE_COLUMNS;
+
+    /// Starts the standard live pipeline of `config` (a dict or JSON string with `fps`,
+    /// `frame_size` and, for pixels, `stage_configs.player_detection.model_path`).
+    #[new]
+    fn new(py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if config.is_none() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("config must be a dict or a JSON string, found None"));
+        }
+        let config = parse_config(py, &config_object(py, Some(config))?)?;
+        let session = py.detach(|| LiveSession::from_config(&config)).map_err(|e| to_py_err(py, &e))?;
+        Ok(PyLiveSession { session: Mutex::new(Some(session)) })
+    }
+
+    /// Pushes one frame: a `uint8` array of shape `(height, width, 3)`, RGB (or BGR with
+    /// `bgr=True`, OpenCV's order), C-contiguous or strided, taken at `timestamp` seconds.
+    /// Returns that frame's tracks, one row per track (columns in `COLUMNS`; NaN pitch where
+    /// the frame is not calibrated). Wrong type, dtype or shape: `ArrayError`; a frame of
+    /// another size or a timestamp not after the last: `InvalidInputError`.
+    #[pyo3(signature = (frame, timestamp, *, bgr = false))]
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        frame: &Bound<'py, PyAny>,
+        timestamp: f64,
+        bgr: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let untyped = ndarray_of_shape(py, "frame", frame, (3, 3, "(height, width, 3)"))?;
+        let pixels: PyReadonlyArray3<'_, u8> = frame.extract().map_err(|_| {
+            let dtype = untyped.dtype().to_string();
+            new_err(py, Kind::Array, format!("frame: expected dtype uint8, found {dtype}"))
+        })?;
+        let view = pixels.as_array();
+        let (h, w) = (view.shape()[0], view.shape()[1]);
+        // A C-contiguous frame is read in place; any other layout is copied once into rows.
+        let copied: Option<Vec<u8>> =
+            if view.as_slice().is_some() { None } else { Some(view.iter().copied().collect()) };
+        let data: &[u8] = match &copied {
+            Some(v) => v,
+            None => view.as_slice().expect("checked contiguous"),
+        };
+        let format = if bgr { PackedFormat::Bgr24 } else { PackedFormat::Rgb24 };
+        let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
+        let rows = self.with_session(py, |session| {
+            let result = session.push(LiveFrame::Packed {
+                format,
+                width,
+                height,
+                stride: w * 3,
+                data,
+                timestamp_s: timestamp,
+            })?;
+            let mut v = Vec::with_capacity(result.tracks().len() * LIVE_COLUMNS.len());
+            for t in result.tracks() {
+                let [px, py_] = result.pitch_position(&t.bbox).unwrap_or([f64::NAN, f64::NAN]);
+                let b = t.bbox;
+                v.extend([t.track_id as f64, b.x as f64, b.y as f64, b.w as f64, b.h as f64, t.score as f64, px, py_]);
+            }
+            Ok(v)
+        })?;
+        let n = rows.len() / LIVE_COLUMNS.len();
+        let array = Array2::from_shape_vec((n, LIVE_COLUMNS.len()), rows)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("tracks shape: {e}")))?;
+        Ok(array.into_pyarray(py))
+    }
+
+    /// Ends the feed: runs the match stages and returns the report. The session takes no
+    /// more calls.
+    fn finish(&self, py: Python<'_>) -> PyResult<PyReport> {
+        let session = self
+            .session
+            .lock()
+            .map_err(|_| new_err(py, Kind::Usage, "the session's lock was poisoned"))?
+            .take()
+            .ok_or_else(|| new_err(py, Kind::Usage, "the live session is closed: finish() was called"))?;
+        let report = py.detach(|| session.finish()).map_err(|e| to_py_err(py, &e))?;
+        Ok(PyReport::new(report))
+    }
+}
