@@ -96,10 +96,16 @@ impl H264Writer {
     ///
     /// # Errors
     ///
-    /// [`SimError::Encode`] when encoding or writing fails.
+    /// [`SimError::Encode`] when the buffer is not one frame of the writer's size, or when
+    /// encoding or writing fails.
     pub fn write(&mut self, rgba: &[u8]) -> Result<(), SimError> {
         let (w, h) = (self.rgba.width() as usize, self.rgba.height() as usize);
-        assert_eq!(rgba.len(), w * h * 4, "frame size is fixed when the writer is created");
+        if rgba.len() != w * h * 4 {
+            return Err(SimError::Encode {
+                path: self.path.clone(),
+                message: format!("expected a {w}x{h} RGBA frame ({} bytes), found {} bytes", w * h * 4, rgba.len()),
+            });
+        }
         let stride = self.rgba.stride(0);
         let plane = self.rgba.data_mut(0);
         for y in 0..h {
@@ -134,5 +140,22 @@ impl H264Writer {
         self.encoder.send_eof().map_err(|e| self.err("cannot flush the encoder", e))?;
         self.drain()?;
         self.output.write_trailer().map_err(|e| self.err("cannot complete the MP4 file", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_frame_size_is_an_error_and_good_frames_make_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.mp4");
+        let mut w = H264Writer::create(&path, 64, 48, 25.0, "ultrafast", 30).unwrap();
+        let e = w.write(&[0; 10]).unwrap_err().to_string();
+        assert!(e.contains("expected a 64x48 RGBA frame (12288 bytes), found 10 bytes"), "{e}");
+        w.write(&[128; 64 * 48 * 4]).unwrap();
+        w.finish().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 0);
     }
 }
