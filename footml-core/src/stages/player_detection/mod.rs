@@ -10,8 +10,11 @@
 //!   `C` class scores (the Ultralytics export layout, no objectness). Sessions are cached per
 //!   process by model file and options ([`YoloModel::load`]), so pipelines share them.
 //! * **Pre-processing.** Each frame (or tile of it) is letterboxed straight from the packed
-//!   RGB24 frame into the input tensor in one bilinear pass: scaled to fit, centred, padded
-//!   with grey 114, no full-resolution float copy.
+//!   RGB24 frame into the input tensor: scaled to fit, centred, padded with grey 114, no
+//!   full-resolution float copy. With the `video` feature swscale scales the region to the
+//!   letterboxed size and one pass converts it to floats; without it, a portable bilinear
+//!   pass ([`letterbox_into`]). A worker thread prepares the next model call's input and
+//!   decodes the previous call's output while ONNX Runtime runs.
 //! * **Post-processing.** Best allowed class per anchor, confidence threshold, back to frame
 //!   pixels (letterbox undone, clamped to the frame), class-aware NMS.
 //! * **Execution providers** ([`providers`]): the CPU by default; CUDA and TensorRT behind
