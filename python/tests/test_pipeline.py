@@ -129,19 +129,17 @@ def test_to_pandas_tables_and_missing_pandas(monkeypatch: pytest.MonkeyPatch) ->
 def test_events_iterator_from_another_thread() -> None:
     pipeline = footml.Pipeline.from_config(fixture_config())
     events: list[dict[str, Any]] = []
-    consumer = threading.Thread(target=lambda: events.extend(pipeline.events()))
     iterator = pipeline.events()
-    consumer2 = threading.Thread(target=lambda: events.extend(iterator))
-    consumer.start()  # its own iterator is made (or refused) while run() may already be going
-    consumer2.start()
+    consumer = threading.Thread(target=lambda: events.extend(iterator))
+    consumer.start()  # blocks in next() (GIL released) until run() produces events
     report = pipeline.run()
     consumer.join(10)
-    consumer2.join(10)
-    assert not consumer2.is_alive(), "the iterator must end when the run ends"
-    mine = [e for e in events if e["pipeline_id"] == report.pipeline_id]
-    kinds = [e["type"] for e in mine]
-    assert "stage_started" in kinds and "stage_progress" in kinds and "pipeline_completed" in kinds
-    assert all(e["timestamp"] > 0 for e in mine)
+    assert not consumer.is_alive(), "the iterator must end when the run ends"
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "stage_started" and kinds[-1] == "pipeline_completed"
+    assert "stage_progress" in kinds and "stage_completed" in kinds
+    assert all(e["pipeline_id"] == report.pipeline_id and e["timestamp"] > 0 for e in events)
+    assert report.events_dropped == 0
 
 
 def test_events_after_run_and_second_run_are_usage_errors() -> None:
