@@ -134,12 +134,25 @@ fn annotated_and_radar_videos_of_a_rendered_clip() {
         (299 * p[0] as u32 + 587 * p[1] as u32 + 114 * p[2] as u32) / 1000
     };
     let (mut bright, mut edges) = (0, 0);
+    // Where the reference pixel 5 px to the left of an edge lies on another person (their box),
+    // it is not grass: the broadcast camera's close-ups put people side by side.
+    let on_other = |frame: u64, id: u64, u: f32, v: f32| {
+        report.tracks.iter().filter(|o| o.track_id != id).flat_map(|o| &o.frames).any(|g| {
+            let [gx, gy, gw, gh] = g.bbox;
+            g.frame == frame && u >= gx - 1.0 && u <= gx + gw + 1.0 && v >= gy && v <= gy + gh
+        })
+    };
     for t in &report.tracks {
         for f in &t.frames {
             let [x, y, _, h] = f.bbox;
             let img = &annotated[f.frame as usize];
             let (u, v) = (x.round() as usize, (y + h / 2.0).round() as usize);
             if u < 6 || u + 1 >= img.width as usize || v >= img.height as usize {
+                continue;
+            }
+            // A box at the top of the frame has its id label (12 px, dark background) drawn
+            // over its upper part instead of above it, so its edge is not visible there.
+            if on_other(f.frame, t.track_id, u as f32 - 5.0, v as f32) || y < 14.0 {
                 continue;
             }
             edges += 1;
@@ -149,7 +162,7 @@ fn annotated_and_radar_videos_of_a_rendered_clip() {
             }
         }
     }
-    assert!(edges > 100, "{edges}");
+    assert!(edges > 60, "{edges}");
     assert!(bright * 10 >= edges * 9, "{bright} of {edges} box edges drawn");
     let radar = decode(&pics.join("radar.mp4"));
     assert_eq!(radar.len(), 12);
