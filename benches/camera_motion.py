@@ -19,7 +19,7 @@ Trackers, each run as its users would:
                        camera-motion input norfair documents, fed the exact homographies
 
 Prints one table row per tracker (Markdown) and writes the tracks and scores into OUT_DIR.
-Needs numpy and motmetrics (.venv), norfair on PYTHONPATH for the peer rows.
+Needs numpy, motmetrics and norfair, all in .venv (scripts/requirements.txt).
 """
 from __future__ import annotations
 

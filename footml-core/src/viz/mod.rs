@@ -1,7 +1,7 @@
 //! Pictures of a match report: heatmaps, a radar (top-down pitch) view, formation diagrams
 //! and an annotated copy of the video (`footml render-report`).
 //!
-//! Everything is drawn from a [`MatchReport`] (and, for the annotated video, the analysed
+//! Everything is drawn from a [`MatchReport`](crate::MatchReport) (and, for the annotated video, the analysed
 //! video), so the pictures can be made again at any time without re-running the analysis:
 //!
 //! * `heatmaps/player_<id>.png` — where each player was, from the metrics heatmap grid, over a
