@@ -454,10 +454,12 @@ impl BallDetector {
         let (wx1, wy1) = ((cx + d - 1).min(fw - 1), (cy + d - 1).min(fh - 1));
         let (ww, wh) = ((wx1 - wx0 + 1) as usize, (wy1 - wy0 + 1) as usize);
         let contrast = |x: i64, y: i64| luma_px(frame.pixel(x as u32, y as u32)) as f32 - grass_luma;
-        // Seed: the brightest pixel of the component's own extent.
+        // Seed: the brightest pixel of the component's own extent, inside the window (a
+        // component can reach past it when the grid is coarse; the flood fill indexes the
+        // window).
         let mut peak = (f32::MIN, 0i64, 0i64);
-        for y in by0.max(0)..=by1.min(fh - 1) {
-            for x in bx0.max(0)..=bx1.min(fw - 1) {
+        for y in by0.max(wy0)..=by1.min(wy1) {
+            for x in bx0.max(wx0)..=bx1.min(wx1) {
                 let v = contrast(x, y);
                 if v > peak.0 {
                     peak = (v, x, y);
@@ -782,6 +784,43 @@ mod tests {
         // A disc of radius R around a pixel centre is 2R + 1 pixels wide.
         assert_eq!([balls[0].2, balls[1].2, balls[4].2], [11.0, 19.0, 15.0]);
         Scene { frame: c.0, balls, players, heads }
+    }
+
+    /// Irregular bright shapes of every size on grass, for every grid step: whatever the
+    /// components look like, refinement stays inside its window (a component reaching past
+    /// the window once made the flood fill index out of it: "attempt to add with overflow"
+    /// on a rendered broadcast frame), and every candidate lies inside the frame.
+    #[test]
+    fn irregular_blobs_never_break_refinement() {
+        let mut state = 0x1234_5678_9abc_def0u64;
+        let mut rand = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        for _ in 0..12 {
+            let mut c = Canvas::new(320, 240);
+            c.rect(0.0, 0.0, 320.0, 240.0, [60, 132, 58]);
+            for _ in 0..40 {
+                let (x, y) = (rand(320) as f64, rand(240) as f64);
+                match rand(4) {
+                    0 => c.rect(x, y, 1.0 + rand(30) as f64, 1.0 + rand(30) as f64, WHITE),
+                    // Long thin marks: their extent reaches past the refinement window.
+                    1 => c.rect(x, y, 20.0 + rand(80) as f64, 1.0 + rand(3) as f64, WHITE),
+                    2 => {
+                        c.disc(x, y, 1.0 + rand(12) as f64, WHITE);
+                    }
+                    _ => c.line((x, y), (x + rand(40) as f64, y + rand(40) as f64), 1.0 + rand(4) as f64, WHITE),
+                }
+            }
+            for (min_r, max_r) in [(1.0, 6.0), (2.0, 10.0), (5.0, 50.0), (8.0, 30.0), (10.0, 50.0)] {
+                let tracking =
+                    BallTrackingConfig { min_ball_radius: min_r, max_ball_radius: max_r, ..Default::default() };
+                let mut d = BallDetector::new(&tracking, &BallDetectionConfig::default()).unwrap();
+                for cand in d.detect(&c.0, &[]) {
+                    assert!((0.0..320.0).contains(&cand.x) && (0.0..240.0).contains(&cand.y), "{cand:?}");
+                }
+            }
+        }
     }
 
     fn detector() -> BallDetector {
