@@ -39,6 +39,11 @@ print(f"rendered clip, detection + tracking vs ground truth (py-motmetrics): MOT
       f"IDF1 {m['idf1']:.3f}  precision {m['precision']:.3f}  recall {m['recall']:.3f}  ID switches {m['num_switches']}")
 PY
 
+echo "== pictures of the rendered clip's report"
+# Annotated video (team-coloured boxes and ids, ball trail, possession banner), radar video and
+# snapshot, heatmaps per player and team, formation diagrams.
+$FOOTML render-report out/sample-render-analysis/report.json --video $CLIP/video.mp4 --out out/sample-render-pictures
+
 echo "== tracking the sample detections"
 # The fixture's wide camera shows the ball about 1.5 px across: widen the candidate size range
 # (the service's default, 5–50 px, suits broadcast close-ups).
