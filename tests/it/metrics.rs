@@ -172,19 +172,32 @@ fn distance_after_detection_noise_and_tracking() {
     let mut assigned: BTreeMap<u64, Vec<u64>> = BTreeMap::new(); // gt id → track ids
     let mut covered: BTreeMap<u64, std::collections::BTreeSet<u64>> = BTreeMap::new(); // gt id → frames
     let mut spans: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new(); // gt id → track spans
-    for t in &report.tracks {
+    // Per track, per frame: the gt id its box overlaps best (IoU ≥ 0.5), if any.
+    let paths: Vec<Vec<(u64, Option<u64>)>> = report
+        .tracks
+        .iter()
+        .map(|t| {
+            t.frames
+                .iter()
+                .map(|f| {
+                    let b = BBox::new(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]);
+                    let best = by_frame
+                        .get(&f.frame)
+                        .into_iter()
+                        .flatten()
+                        .map(|(id, g)| (*id, g.iou(&b)))
+                        .filter(|(_, iou)| *iou >= 0.5)
+                        .max_by(|a, b| a.1.total_cmp(&b.1));
+                    (f.frame, best.map(|(id, _)| id))
+                })
+                .collect()
+        })
+        .collect();
+    for (t, path) in report.tracks.iter().zip(&paths) {
         let mut votes: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-        for f in &t.frames {
-            let b = BBox::new(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]);
-            let best = by_frame
-                .get(&f.frame)
-                .into_iter()
-                .flatten()
-                .map(|(id, g)| (*id, g.iou(&b)))
-                .filter(|(_, iou)| *iou >= 0.5)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            if let Some((id, _)) = best {
-                votes.entry(id).or_default().push(f.frame);
+        for &(frame, id) in path {
+            if let Some(id) = id {
+                votes.entry(id).or_default().push(frame);
             }
         }
         let Some((id, frames)) = votes.into_iter().max_by_key(|(_, v)| v.len()) else { continue };
@@ -202,19 +215,7 @@ fn distance_after_detection_noise_and_tracking() {
     // the metrics') do not count as running. Tracks that followed a path of at least 10 m.
     eprintln!("| track | frames | matched | ids followed | clean m (followed) | measured m | error |");
     let mut errs_track = Vec::new();
-    for t in &report.tracks {
-        let mut path: Vec<(u64, Option<u64>)> = Vec::new();
-        for f in &t.frames {
-            let b = BBox::new(f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]);
-            let best = by_frame
-                .get(&f.frame)
-                .into_iter()
-                .flatten()
-                .map(|(id, g)| (*id, g.iou(&b)))
-                .filter(|(_, iou)| *iou >= 0.5)
-                .max_by(|a, b| a.1.total_cmp(&b.1));
-            path.push((f.frame, best.map(|(id, _)| id)));
-        }
+    for (t, path) in report.tracks.iter().zip(&paths) {
         let matched = path.iter().filter(|p| p.1.is_some()).count();
         // A track mostly on nobody is a false track, not a measurement of anyone.
         if matched * 10 < path.len() * 9 {
