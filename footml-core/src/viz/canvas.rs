@@ -118,6 +118,14 @@ impl PitchView {
         (self.margin + (x as f32 + PITCH[0] / 2.0) * self.scale, self.margin + (PITCH[1] / 2.0 - y as f32) * self.scale)
     }
 
+    /// A new picture of this view's size with the pitch drawn on it.
+    pub fn pitch_picture(&self) -> Result<Pixmap, VizError> {
+        let (w, h) = self.size();
+        let mut pm = pixmap(w, h)?;
+        self.draw_pitch(&mut pm);
+        Ok(pm)
+    }
+
     /// Draws grass (with mowing stripes), all the markings of a 105 × 68 m pitch and the goals.
     pub fn draw_pitch(&self, pm: &mut Pixmap) {
         pm.fill(rgb([34, 84, 40]));

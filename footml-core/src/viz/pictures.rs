@@ -196,9 +196,7 @@ fn heat(t: f32) -> [u8; 4] {
 
 /// The heatmap grid over a top-down pitch, smoothly interpolated between cell centres.
 pub(crate) fn heatmap_picture(view: &PitchView, grid: &Heatmap, title: &str) -> Result<Pixmap, VizError> {
-    let (w, h) = view.size();
-    let mut pm = canvas::pixmap(w, h)?;
-    view.draw_pitch(&mut pm);
+    let mut pm = view.pitch_picture()?;
     let max = grid.counts.iter().copied().max().unwrap_or(0);
     if max > 0 && grid.cols > 0 && grid.rows > 0 {
         // One texel per cell, stretched over the pitch with bicubic filtering. Texture rows run
@@ -274,12 +272,7 @@ pub(crate) fn radar_frame(
 ) -> Result<Pixmap, VizError> {
     let mut pm = match background {
         Some(b) => b.clone(),
-        None => {
-            let (w, h) = view.size();
-            let mut pm = canvas::pixmap(w, h)?;
-            view.draw_pitch(&mut pm);
-            pm
-        }
+        None => view.pitch_picture()?,
     };
     let r = (0.9 * view.scale).max(4.0);
     for &(id, p) in frames.players.get(&frame).map(Vec::as_slice).unwrap_or_default() {
@@ -336,9 +329,7 @@ fn formations(
                 [pts.iter().map(|p| p[0]).sum::<f64>() / n, pts.iter().map(|p| p[1]).sum::<f64>() / n],
             ));
         }
-        let (w, h) = view.size();
-        let mut pm = canvas::pixmap(w, h)?;
-        view.draw_pitch(&mut pm);
+        let mut pm = view.pitch_picture()?;
         let colour = palette.team(win.team);
         let r = (1.3 * view.scale).max(6.0);
         for (id, p) in &dots {

@@ -42,8 +42,7 @@ pub(crate) fn radar_video(
     std::fs::create_dir_all(out_dir).map_err(|e| VizError::Write { path: out_dir.into(), message: e.to_string() })?;
     let (w, h) = view.size();
     let mut writer = H264Writer::create(&path, w, h, report_fps(report), PRESET, CRF).map_err(encode_err)?;
-    let mut background = canvas::pixmap(w, h)?;
-    view.draw_pitch(&mut background);
+    let background = view.pitch_picture()?;
     for frame in 0..=last_frame(report).unwrap_or(0) {
         let pm = radar_frame(report, view, palette, frames, frame, Some(&background))?;
         writer.write(pm.data()).map_err(encode_err)?;
