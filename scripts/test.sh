@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== cargo clippy, core without default features (pure-Rust build: no FFmpeg, ONNX Runtime, CLI)"
+cargo clippy -p footml-core --no-default-features -q -- -D warnings
 echo "== cargo test"
 cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log
 

@@ -206,9 +206,10 @@ enum Source {
     Fixed([[f64; 3]; 3]),
     /// A homography file (per-frame entries may be missing).
     File(HomographyFile),
-    /// A pitch keypoint model.
+    /// A pitch keypoint model, and for how many frames its last fit stands in for frames it
+    /// cannot fit (only a fitted model has a "last fit" to reuse).
     #[cfg(feature = "onnx")]
-    Keypoints(keypoints::KeypointCalibrator),
+    Keypoints { model: keypoints::KeypointCalibrator, max_reuse_frames: u64 },
 }
 
 /// What carries over between batches: the last fitted homography (keypoint models only).
@@ -222,7 +223,6 @@ struct State {
 pub struct PitchCalibration {
     source: Source,
     state: State,
-    max_reuse_frames: u64,
 }
 
 impl PitchCalibration {
@@ -240,7 +240,10 @@ impl PitchCalibration {
         } else if let Some(model) = &c.keypoint_model {
             #[cfg(feature = "onnx")]
             {
-                Source::Keypoints(keypoints::KeypointCalibrator::new(model, c)?)
+                Source::Keypoints {
+                    model: keypoints::KeypointCalibrator::new(model, c)?,
+                    max_reuse_frames: u64::from(c.max_reuse_frames),
+                }
             }
             #[cfg(not(feature = "onnx"))]
             {
@@ -253,18 +256,18 @@ impl PitchCalibration {
         } else {
             return Ok(None);
         };
-        Ok(Some(PitchCalibration { source, state: State::default(), max_reuse_frames: c.max_reuse_frames as u64 }))
+        Ok(Some(PitchCalibration { source, state: State::default() }))
     }
 
     /// A stage serving one fixed matrix (checked to be invertible).
     pub fn fixed(image_to_pitch: [[f64; 3]; 3]) -> Result<Self> {
         let m = checked_matrix(image_to_pitch).map_err(CalibrationError::from)?;
-        Ok(PitchCalibration { source: Source::Fixed(m), state: State::default(), max_reuse_frames: 0 })
+        Ok(PitchCalibration { source: Source::Fixed(m), state: State::default() })
     }
 
     /// A stage serving a homography file.
     pub fn from_file(file: HomographyFile) -> Self {
-        PitchCalibration { source: Source::File(file), state: State::default(), max_reuse_frames: 0 }
+        PitchCalibration { source: Source::File(file), state: State::default() }
     }
 }
 
@@ -275,7 +278,7 @@ impl Stage for PitchCalibration {
     fn requires(&self) -> Vec<Artifact> {
         match &self.source {
             #[cfg(feature = "onnx")]
-            Source::Keypoints(_) => vec![Artifact::FRAMES],
+            Source::Keypoints { .. } => vec![Artifact::FRAMES],
             _ => vec![],
         }
     }
@@ -300,10 +303,10 @@ impl StreamStage for PitchCalibration {
                 }
             }
             #[cfg(feature = "onnx")]
-            Source::Keypoints(k) => {
+            Source::Keypoints { model, max_reuse_frames } => {
                 // Everything that can fail runs before the state changes, so a retried batch
                 // starts from the same state.
-                let fits = k.fit_batch(batch)?;
+                let fits = model.fit_batch(batch)?;
                 let mut state = self.state.clone();
                 for (item, fit) in batch.items.iter_mut().zip(fits) {
                     let index = item.record.index;
@@ -314,7 +317,7 @@ impl StreamStage for PitchCalibration {
                             item.record.calibration = Some(calibration);
                         }
                         None => match state.last_fit {
-                            Some((from, h)) if index.saturating_sub(from) <= self.max_reuse_frames => {
+                            Some((from, h)) if index.saturating_sub(from) <= *max_reuse_frames => {
                                 item.record.homography = Some(h);
                                 item.record.calibration = Some(Calibration::Reused { from_frame: from });
                             }
