@@ -59,9 +59,20 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// An out-of-range value: `key` (with its path), what is accepted, and the value given.
-    pub fn invalid(key: impl Into<String>, expected: &str, found: impl std::fmt::Debug) -> Self {
-        ConfigError::Invalid { key: key.into(), expected: expected.into(), found: format!("{found:?}") }
+    /// An out-of-range or inconsistent value: `key` of config `section` (its path, e.g.
+    /// `stage_configs.metrics`; `""` for a top-level key; an empty `key` names the section
+    /// itself), what is accepted, and the value given, shown with `Debug` (so strings are
+    /// quoted; pass `format_args!("{v}")` to show a value as written).
+    ///
+    /// The one constructor every validator uses, so that keys are always spelled with their
+    /// full path and messages read the same everywhere.
+    pub fn invalid(section: &str, key: &str, expected: &str, found: impl std::fmt::Debug) -> Self {
+        let key = match (section.is_empty(), key.is_empty()) {
+            (true, _) => key.to_string(),
+            (false, true) => section.to_string(),
+            (false, false) => format!("{section}.{key}"),
+        };
+        ConfigError::Invalid { key, expected: expected.into(), found: format!("{found:?}") }
     }
 }
 
@@ -501,22 +512,18 @@ impl Default for BallDetectionConfig {
 
 /// Checks [`BallDetectionConfig`] ranges.
 pub fn validate_ball_detection(c: &BallDetectionConfig) -> Result<(), ConfigError> {
-    let invalid = |key: &str, expected: &str, found: String| ConfigError::Invalid {
-        key: format!("stage_configs.ball_detection.{key}"),
-        expected: expected.into(),
-        found,
-    };
+    const SECTION: &str = "stage_configs.ball_detection";
     if !(c.min_contrast > 0.0 && c.min_contrast <= 255.0) {
-        return Err(invalid("min_contrast", "a luma difference in (0, 255]", format!("{:?}", c.min_contrast)));
+        return Err(ConfigError::invalid(SECTION, "min_contrast", "a luma difference in (0, 255]", c.min_contrast));
     }
     if !(0.0..=1.0).contains(&c.min_grass_surround) {
-        return Err(invalid("min_grass_surround", "a fraction in [0, 1]", format!("{:?}", c.min_grass_surround)));
+        return Err(ConfigError::invalid(SECTION, "min_grass_surround", "a fraction in [0, 1]", c.min_grass_surround));
     }
     if !(0.0..=1.0).contains(&c.max_saturation) {
-        return Err(invalid("max_saturation", "a fraction in [0, 1]", format!("{:?}", c.max_saturation)));
+        return Err(ConfigError::invalid(SECTION, "max_saturation", "a fraction in [0, 1]", c.max_saturation));
     }
     if c.max_candidates == 0 {
-        return Err(invalid("max_candidates", "at least 1", "0".into()));
+        return Err(ConfigError::invalid(SECTION, "max_candidates", "at least 1", 0));
     }
     Ok(())
 }
@@ -826,92 +833,103 @@ impl PipelineConfig {
 
     /// Checks ranges and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
-            ConfigError::Invalid { key: key.into(), expected: expected.into(), found: format!("{found:?}") }
-        }
         if self.batch_size == 0 {
-            return Err(invalid("batch_size", "at least 1", self.batch_size));
+            return Err(ConfigError::invalid("", "batch_size", "at least 1", self.batch_size));
         }
         if self.channel_capacity == 0 {
-            return Err(invalid("channel_capacity", "at least 1", self.channel_capacity));
+            return Err(ConfigError::invalid("", "channel_capacity", "at least 1", self.channel_capacity));
         }
         if self.checkpoint_interval_frames == 0 {
-            return Err(invalid("checkpoint_interval_frames", "at least 1", 0));
+            return Err(ConfigError::invalid("", "checkpoint_interval_frames", "at least 1", 0));
         }
         if let Some(fps) = self.fps
             && !(fps.is_finite() && fps > 0.0)
         {
-            return Err(invalid("fps", "a positive number", fps));
+            return Err(ConfigError::invalid("", "fps", "a positive number", fps));
         }
         if let Some([w, h]) = self.frame_size
             && (w == 0 || h == 0)
         {
-            return Err(invalid("frame_size", "positive width and height", [w, h]));
+            return Err(ConfigError::invalid("", "frame_size", "positive width and height", [w, h]));
         }
         if let Some(f) = self.gpu_memory_fraction
             && !(f > 0.0 && f <= 1.0)
         {
-            return Err(invalid("gpu_memory_fraction", "a number in (0, 1]", f));
+            return Err(ConfigError::invalid("", "gpu_memory_fraction", "a number in (0, 1]", f));
         }
         if let Some(level) = &self.log_level
             && !["error", "warn", "info", "debug", "trace"].contains(&level.to_ascii_lowercase().as_str())
         {
-            return Err(invalid("log_level", "one of error, warn, info, debug, trace", level));
+            return Err(ConfigError::invalid("", "log_level", "one of error, warn, info, debug, trace", level));
         }
         let r = &self.retry;
         if r.max_attempts == 0 {
-            return Err(invalid("retry.max_attempts", "at least 1", 0));
+            return Err(ConfigError::invalid("retry", "max_attempts", "at least 1", 0));
         }
         if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
-            return Err(invalid("retry.multiplier", "a number ≥ 1", r.multiplier));
+            return Err(ConfigError::invalid("retry", "multiplier", "a number ≥ 1", r.multiplier));
         }
         if !(0.0..=1.0).contains(&r.jitter) {
-            return Err(invalid("retry.jitter", "a fraction in [0, 1]", r.jitter));
+            return Err(ConfigError::invalid("retry", "jitter", "a fraction in [0, 1]", r.jitter));
         }
         let vd = &self.stage_configs.video_decoding;
         if let Some(fps) = vd.target_fps
             && !(fps.is_finite() && fps > 0.0)
         {
-            return Err(invalid("stage_configs.video_decoding.target_fps", "a positive number", fps));
+            return Err(ConfigError::invalid("stage_configs.video_decoding", "target_fps", "a positive number", fps));
         }
         if let Some([w, h]) = vd.target_resolution
             && (w < 2 || h < 2)
         {
-            return Err(invalid("stage_configs.video_decoding.target_resolution", "width and height ≥ 2", [w, h]));
+            return Err(ConfigError::invalid(
+                "stage_configs.video_decoding",
+                "target_resolution",
+                "width and height ≥ 2",
+                [w, h],
+            ));
         }
         let pd = &self.stage_configs.player_detection;
         if !(0.0..=1.0).contains(&pd.confidence_threshold) {
-            return Err(invalid(
-                "stage_configs.player_detection.confidence_threshold",
+            return Err(ConfigError::invalid(
+                "stage_configs.player_detection",
+                "confidence_threshold",
                 "a number in [0, 1]",
                 pd.confidence_threshold,
             ));
         }
         if !(0.0..=1.0).contains(&pd.nms_threshold) {
-            return Err(invalid(
-                "stage_configs.player_detection.nms_threshold",
+            return Err(ConfigError::invalid(
+                "stage_configs.player_detection",
+                "nms_threshold",
                 "a number in [0, 1]",
                 pd.nms_threshold,
             ));
         }
         if pd.tiles[0] == 0 || pd.tiles[1] == 0 {
-            return Err(invalid("stage_configs.player_detection.tiles", "[cols, rows] ≥ 1", pd.tiles));
+            return Err(ConfigError::invalid("stage_configs.player_detection", "tiles", "[cols, rows] ≥ 1", pd.tiles));
         }
         if !(0.0..0.5).contains(&pd.tile_overlap) {
-            return Err(invalid(
-                "stage_configs.player_detection.tile_overlap",
+            return Err(ConfigError::invalid(
+                "stage_configs.player_detection",
+                "tile_overlap",
                 "a fraction in [0, 0.5)",
                 pd.tile_overlap,
             ));
         }
         if pd.detection_stride == 0 {
-            return Err(invalid("stage_configs.player_detection.detection_stride", "an integer ≥ 1", 0));
+            return Err(ConfigError::invalid(
+                "stage_configs.player_detection",
+                "detection_stride",
+                "an integer ≥ 1",
+                0,
+            ));
         }
         if let Some(both) =
             pd.ball_class_ids.iter().find(|c| pd.player_class_ids.as_ref().is_some_and(|p| p.contains(c)))
         {
-            return Err(invalid(
-                "stage_configs.player_detection.ball_class_ids",
+            return Err(ConfigError::invalid(
+                "stage_configs.player_detection",
+                "ball_class_ids",
                 "classes not also in player_class_ids",
                 both,
             ));
@@ -919,8 +937,9 @@ impl PipelineConfig {
         crate::stages::player_tracking::validate_config(&self.stage_configs.player_tracking)?;
         let bt = &self.stage_configs.ball_tracking;
         if !(bt.min_ball_radius > 0.0 && bt.min_ball_radius <= bt.max_ball_radius) {
-            return Err(invalid(
-                "stage_configs.ball_tracking.min_ball_radius",
+            return Err(ConfigError::invalid(
+                "stage_configs.ball_tracking",
+                "min_ball_radius",
                 "0 < min_ball_radius ≤ max_ball_radius",
                 (bt.min_ball_radius, bt.max_ball_radius),
             ));
@@ -932,10 +951,20 @@ impl PipelineConfig {
         crate::stages::pitch_calibration::validate_config(self)?;
         crate::stages::teams::validate_config(&self.stage_configs.team_classification)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
-            return Err(invalid("detections_path", "either video_path or detections_path, not both", "both"));
+            return Err(ConfigError::invalid(
+                "",
+                "detections_path",
+                "either video_path or detections_path, not both",
+                "both",
+            ));
         }
         if self.detections_path.is_some() && (self.fps.is_none() || self.frame_size.is_none()) {
-            return Err(invalid("fps/frame_size", "both set for a detections input", (self.fps, self.frame_size)));
+            return Err(ConfigError::invalid(
+                "",
+                "fps/frame_size",
+                "both set for a detections input",
+                (self.fps, self.frame_size),
+            ));
         }
         Ok(())
     }
@@ -975,6 +1004,70 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    /// Every validator builds its error with [`ConfigError::invalid`]: the key with its full
+    /// path, and the messages the validators gave before they shared it (values by `Debug`,
+    /// strings as written where a validator passes them so).
+    #[test]
+    fn invalid_values_give_one_message_format() {
+        let message = |json: &str| PipelineConfig::from_json_with_env(json, no_env).unwrap_err().to_string();
+        let cases = [
+            (r#"{"batch_size": 0}"#, "invalid config value `batch_size`: expected at least 1, found 0"),
+            (
+                r#"{"retry": {"jitter": 2}}"#,
+                "invalid config value `retry.jitter`: expected a fraction in [0, 1], found 2.0",
+            ),
+            (
+                r#"{"stage_configs": {"metrics": {"accel_std_mps2": -1}}}"#,
+                "invalid config value `stage_configs.metrics.accel_std_mps2`: expected a positive number, found -1.0",
+            ),
+            (
+                r#"{"stage_configs": {"team_classification": {"min_samples": 0}}}"#,
+                "invalid config value `stage_configs.team_classification.min_samples`: expected at least 1, found 0",
+            ),
+            (
+                r#"{"stage_configs": {"ball_detection": {"max_saturation": 1.5}}}"#,
+                "invalid config value `stage_configs.ball_detection.max_saturation`: expected a fraction in [0, 1], \
+                 found 1.5",
+            ),
+            (
+                r#"{"stage_configs": {"event_detection": {"out_min_frames": 0}}}"#,
+                "invalid config value `stage_configs.event_detection.out_min_frames`: expected at least 1, found 0",
+            ),
+            (
+                r#"{"stage_configs": {"formation_analysis": {"min_phase_s": -2}}}"#,
+                "invalid config value `stage_configs.formation_analysis.min_phase_s`: expected a number ≥ 0, \
+                 found -2.0",
+            ),
+            (
+                r#"{"stage_configs": {"player_tracking": {"min_hits": 0}}}"#,
+                "invalid config value `stage_configs.player_tracking.min_hits`: expected at least 1, found 0",
+            ),
+            (
+                r#"{"log_level": "loud"}"#,
+                "invalid config value `log_level`: expected one of error, warn, info, debug, trace, found \"loud\"",
+            ),
+            (
+                r#"{"homography_path": "h.json", "stage_configs": {"pitch_calibration": {"image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}}}"#,
+                "invalid config value `stage_configs.pitch_calibration`: expected at most one source of homographies, \
+                 found homography_path, stage_configs.pitch_calibration.image_to_pitch",
+            ),
+            (
+                r#"{"stage_configs": {"pitch_calibration": {"ransac_iterations": 0}}}"#,
+                "invalid config value `stage_configs.pitch_calibration.ransac_iterations`: expected at least 1, found 0",
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(message(json), want, "{json}");
+        }
+        // A section's own key, and a value shown as written rather than by `Debug`.
+        assert_eq!(
+            ConfigError::invalid("live", "", "an object", format_args!("{}", 1.0)).to_string(),
+            "invalid config value `live`: expected an object, found 1"
+        );
+        let e = crate::stages::detections_file::DetectionsArraySource::new(&[], None, -1.0, [4, 4]).err().unwrap();
+        assert_eq!(e.to_string(), "invalid config value `fps`: expected a positive number, found -1");
     }
 
     #[test]

@@ -365,24 +365,21 @@ impl LiveSession {
     /// different matches); give one to resume from checkpoints after a crash.
     pub fn builder_from_config(config: &PipelineConfig) -> Result<(PipelineBuilder, LiveSpec)> {
         config.validate()?;
-        let invalid = |key: &str, expected: &str, found: String| ConfigError::Invalid {
-            key: key.into(),
-            expected: expected.into(),
-            found,
-        };
         if config.video_path.is_some() || config.detections_path.is_some() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
+                "",
                 "video_path/detections_path",
                 "neither, for a live session (frames come from push)",
-                format!("{:?}", config.video_path.as_ref().or(config.detections_path.as_ref())),
+                config.video_path.as_ref().or(config.detections_path.as_ref()),
             )
             .into());
         }
         let (Some(fps), Some(frame_size)) = (config.fps, config.frame_size) else {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
+                "",
                 "fps/frame_size",
                 "both set for a live session",
-                format!("{:?}", (config.fps, config.frame_size)),
+                (config.fps, config.frame_size),
             )
             .into());
         };
@@ -395,10 +392,11 @@ impl LiveSession {
             }
         };
         if input == LiveInput::Pixels && config.live.ball_candidates {
-            return Err(invalid(
-                "live.ball_candidates",
+            return Err(ConfigError::invalid(
+                "live",
+                "ball_candidates",
                 "false with pixels input (ball candidates then come from the pixels)",
-                "true".into(),
+                true,
             )
             .into());
         }
@@ -430,14 +428,12 @@ impl LiveSession {
     /// `spec` describes and it runs with batches of one frame. The builder's cancellation
     /// token cancels the session.
     pub fn start(builder: PipelineBuilder, spec: LiveSpec) -> Result<LiveSession> {
-        let invalid = |key: &str, expected: &str, found: String| -> Error {
-            ConfigError::Invalid { key: key.into(), expected: expected.into(), found }.into()
-        };
         if !(spec.fps.is_finite() && spec.fps > 0.0) {
-            return Err(invalid("fps", "a positive number", spec.fps.to_string()));
+            // The rate as written (Display), not as Rust spells a float.
+            return Err(ConfigError::invalid("", "fps", "a positive number", format_args!("{}", spec.fps)).into());
         }
         if spec.frame_size[0] == 0 || spec.frame_size[1] == 0 {
-            return Err(invalid("frame_size", "positive width and height", format!("{:?}", spec.frame_size)));
+            return Err(ConfigError::invalid("", "frame_size", "positive width and height", spec.frame_size).into());
         }
         let provides = match spec.input {
             LiveInput::Pixels => vec![Artifact::FRAMES],

@@ -521,11 +521,12 @@ impl Pipeline {
     pub fn builder_from_detections(config: &PipelineConfig, source: DetectionsArraySource) -> Result<PipelineBuilder> {
         config.validate()?;
         if config.video_path.is_some() || config.detections_path.is_some() {
-            return Err(crate::config::ConfigError::Invalid {
-                key: "video_path/detections_path".into(),
-                expected: "neither, when detections come from arrays".into(),
-                found: format!("{:?}", config.video_path.as_ref().or(config.detections_path.as_ref())),
-            }
+            return Err(crate::config::ConfigError::invalid(
+                "",
+                "video_path/detections_path",
+                "neither, when detections come from arrays",
+                config.video_path.as_ref().or(config.detections_path.as_ref()),
+            )
             .into());
         }
         let input = SourceInput::Detections { ball_candidates: source.has_ball(), user_teams: false };

@@ -296,11 +296,12 @@ impl BallDetector {
     pub fn new(ball: &BallTrackingConfig, cfg: &BallDetectionConfig) -> Result<Self> {
         let (min_r, max_r) = (ball.min_ball_radius, ball.max_ball_radius);
         if !(min_r > 0.0 && min_r <= max_r && max_r.is_finite()) {
-            return Err(ConfigError::Invalid {
-                key: "stage_configs.ball_tracking.min_ball_radius".into(),
-                expected: "0 < min_ball_radius ≤ max_ball_radius < ∞".into(),
-                found: format!("{:?}", (min_r, max_r)),
-            }
+            return Err(ConfigError::invalid(
+                "stage_configs.ball_tracking",
+                "min_ball_radius",
+                "0 < min_ball_radius ≤ max_ball_radius < ∞",
+                (min_r, max_r),
+            )
             .into());
         }
         crate::config::validate_ball_detection(cfg)?;

@@ -121,11 +121,12 @@ impl BallTracker {
             && cfg.min_ball_radius <= cfg.max_ball_radius
             && cfg.max_ball_radius.is_finite())
         {
-            return Err(crate::config::ConfigError::Invalid {
-                key: "stage_configs.ball_tracking.min_ball_radius".into(),
-                expected: "0 ≤ min_ball_radius ≤ max_ball_radius < ∞".into(),
-                found: format!("{:?}", (cfg.min_ball_radius, cfg.max_ball_radius)),
-            }
+            return Err(crate::config::ConfigError::invalid(
+                "stage_configs.ball_tracking",
+                "min_ball_radius",
+                "0 ≤ min_ball_radius ≤ max_ball_radius < ∞",
+                (cfg.min_ball_radius, cfg.max_ball_radius),
+            )
             .into());
         }
         Ok(BallTracker {

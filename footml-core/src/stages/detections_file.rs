@@ -333,20 +333,15 @@ impl DetectionsArraySource {
     /// pixels at `fps`. The number of frames is one past the last frame of either table.
     pub fn new(players: &[[f64; 7]], ball: Option<&[[f64; 7]]>, fps: f64, frame_size: [u32; 2]) -> Result<Self> {
         if !(fps.is_finite() && fps > 0.0) {
-            return Err(crate::config::ConfigError::Invalid {
-                key: "fps".into(),
-                expected: "a positive number".into(),
-                found: fps.to_string(),
-            }
-            .into());
+            // `fps` as written (Display), as the live session's check shows it.
+            return Err(
+                crate::config::ConfigError::invalid("", "fps", "a positive number", format_args!("{fps}")).into()
+            );
         }
         if frame_size[0] == 0 || frame_size[1] == 0 {
-            return Err(crate::config::ConfigError::Invalid {
-                key: "frame_size".into(),
-                expected: "positive width and height".into(),
-                found: format!("{frame_size:?}"),
-            }
-            .into());
+            return Err(
+                crate::config::ConfigError::invalid("", "frame_size", "positive width and height", frame_size).into()
+            );
         }
         let players = Self::group("players", players)?;
         let ball = ball.map(|rows| Self::group("ball", rows)).transpose()?;

@@ -69,17 +69,15 @@ use crate::{Error, Result};
 
 /// Checks an [`EventDetectionConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &EventDetectionConfig) -> std::result::Result<(), ConfigError> {
-    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
-        ConfigError::invalid(format!("stage_configs.event_detection.{key}"), expected, found)
-    }
+    const SECTION: &str = "stage_configs.event_detection";
     let positive = |key: &str, x: f64| {
-        if x.is_finite() && x > 0.0 { Ok(()) } else { Err(invalid(key, "a positive number", x)) }
+        if x.is_finite() && x > 0.0 { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a positive number", x)) }
     };
     let non_negative = |key: &str, x: f64| {
-        if x.is_finite() && x >= 0.0 { Ok(()) } else { Err(invalid(key, "a number ≥ 0", x)) }
+        if x.is_finite() && x >= 0.0 { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a number ≥ 0", x)) }
     };
     if !cfg.pitch_size_m.iter().all(|x| x.is_finite() && *x > 0.0) {
-        return Err(invalid("pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
+        return Err(ConfigError::invalid(SECTION, "pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
     }
     positive("control_radius_m", cfg.control_radius_m)?;
     non_negative("release_margin_m", cfg.release_margin_m)?;
@@ -99,7 +97,7 @@ pub(crate) fn validate_config(cfg: &EventDetectionConfig) -> std::result::Result
         ("lost_out_frames", cfg.lost_out_frames),
     ] {
         if v == 0 {
-            return Err(invalid(key, "at least 1", v));
+            return Err(ConfigError::invalid(SECTION, key, "at least 1", v));
         }
     }
     Ok(())

@@ -46,23 +46,21 @@ use crate::{Error, Result};
 
 /// Checks a [`FormationAnalysisConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &FormationAnalysisConfig) -> std::result::Result<(), ConfigError> {
-    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
-        ConfigError::invalid(format!("stage_configs.formation_analysis.{key}"), expected, found)
-    }
+    const SECTION: &str = "stage_configs.formation_analysis";
     if !(cfg.window_minutes.is_finite() && cfg.window_minutes > 0.0) {
-        return Err(invalid("window_minutes", "a positive number", cfg.window_minutes));
+        return Err(ConfigError::invalid(SECTION, "window_minutes", "a positive number", cfg.window_minutes));
     }
     if !(cfg.min_phase_s.is_finite() && cfg.min_phase_s >= 0.0) {
-        return Err(invalid("min_phase_s", "a number ≥ 0", cfg.min_phase_s));
+        return Err(ConfigError::invalid(SECTION, "min_phase_s", "a number ≥ 0", cfg.min_phase_s));
     }
     if !(cfg.samples_per_second.is_finite() && cfg.samples_per_second > 0.0) {
-        return Err(invalid("samples_per_second", "a positive number", cfg.samples_per_second));
+        return Err(ConfigError::invalid(SECTION, "samples_per_second", "a positive number", cfg.samples_per_second));
     }
     if !(3..=10).contains(&cfg.min_outfield_players) {
-        return Err(invalid("min_outfield_players", "3 to 10", cfg.min_outfield_players));
+        return Err(ConfigError::invalid(SECTION, "min_outfield_players", "3 to 10", cfg.min_outfield_players));
     }
     if !cfg.pitch_size_m.iter().all(|x| x.is_finite() && *x > 0.0) {
-        return Err(invalid("pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
+        return Err(ConfigError::invalid(SECTION, "pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
     }
     Ok(())
 }

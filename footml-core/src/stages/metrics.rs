@@ -43,15 +43,9 @@ use crate::{Error, Result};
 
 /// Checks a [`MetricsConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &MetricsConfig) -> std::result::Result<(), ConfigError> {
-    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
-        ConfigError::Invalid {
-            key: format!("stage_configs.metrics.{key}"),
-            expected: expected.into(),
-            found: format!("{found:?}"),
-        }
-    }
+    const SECTION: &str = "stage_configs.metrics";
     let positive = |key: &str, x: f64| {
-        if x.is_finite() && x > 0.0 { Ok(()) } else { Err(invalid(key, "a positive number", x)) }
+        if x.is_finite() && x > 0.0 { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a positive number", x)) }
     };
     positive("accel_std_mps2", cfg.accel_std_mps2)?;
     positive("foot_noise_box_heights", cfg.foot_noise_box_heights)?;
@@ -60,10 +54,10 @@ pub(crate) fn validate_config(cfg: &MetricsConfig) -> std::result::Result<(), Co
     positive("sprint_speed_kmh", cfg.sprint_speed_kmh)?;
     positive("sprint_min_duration_s", cfg.sprint_min_duration_s)?;
     if cfg.heatmap_cells[0] == 0 || cfg.heatmap_cells[1] == 0 {
-        return Err(invalid("heatmap_cells", "[cols, rows] ≥ 1", cfg.heatmap_cells));
+        return Err(ConfigError::invalid(SECTION, "heatmap_cells", "[cols, rows] ≥ 1", cfg.heatmap_cells));
     }
     if !cfg.pitch_size_m.iter().all(|x| x.is_finite() && *x > 0.0) {
-        return Err(invalid("pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
+        return Err(ConfigError::invalid(SECTION, "pitch_size_m", "positive [length, width]", cfg.pitch_size_m));
     }
     Ok(())
 }

@@ -115,7 +115,7 @@ pub enum CalibrationError {
 /// configured, counting the top-level `homography_path`).
 pub fn validate_config(config: &PipelineConfig) -> Result<(), ConfigError> {
     let c = &config.stage_configs.pitch_calibration;
-    let key = |k: &str| format!("stage_configs.pitch_calibration.{k}");
+    const SECTION: &str = "stage_configs.pitch_calibration";
     let sources: Vec<&str> = [
         (config.homography_path.is_some(), "homography_path"),
         (c.homography_path.is_some(), "stage_configs.pitch_calibration.homography_path"),
@@ -127,15 +127,13 @@ pub fn validate_config(config: &PipelineConfig) -> Result<(), ConfigError> {
     .filter_map(|(set, name)| set.then_some(name))
     .collect();
     if sources.len() > 1 {
-        return Err(ConfigError::Invalid {
-            key: "stage_configs.pitch_calibration".into(),
-            expected: "at most one source of homographies".into(),
-            found: sources.join(", "),
-        });
+        let found = sources.join(", ");
+        return Err(ConfigError::invalid(SECTION, "", "at most one source of homographies", format_args!("{found}")));
     }
     if c.keypoints.is_some() && c.keypoint_model.is_none() {
         return Err(ConfigError::invalid(
-            key("keypoints"),
+            SECTION,
+            "keypoints",
             "a keypoint map only together with keypoint_model",
             "no model",
         ));
@@ -143,27 +141,28 @@ pub fn validate_config(config: &PipelineConfig) -> Result<(), ConfigError> {
     if let Some(map) = &c.keypoints
         && (map.is_empty() || map.iter().flatten().flatten().any(|v| !v.is_finite()))
     {
-        return Err(ConfigError::invalid(key("keypoints"), "a non-empty list of [x, y] metres or null", map));
+        return Err(ConfigError::invalid(SECTION, "keypoints", "a non-empty list of [x, y] metres or null", map));
     }
     if let Some(m) = &c.image_to_pitch
         && m.iter().flatten().any(|v| !v.is_finite())
     {
-        return Err(ConfigError::invalid(key("image_to_pitch"), "a 3x3 matrix of finite numbers", m));
+        return Err(ConfigError::invalid(SECTION, "image_to_pitch", "a 3x3 matrix of finite numbers", m));
     }
     for (name, v) in [("confidence_threshold", c.confidence_threshold), ("keypoint_threshold", c.keypoint_threshold)] {
         if !(0.0..=1.0).contains(&v) {
-            return Err(ConfigError::invalid(key(name), "a number in [0, 1]", v));
+            return Err(ConfigError::invalid(SECTION, name, "a number in [0, 1]", v));
         }
     }
     if !(c.ransac_threshold_m.is_finite() && c.ransac_threshold_m > 0.0) {
         return Err(ConfigError::invalid(
-            key("ransac_threshold_m"),
+            SECTION,
+            "ransac_threshold_m",
             "a positive number of metres",
             c.ransac_threshold_m,
         ));
     }
     if c.ransac_iterations == 0 {
-        return Err(ConfigError::invalid(key("ransac_iterations"), "at least 1", 0));
+        return Err(ConfigError::invalid(SECTION, "ransac_iterations", "at least 1", 0));
     }
     Ok(())
 }

@@ -78,40 +78,39 @@ const STATE_VERSION: u32 = 2;
 
 /// Checks a [`PlayerTrackingConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigError> {
-    fn invalid(key: &str, expected: &str, found: impl std::fmt::Debug) -> ConfigError {
-        ConfigError::Invalid {
-            key: format!("stage_configs.player_tracking.{key}"),
-            expected: expected.into(),
-            found: format!("{found:?}"),
-        }
-    }
+    const SECTION: &str = "stage_configs.player_tracking";
     let unit = |key: &str, x: f32| {
-        if (0.0..=1.0).contains(&x) { Ok(()) } else { Err(invalid(key, "a number in [0, 1]", x)) }
+        if (0.0..=1.0).contains(&x) { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a number in [0, 1]", x)) }
     };
     unit("high_threshold", cfg.high_threshold)?;
     unit("low_threshold", cfg.low_threshold)?;
     unit("new_track_threshold", cfg.new_track_threshold)?;
     // A minimum IoU of 0 would let boxes that do not overlap at all match.
     let iou = |key: &str, x: f32| {
-        if x > 0.0 && x <= 1.0 { Ok(()) } else { Err(invalid(key, "a number in (0, 1]", x)) }
+        if x > 0.0 && x <= 1.0 { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a number in (0, 1]", x)) }
     };
     iou("match_iou", cfg.match_iou)?;
     iou("low_match_iou", cfg.low_match_iou)?;
     iou("unconfirmed_match_iou", cfg.unconfirmed_match_iou)?;
     if !(cfg.iou_buffer >= 0.0 && cfg.iou_buffer <= 2.0) {
-        return Err(invalid("iou_buffer", "a number in [0, 2]", cfg.iou_buffer));
+        return Err(ConfigError::invalid(SECTION, "iou_buffer", "a number in [0, 2]", cfg.iou_buffer));
     }
     if !(cfg.recovery_gate >= 0.0 && cfg.recovery_gate.is_finite()) {
-        return Err(invalid("recovery_gate", "a finite number ≥ 0", cfg.recovery_gate));
+        return Err(ConfigError::invalid(SECTION, "recovery_gate", "a finite number ≥ 0", cfg.recovery_gate));
     }
     if cfg.low_threshold > cfg.high_threshold {
-        return Err(invalid("low_threshold", "at most high_threshold", cfg.low_threshold));
+        return Err(ConfigError::invalid(SECTION, "low_threshold", "at most high_threshold", cfg.low_threshold));
     }
     if cfg.new_track_threshold < cfg.high_threshold {
-        return Err(invalid("new_track_threshold", "at least high_threshold", cfg.new_track_threshold));
+        return Err(ConfigError::invalid(
+            SECTION,
+            "new_track_threshold",
+            "at least high_threshold",
+            cfg.new_track_threshold,
+        ));
     }
     if cfg.min_hits == 0 {
-        return Err(invalid("min_hits", "at least 1", cfg.min_hits));
+        return Err(ConfigError::invalid(SECTION, "min_hits", "at least 1", cfg.min_hits));
     }
     for (key, v) in [
         ("reid_gate_m", cfg.reid_gate_m),
@@ -119,7 +118,7 @@ pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigEr
         ("reid_max_radius_m", cfg.reid_max_radius_m),
     ] {
         if !(v.is_finite() && v >= 0.0) {
-            return Err(invalid(key, "a finite number ≥ 0", v));
+            return Err(ConfigError::invalid(SECTION, key, "a finite number ≥ 0", v));
         }
     }
     Ok(())

@@ -72,22 +72,23 @@ const RESTARTS: u64 = 8;
 
 /// Checks a [`TeamClassificationConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &TeamClassificationConfig) -> std::result::Result<(), ConfigError> {
-    let invalid = |key: &str, expected: &str, found: String| ConfigError::Invalid {
-        key: format!("stage_configs.team_classification.{key}"),
-        expected: expected.into(),
-        found,
-    };
+    const SECTION: &str = "stage_configs.team_classification";
     if cfg.min_samples == 0 {
-        return Err(invalid("min_samples", "at least 1", "0".into()));
+        return Err(ConfigError::invalid(SECTION, "min_samples", "at least 1", 0));
     }
     if !(cfg.outlier_distance.is_finite() && cfg.outlier_distance > 0.0) {
-        return Err(invalid("outlier_distance", "a positive ΔE", format!("{:?}", cfg.outlier_distance)));
+        return Err(ConfigError::invalid(SECTION, "outlier_distance", "a positive ΔE", cfg.outlier_distance));
     }
     if !(0.0..0.5).contains(&cfg.trim) {
-        return Err(invalid("trim", "a fraction in [0, 0.5)", format!("{:?}", cfg.trim)));
+        return Err(ConfigError::invalid(SECTION, "trim", "a fraction in [0, 0.5)", cfg.trim));
     }
     if !(cfg.goalkeeper_min_abs_x_m.is_finite() && cfg.goalkeeper_min_abs_x_m >= 0.0) {
-        return Err(invalid("goalkeeper_min_abs_x_m", "a distance ≥ 0", format!("{:?}", cfg.goalkeeper_min_abs_x_m)));
+        return Err(ConfigError::invalid(
+            SECTION,
+            "goalkeeper_min_abs_x_m",
+            "a distance ≥ 0",
+            cfg.goalkeeper_min_abs_x_m,
+        ));
     }
     Ok(())
 }
