@@ -425,6 +425,22 @@ pub struct PlayerTrackingConfig {
     /// Frames a lost track last seen on the pitch is kept for re-identification (instead of
     /// `max_lost_frames`) while frames are calibrated.
     pub reid_max_lost_frames: u32,
+    /// Share of the re-identification cost given to the kit colour (the rest is the distance on
+    /// the pitch, as a fraction of the radius): with pixels, each detection's torso colour
+    /// ([`crate::stages::teams::PlayerAppearance`]) is compared with the track's running
+    /// average, so that of two players near where a track left, the one in its kit wins.
+    /// 0 = position only. Without pixels (detections input) the cost is position alone.
+    pub reid_kit_weight: f64,
+    /// Kits further apart than this (ΔE in shade-normalised CIELAB, as team classification's
+    /// `outlier_distance`) are different kits: such a track and detection are never joined
+    /// by re-identification (another team, a referee, a goalkeeper), however near. Tracks
+    /// and detections whose user-given teams (a detections file's team column) differ are
+    /// never joined either. 0 disables the kit gate.
+    pub reid_kit_gate: f32,
+    /// Weight of a track's previous kit colour when a new sample is averaged in (exponential
+    /// moving average, in `[0, 1)`): near 1, one odd sample (a player half hidden behind an
+    /// opponent) barely moves it.
+    pub reid_kit_momentum: f32,
 }
 
 impl Default for PlayerTrackingConfig {
@@ -446,6 +462,9 @@ impl Default for PlayerTrackingConfig {
             reid_max_speed_mps: 6.0,
             reid_max_radius_m: 20.0,
             reid_max_lost_frames: 750,
+            reid_kit_weight: 0.5,
+            reid_kit_gate: 22.0,
+            reid_kit_momentum: 0.9,
         }
     }
 }

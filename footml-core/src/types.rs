@@ -136,6 +136,13 @@ pub struct FrameRecord {
     /// Kit colour of tracked people ([`crate::Artifact::KIT_COLOURS`]), from team features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kit: Option<Vec<KitSample>>,
+    /// Kit colour of each player detection, parallel to `players`
+    /// ([`crate::Artifact::PLAYER_APPEARANCE`], from [`crate::stages::teams::PlayerAppearance`]):
+    /// median CIELAB `[L*, a*, b*]` of the torso with grass masked, `None` where it could not be
+    /// measured (box cut by the image edge, torso hidden or too small). The player tracker uses
+    /// it to re-identify players who come back into view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub player_appearance: Option<Vec<Option<[f32; 3]>>>,
     /// Team of each player detection given by the user, parallel to `players` (`None` where
     /// the input said nothing); set by a detections file with a team column.
     #[serde(default, skip_serializing_if = "Option::is_none")]

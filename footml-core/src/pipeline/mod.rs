@@ -620,7 +620,14 @@ impl Pipeline {
             None => false,
         };
         if tracking_possible {
-            b = b.stream_stage(PlayerTracker::new(&config.stage_configs.player_tracking)?);
+            let pt = &config.stage_configs.player_tracking;
+            b = b.stream_stage(PlayerTracker::new(pt)?);
+            if matches!(input, SourceInput::Pixels) && calibrated && pt.reid_gate_m > 0.0 && pt.reid_kit_gate > 0.0 {
+                // Each detection's kit colour, for re-identification on the pitch (which needs
+                // homographies); the tracker runs after it (`Stage::after`).
+                let min_pixels = config.stage_configs.team_classification.min_pixels;
+                b = b.stream_stage(crate::stages::teams::PlayerAppearance::new(min_pixels));
+            }
             if matches!(input, SourceInput::Pixels) {
                 // Kit colours while the pixels are there; teams once the match is complete.
                 let tc = &config.stage_configs.team_classification;

@@ -30,6 +30,9 @@ impl Artifact {
     pub const BALL: Artifact = Artifact(Cow::Borrowed("ball"));
     /// Teams of player detections given by the user ([`crate::FrameRecord::player_teams`]).
     pub const PLAYER_TEAMS: Artifact = Artifact(Cow::Borrowed("player_teams"));
+    /// Kit colour of each player detection ([`crate::FrameRecord::player_appearance`]), for
+    /// re-identification by the player tracker.
+    pub const PLAYER_APPEARANCE: Artifact = Artifact(Cow::Borrowed("player_appearance"));
     /// Kit colour of each tracked person ([`crate::FrameRecord::kit`]), from team features.
     pub const KIT_COLOURS: Artifact = Artifact(Cow::Borrowed("kit_colours"));
     /// The team of each track ([`crate::MatchData::teams`]), from team classification.

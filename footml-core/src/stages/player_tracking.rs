@@ -51,7 +51,23 @@
 //!   growing with the time lost (`reid_gate_m`,
 //!   `reid_max_speed_mps`, `reid_max_radius_m`); such tracks are kept for
 //!   `reid_max_lost_frames`, so a player who leaves the picture and comes back gets his id
-//!   back. The tracker sees only boxes: team and appearance are not used here.
+//!   back.
+//!
+//! **Appearance and team in re-identification.** Position alone swaps two players who trade
+//! places while out of view. When the frames carry each detection's kit colour
+//! ([`crate::FrameRecord::player_appearance`], measured from the pixels before tracking by
+//! [`crate::stages::teams::PlayerAppearance`], the same torso colour team classification
+//! uses) every track keeps an exponential moving average of its kit (`reid_kit_momentum`, in
+//! shade-normalised CIELAB so that sun and shadow do not split a kit). Step 3b then costs a
+//! pair `(1 − w) · d / r + w · ΔE / g`: the distance `d` on the pitch over the radius `r`, and
+//! the kit difference over `g` = `reid_kit_gate`, with `w` = `reid_kit_weight`; a pair whose
+//! kits differ by more than `g` (another team, a referee, a goalkeeper) is never joined, and
+//! neither is one whose detection carries a user-given team (a detections file's team column,
+//! [`crate::FrameRecord::player_teams`]) other than the majority of the track's. Where either
+//! side has no kit colour (detections input, a hidden torso) the cost is the position alone.
+//! Team classification itself runs after the match (it needs every track's samples), so the
+//! tracker compares kits directly instead of team labels: a different kit is a different team
+//! or role, whichever team it turns out to be.
 //!
 //! Frames without a homography are tracked in the image alone, exactly as before.
 //!
@@ -67,6 +83,7 @@ use crate::config::{ConfigError, PlayerTrackingConfig};
 use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage};
 use crate::types::{BBox, Detection, FrameBatch, TrackedBox};
 use crate::vision::assignment::LinearAssignment;
+use crate::vision::colour::{delta_e, shade_normalised};
 use crate::vision::geometry::{bbox_from_xyah, xyah_from_bbox};
 use crate::vision::homography::{from_rows, transfer};
 use crate::vision::kalman::{BoxKalmanFilter, BoxState};
@@ -74,7 +91,7 @@ use crate::{Error, Result};
 
 /// Version of the format written by [`StreamStage::save_state`]; bumped when it changes so
 /// that an old checkpoint is refused rather than misread.
-const STATE_VERSION: u32 = 2;
+const STATE_VERSION: u32 = 3;
 
 /// Checks a [`PlayerTrackingConfig`]; errors name the key as in the pipeline config.
 pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigError> {
@@ -121,6 +138,15 @@ pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigEr
             return Err(ConfigError::invalid(SECTION, key, "a finite number ≥ 0", v));
         }
     }
+    if !(0.0..=1.0).contains(&cfg.reid_kit_weight) {
+        return Err(invalid("reid_kit_weight", "a number in [0, 1]", cfg.reid_kit_weight));
+    }
+    if !(cfg.reid_kit_gate.is_finite() && cfg.reid_kit_gate >= 0.0) {
+        return Err(invalid("reid_kit_gate", "a finite ΔE ≥ 0", cfg.reid_kit_gate));
+    }
+    if !(0.0..1.0).contains(&cfg.reid_kit_momentum) {
+        return Err(invalid("reid_kit_momentum", "a number in [0, 1)", cfg.reid_kit_momentum));
+    }
     Ok(())
 }
 
@@ -155,6 +181,52 @@ struct Track {
     /// occluded, and there a nearby player is more often someone else.
     #[serde(default)]
     out_of_view: bool,
+    /// Running average of the kit colour of its detections (shade-normalised CIELAB), when
+    /// any had one.
+    #[serde(default)]
+    kit: Option<[f32; 3]>,
+    /// Detections matched to it with a user-given team, per team (0, 1).
+    #[serde(default)]
+    team_votes: [u32; 2],
+}
+
+impl Track {
+    /// The team most of its detections were given (none on a tie or without any).
+    fn team(&self) -> Option<u32> {
+        let [a, b] = self.team_votes;
+        (a != b).then_some(u32::from(b > a))
+    }
+
+    /// Takes in what the matched detection says about who this is.
+    fn observe(&mut self, cue: Cue, momentum: f32) {
+        if let Some(k) = cue.kit {
+            self.kit = Some(match self.kit {
+                Some(old) => std::array::from_fn(|c| momentum * old[c] + (1.0 - momentum) * k[c]),
+                None => k,
+            });
+        }
+        if let Some(t @ 0..=1) = cue.team {
+            self.team_votes[t as usize] = self.team_votes[t as usize].saturating_add(1);
+        }
+    }
+}
+
+/// What is known about one detection besides its box: kit colour (shade-normalised) and team.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cue {
+    kit: Option<[f32; 3]>,
+    team: Option<u32>,
+}
+
+/// Per-detection cues for [`PlayerTracker::update_with_cues`], each slice parallel to the
+/// detections (or `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DetectionCues<'a> {
+    /// Kit colour (median CIELAB of the torso, as in
+    /// [`crate::FrameRecord::player_appearance`]) of each detection, `None` where unknown.
+    pub kits: Option<&'a [Option<[f32; 3]>]>,
+    /// Team (0 or 1) of each detection given by the user, `None` where unknown.
+    pub teams: Option<&'a [Option<u32>]>,
 }
 
 /// Everything that carries over from one frame to the next.
@@ -269,6 +341,45 @@ impl PlayerTracker {
         detections: &[Detection],
         homography: Option<&[[f64; 3]; 3]>,
     ) -> Vec<TrackedBox> {
+        self.track(detections, homography, &[])
+    }
+
+    /// Tracks one frame with its homography and what else is known of each detection (kit
+    /// colour, user-given team): as [`Self::update_calibrated`], with appearance and team in
+    /// re-identification (module docs). Fails, changing nothing, when a cue slice is not as
+    /// long as `detections`.
+    pub fn update_with_cues(
+        &mut self,
+        detections: &[Detection],
+        homography: Option<&[[f64; 3]; 3]>,
+        cues: DetectionCues<'_>,
+    ) -> Result<Vec<TrackedBox>> {
+        for (what, len) in [("kits", cues.kits.map(<[_]>::len)), ("teams", cues.teams.map(<[_]>::len))] {
+            if let Some(len) = len
+                && len != detections.len()
+            {
+                return Err(Error::permanent(format!(
+                    "player_tracking: {len} detection {what} for {} detections (expected one per detection)",
+                    detections.len()
+                )));
+            }
+        }
+        let use_kit = self.cfg.reid_kit_gate > 0.0;
+        let per_det: Vec<Cue> = (0..detections.len())
+            .map(|i| Cue {
+                kit: cues
+                    .kits
+                    .and_then(|k| k[i])
+                    .filter(|lab| use_kit && lab.iter().all(|v| v.is_finite()))
+                    .map(shade_normalised),
+                team: cues.teams.and_then(|t| t[i]),
+            })
+            .collect();
+        Ok(self.track(detections, homography, &per_det))
+    }
+
+    /// One observed frame; `cues` is parallel to `detections` or empty.
+    fn track(&mut self, detections: &[Detection], homography: Option<&[[f64; 3]; 3]>, cues: &[Cue]) -> Vec<TrackedBox> {
         let cfg = &self.cfg;
         let fps = self.fps;
         let frame_size = self.frame_size;
@@ -278,16 +389,19 @@ impl PlayerTracker {
         st.frame += 1;
         let frame = st.frame;
 
-        let valid = |d: &&Detection| {
+        let valid = |d: &Detection| {
             let b = d.bbox;
             [b.x, b.y, b.w, b.h, d.score].iter().all(|v| v.is_finite()) && b.w > 0.0 && b.h > 0.0
         };
-        let high: Vec<&Detection> = detections.iter().filter(valid).filter(|d| d.score >= cfg.high_threshold).collect();
-        let low: Vec<&Detection> = detections
-            .iter()
-            .filter(valid)
-            .filter(|d| d.score >= cfg.low_threshold && d.score < cfg.high_threshold)
-            .collect();
+        // Detections by score band, with their positions in `detections` (for their cues).
+        let band = |keep: &dyn Fn(f32) -> bool| -> Vec<usize> {
+            (0..detections.len()).filter(|&i| valid(&detections[i]) && keep(detections[i].score)).collect()
+        };
+        let high_at = band(&|s| s >= cfg.high_threshold);
+        let low_at = band(&|s| s >= cfg.low_threshold && s < cfg.high_threshold);
+        let high: Vec<&Detection> = high_at.iter().map(|&i| &detections[i]).collect();
+        let low: Vec<&Detection> = low_at.iter().map(|&i| &detections[i]).collect();
+        let cue = |i: usize| cues.get(i).copied().unwrap_or_default();
         let grow = |b: &BBox| buffered(b, cfg.iou_buffer);
         let high_boxes: Vec<BBox> = high.iter().map(|d| grow(&d.bbox)).collect();
         let low_boxes: Vec<BBox> = low.iter().map(|d| grow(&d.bbox)).collect();
@@ -324,13 +438,14 @@ impl PlayerTracker {
             }
         }
         let predicted: Vec<BBox> = st.tracks.iter().map(|t| grow(&bbox_from_xyah(&t.kalman.xyah()))).collect();
-        let apply = |t: &mut Track, d: &Detection| {
+        let apply = |t: &mut Track, d: &Detection, c: Cue| {
             // A detection that the filter rejects (it cannot happen with the finite boxes
             // kept above) still counts as a match: the track stays at its prediction.
             let _ = kf.update(&mut t.kalman, &xyah_from_bbox(&d.bbox));
             t.hits = if t.last_frame + 1 == frame { t.hits.saturating_add(1) } else { 1 };
             t.last_frame = frame;
             t.score = d.score;
+            t.observe(c, cfg.reid_kit_momentum);
         };
         // Fusing the score (ByteTrack) makes a confident detection win a contested track.
         let iou_cost = |track: usize, det: &BBox, score: f32, fuse: bool| {
@@ -357,7 +472,7 @@ impl PlayerTracker {
         }) {
             matched[ti] = true;
             st.tracks[ti].status = Status::Tracked;
-            apply(&mut st.tracks[ti], high[di]);
+            apply(&mut st.tracks[ti], high[di], cue(high_at[di]));
         }
 
         // 2. Tracks tracked until the last frame with the low-score detections. Scores are
@@ -369,7 +484,7 @@ impl PlayerTracker {
             iou_cost(ti, &low_boxes[di], low[di].score, false)
         }) {
             matched[ti] = true;
-            apply(&mut st.tracks[ti], low[di]);
+            apply(&mut st.tracks[ti], low[di], cue(low_at[di]));
         }
         for &ti in &unmatched_tracked {
             if !matched[ti] {
@@ -394,7 +509,7 @@ impl PlayerTracker {
                 let ti = rows[r];
                 matched[ti] = true;
                 st.tracks[ti].status = Status::Tracked;
-                apply(&mut st.tracks[ti], high[di]);
+                apply(&mut st.tracks[ti], high[di], cue(high_at[di]));
             }
         }
 
@@ -418,7 +533,21 @@ impl PlayerTracker {
                 let lost_s = (frame - t.last_frame) as f64 / fps;
                 let radius =
                     (cfg.reid_gate_m + cfg.reid_max_speed_mps * lost_s).min(cfg.reid_max_radius_m.max(cfg.reid_gate_m));
-                (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius
+                let place = (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius;
+                let c = cue(high_at[di]);
+                if place > 1.0 || matches!((t.team(), c.team), (Some(a), Some(b)) if a != b) {
+                    return f64::INFINITY;
+                }
+                match (t.kit, c.kit) {
+                    (Some(a), Some(b)) => {
+                        let kit = f64::from(delta_e(a, b) / cfg.reid_kit_gate);
+                        if kit > 1.0 {
+                            return f64::INFINITY;
+                        }
+                        (1.0 - cfg.reid_kit_weight) * place + cfg.reid_kit_weight * kit
+                    }
+                    _ => place,
+                }
             }) {
                 let ti = rows[r];
                 matched[ti] = true;
@@ -428,6 +557,7 @@ impl PlayerTracker {
                 t.hits = 1;
                 t.last_frame = frame;
                 t.score = high[di].score;
+                t.observe(cue(high_at[di]), cfg.reid_kit_momentum);
             }
         }
 
@@ -440,7 +570,7 @@ impl PlayerTracker {
         }) {
             matched[ti] = true;
             let t = &mut st.tracks[ti];
-            apply(t, high[di]);
+            apply(t, high[di], cue(high_at[di]));
             if t.hits >= cfg.min_hits {
                 st.last_id += 1;
                 t.id = st.last_id;
@@ -472,6 +602,7 @@ impl PlayerTracker {
             if d.score < cfg.new_track_threshold {
                 continue;
             }
+            let c = cue(high_at[di]);
             let confirm_now = frame == 1 || cfg.min_hits <= 1;
             let id = if confirm_now {
                 st.last_id += 1;
@@ -488,6 +619,8 @@ impl PlayerTracker {
                 score: d.score,
                 pitch: None,
                 out_of_view: false,
+                kit: c.kit,
+                team_votes: std::array::from_fn(|t| u32::from(c.team == Some(t as u32))),
             });
         }
         for t in st.tracks.iter_mut().filter(|t| t.last_frame == frame) {
@@ -606,7 +739,7 @@ impl Stage for PlayerTracker {
     }
 
     fn after(&self) -> Vec<Artifact> {
-        vec![Artifact::HOMOGRAPHY]
+        vec![Artifact::HOMOGRAPHY, Artifact::PLAYER_APPEARANCE, Artifact::PLAYER_TEAMS]
     }
 }
 
@@ -614,13 +747,32 @@ impl StreamStage for PlayerTracker {
     fn process(&mut self, batch: &mut FrameBatch, ctx: &StageContext) -> Result<()> {
         self.set_fps(ctx.video().fps);
         self.set_frame_size(ctx.video().width, ctx.video().height);
+        // Cues that do not line up with their detections are a bug in an earlier stage: fail
+        // before any frame of the batch changes the tracker, so nothing is half done.
+        for item in &batch.items {
+            let r = &item.record;
+            let n = r.players.as_ref().map(Vec::len);
+            let lens = [r.player_appearance.as_ref().map(Vec::len), r.player_teams.as_ref().map(Vec::len)];
+            if let Some(n) = n
+                && lens.iter().flatten().any(|&l| l != n)
+            {
+                return Err(Error::permanent(format!(
+                    "player_tracking: frame {} has {n} detections but {lens:?} appearance/team entries",
+                    r.index
+                )));
+            }
+        }
         // `None` is a frame the detector skipped (`detection_stride`), not a missing input:
         // the builder already checked that a stage provides the detections. The camera's
         // motion over skipped frames is compensated at the next observed frame (from the
         // last observed frame's homography to its own).
         for item in &mut batch.items {
-            let tracks = match item.record.players.as_deref() {
-                Some(players) => self.update_calibrated(players, item.record.homography.as_ref()),
+            let r = &item.record;
+            let tracks = match r.players.as_deref() {
+                Some(players) => {
+                    let cues = DetectionCues { kits: r.player_appearance.as_deref(), teams: r.player_teams.as_deref() };
+                    self.update_with_cues(players, r.homography.as_ref(), cues)?
+                }
                 None => self.predict(),
             };
             item.record.tracks = Some(tracks);
@@ -1015,11 +1167,29 @@ mod tests {
             PlayerTrackingConfig { recovery_gate: f32::INFINITY, ..Default::default() },
             PlayerTrackingConfig { reid_gate_m: -1.0, ..Default::default() },
             PlayerTrackingConfig { reid_max_speed_mps: f64::NAN, ..Default::default() },
+            PlayerTrackingConfig { reid_kit_weight: 1.5, ..Default::default() },
+            PlayerTrackingConfig { reid_kit_gate: -2.0, ..Default::default() },
+            PlayerTrackingConfig { reid_kit_momentum: 1.0, ..Default::default() },
         ];
         for cfg in bad {
             let err = PlayerTracker::new(&cfg).unwrap_err().to_string();
             assert!(err.contains("stage_configs.player_tracking."), "{err}");
         }
+        // The re-identification keys through the pipeline config: read, checked, named.
+        let json = |v: &str| format!(r#"{{"stage_configs": {{"player_tracking": {{{v}}}}}}}"#);
+        let ok = json(r#""reid_kit_weight": 0.3, "reid_kit_gate": 15, "reid_kit_momentum": 0.8"#);
+        let pt = crate::PipelineConfig::from_json_with_env(&ok, |_| None).unwrap().stage_configs.player_tracking;
+        assert_eq!((pt.reid_kit_weight, pt.reid_kit_gate, pt.reid_kit_momentum), (0.3, 15.0, 0.8));
+        for (v, key) in [
+            (r#""reid_kit_weight": -0.1"#, "reid_kit_weight"),
+            (r#""reid_kit_gate": -1"#, "reid_kit_gate"),
+            (r#""reid_kit_momentum": 1"#, "reid_kit_momentum"),
+        ] {
+            let err = crate::PipelineConfig::from_json_with_env(&json(v), |_| None).unwrap_err().to_string();
+            assert!(err.contains(&format!("stage_configs.player_tracking.{key}")), "{err}");
+        }
+        let err = crate::PipelineConfig::from_json_with_env(&json(r#""reid_kit": 1"#), |_| None).unwrap_err();
+        assert!(err.to_string().contains("stage_configs.player_tracking.reid_kit"), "{err}");
     }
 
     /// A camera that shows the pitch at 10 px per metre, shifted by `offset` pixels:
@@ -1118,5 +1288,128 @@ mod tests {
         let back = standing(2, [0.0, 0.0], &[]);
         tr.update_calibrated(&back, Some(&h));
         assert_eq!(ids(&tr.update_calibrated(&back, Some(&h))), vec![1, 3]);
+    }
+
+    /// Two players of different kits leave the picture in a pan, trade places while out of it
+    /// (3 m apart) and come back: by position alone each track takes the other's player.
+    /// Returns, per final track id, the pitch x (metres) of the player it ends on.
+    fn swap_while_away(kits: bool, teams: bool, cfg: &PlayerTrackingConfig) -> Vec<(u64, f64)> {
+        let red = crate::vision::colour::srgb_to_lab([210, 25, 40]);
+        let yellow = crate::vision::colour::srgb_to_lab([250, 215, 20]);
+        let offset = |t: usize| -> f64 {
+            match t {
+                0..10 => 0.0,
+                10..40 => -5.0 * (t - 10) as f64,
+                40..80 => -150.0,
+                80..110 => -150.0 + 5.0 * (t - 80) as f64,
+                _ => 0.0,
+            }
+        };
+        let mut tr = PlayerTracker::new(cfg).unwrap();
+        tr.set_frame_size(400, 300);
+        let mut last = Vec::new();
+        for t in 0..130 {
+            let o = offset(t);
+            // Red is player 0, yellow player 1; from frame 60 (out of view) they have swapped.
+            let xs = if t < 60 { [5.0, 8.0] } else { [8.0, 5.0] };
+            let mut dets = Vec::new();
+            for (k, x) in xs.into_iter().enumerate() {
+                let u = 10.0 * x + o;
+                if u - 6.0 >= 0.0 && u + 6.0 <= 400.0 {
+                    let d = det((u - 6.0) as f32, 170.0, 12.0, 30.0, 0.9);
+                    dets.push((d, [red, yellow][k], k as u32));
+                }
+            }
+            let boxes: Vec<Detection> = dets.iter().map(|d| d.0).collect();
+            let looks: Vec<Option<[f32; 3]>> = dets.iter().map(|d| Some(d.1)).collect();
+            let sides: Vec<Option<u32>> = dets.iter().map(|d| Some(d.2)).collect();
+            let cues = DetectionCues { kits: kits.then_some(&looks[..]), teams: teams.then_some(&sides[..]) };
+            last = tr.update_with_cues(&boxes, Some(&shifted([o, 0.0])), cues).unwrap();
+        }
+        last.iter().map(|t| (t.track_id, (f64::from(t.bbox.x) + 6.0) / 10.0)).collect()
+    }
+
+    fn close(got: &[(u64, f64)], want: &[(u64, f64)]) -> bool {
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| g.0 == w.0 && (g.1 - w.1).abs() < 0.2)
+    }
+
+    #[test]
+    fn kit_colour_keeps_ids_through_a_swap_out_of_view_that_position_alone_gets_wrong() {
+        let cfg = PlayerTrackingConfig::default();
+        // Track 1 is red, who ends at x = 8 m; track 2 yellow, at 5 m.
+        let right = [(1, 8.0), (2, 5.0)];
+        let swapped = [(1, 5.0), (2, 8.0)];
+        let position_only = swap_while_away(false, false, &cfg);
+        assert!(close(&position_only, &swapped), "position alone swaps them: {position_only:?}");
+        let with_kits = swap_while_away(true, false, &cfg);
+        assert!(close(&with_kits, &right), "{with_kits:?}");
+        // A user-given team column does the same without pixels.
+        let with_teams = swap_while_away(false, true, &cfg);
+        assert!(close(&with_teams, &right), "{with_teams:?}");
+        // With the kit gate off, kits are not used.
+        let off = PlayerTrackingConfig { reid_kit_gate: 0.0, ..Default::default() };
+        assert!(close(&swap_while_away(true, false, &off), &swapped));
+    }
+
+    #[test]
+    fn kit_weight_picks_the_matching_kit_among_players_in_range() {
+        // Track 1 (red) left at x = 5 m. Two detections come back within the radius, both
+        // kits within the gate: a red one 1.5 m away and an orange-red one (ΔE 10.6 after shade
+        // normalisation) right at the spot. By position the orange one wins; with the kit
+        // weighed in, the red one (0.5 · 1.5 / 10.6 = 0.07 against 0.5 · 10.6 / 22 = 0.24).
+        let red = crate::vision::colour::srgb_to_lab([210, 25, 40]);
+        let orange = crate::vision::colour::srgb_to_lab([215, 55, 40]);
+        let run = |weight: f64| {
+            let cfg = PlayerTrackingConfig { reid_kit_weight: weight, ..Default::default() };
+            let mut tr = PlayerTracker::new(&cfg).unwrap();
+            tr.set_frame_size(400, 300);
+            let h0 = shifted([0.0, 0.0]);
+            let far = shifted([-300.0, 0.0]);
+            let at = |x: f64, o: f64| det((10.0 * x + o - 6.0) as f32, 170.0, 12.0, 30.0, 0.9);
+            for _ in 0..3 {
+                tr.update_with_cues(
+                    &[at(5.0, 0.0)],
+                    Some(&h0),
+                    DetectionCues { kits: Some(&[Some(red)]), teams: None },
+                )
+                .unwrap();
+            }
+            // The camera jumps away for 35 frames (the player is out of the picture), longer
+            // than `max_lost_frames`, so only re-identification may find him again.
+            for _ in 0..35 {
+                tr.update_calibrated(&[], Some(&far));
+            }
+            let back = [at(6.5, 0.0), at(5.0, 0.0)];
+            let kits = [Some(red), Some(orange)];
+            let cues = DetectionCues { kits: Some(&kits), teams: None };
+            let out = tr.update_with_cues(&back, Some(&h0), cues).unwrap();
+            let one = out.iter().find(|t| t.track_id == 1).expect("track 1 re-identified");
+            (f64::from(one.bbox.x) + 6.0) / 10.0
+        };
+        assert!((run(0.0) - 5.0).abs() < 0.1);
+        assert!((run(0.5) - 6.5).abs() < 0.1);
+    }
+
+    #[test]
+    fn cues_of_the_wrong_length_are_errors() {
+        let mut tr = tracker();
+        let d = [det(10.0, 10.0, 10.0, 30.0, 0.9)];
+        let kits = [None, None];
+        let err = tr.update_with_cues(&d, None, DetectionCues { kits: Some(&kits), teams: None }).unwrap_err();
+        assert!(err.to_string().contains("2 detection kits for 1 detections"), "{err}");
+        assert_eq!(tr.frames_processed(), 0, "nothing changed");
+        let teams = [Some(0)];
+        assert_eq!(tr.update_with_cues(&d, None, DetectionCues { kits: None, teams: Some(&teams) }).unwrap().len(), 1);
+        // In a pipeline: the stage fails before tracking any frame of the batch.
+        let ctx = StageContext::standalone("player_tracking", VideoInfo::default());
+        let mut good = item(0, Some(d.to_vec()));
+        good.record.player_appearance = Some(vec![None]);
+        let mut bad = item(1, Some(d.to_vec()));
+        bad.record.player_appearance = Some(vec![]);
+        let mut fresh = tracker();
+        let mut batch = FrameBatch { items: vec![good, bad], ..Default::default() };
+        let err = fresh.process(&mut batch, &ctx).unwrap_err();
+        assert!(err.to_string().contains("frame 1 has 1 detections"), "{err}");
+        assert_eq!(fresh.frames_processed(), 0);
     }
 }

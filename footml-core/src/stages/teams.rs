@@ -165,6 +165,29 @@ impl TeamFeatures {
     }
 }
 
+impl TeamFeatures {
+    /// The kit sample of every box of one frame (`None` where [`Self::sample`] gives none), each
+    /// with the boxes reaching lower in the image (nearer people) masked; `None` for the whole
+    /// frame when it shows no dominant grass (a close-up, a replay transition: its colours are
+    /// not kits on grass). Shared by [`TeamFeatures`] (tracked boxes) and [`PlayerAppearance`]
+    /// (detections), so that both measure a kit the same way.
+    pub fn frame_samples(&mut self, image: &RgbFrame, boxes: &[BBox]) -> Option<Vec<Option<([f32; 3], u32)>>> {
+        let grass = GrassModel::estimate(image, (image.width / 160).max(4))?;
+        let mut nearer = Vec::new();
+        let samples = boxes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let bottom = b.y + b.h;
+                nearer.clear();
+                nearer.extend(boxes.iter().enumerate().filter(|&(j, o)| j != i && o.y + o.h > bottom).map(|(_, o)| *o));
+                self.sample(image, Some(&grass), b, &nearer)
+            })
+            .collect();
+        Some(samples)
+    }
+}
+
 /// The median of `v` (the upper one for even lengths); `v` must not be empty. Reorders `v`.
 fn median(v: &mut [f32]) -> f32 {
     let mid = v.len() / 2;
@@ -190,26 +213,78 @@ impl StreamStage for TeamFeatures {
         let images = require_pixels(batch, self.name())?;
         require_in_batch(batch, "team_features", "player tracks", &Artifact::PLAYER_TRACKS, |r| r.tracks.is_some())?;
         for (item, image) in batch.items.iter_mut().zip(images) {
-            // A frame with no dominant grass is no view of the pitch (a close-up, a replay
-            // transition): its colours are not kits on grass, so it gives no samples.
-            let Some(grass) = GrassModel::estimate(&image, (image.width / 160).max(4)) else {
-                item.record.kit = Some(Vec::new());
+            let tracks = item.record.tracks.as_deref().unwrap_or_default();
+            let boxes: Vec<BBox> = tracks.iter().map(|t| t.bbox).collect();
+            let samples = self.frame_samples(&image, &boxes).unwrap_or_default();
+            let kit = tracks
+                .iter()
+                .zip(samples)
+                .filter_map(|(t, s)| s.map(|(lab, pixels)| KitSample { track_id: t.track_id, lab, pixels }))
+                .collect();
+            item.record.kit = Some(kit);
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Stream stage `"player_appearance"`: the kit colour of every player *detection*
+/// ([`crate::FrameRecord::player_appearance`]), measured as [`TeamFeatures`] measures a
+/// track's, before tracking, so that the player tracker can tell players apart by kit when it
+/// re-identifies one who comes back into view ([`crate::stages::player_tracking`]). Samples
+/// of fewer than `min_pixels` pixels (team classification's setting) are left out: a
+/// mostly hidden torso says little. Frames without detections (skipped by the detector) get
+/// none.
+#[derive(Debug, Default)]
+pub struct PlayerAppearance {
+    features: TeamFeatures,
+    min_pixels: u32,
+}
+
+impl PlayerAppearance {
+    /// A stage keeping samples of at least `min_pixels` torso pixels.
+    pub fn new(min_pixels: u32) -> Self {
+        PlayerAppearance { features: TeamFeatures::new(), min_pixels }
+    }
+}
+
+impl Stage for PlayerAppearance {
+    fn name(&self) -> &str {
+        "player_appearance"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::FRAMES, Artifact::PLAYER_DETECTIONS]
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_APPEARANCE]
+    }
+}
+
+impl StreamStage for PlayerAppearance {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+        let images = require_pixels(batch, self.name())?;
+        for (item, image) in batch.items.iter_mut().zip(images) {
+            let Some(players) = item.record.players.as_deref() else {
+                item.record.player_appearance = None;
                 continue;
             };
-            let tracks = item.record.tracks.as_deref().unwrap_or_default();
-            let mut samples = Vec::with_capacity(tracks.len());
-            for t in tracks {
-                let bottom = t.bbox.y + t.bbox.h;
-                let nearer: Vec<BBox> = tracks
-                    .iter()
-                    .filter(|o| o.track_id != t.track_id && o.bbox.y + o.bbox.h > bottom)
-                    .map(|o| o.bbox)
-                    .collect();
-                if let Some((lab, pixels)) = self.sample(&image, Some(&grass), &t.bbox, &nearer) {
-                    samples.push(KitSample { track_id: t.track_id, lab, pixels });
+            let boxes: Vec<BBox> = players.iter().map(|d| d.bbox).collect();
+            let looks = match self.features.frame_samples(&image, &boxes) {
+                Some(samples) => {
+                    samples.into_iter().map(|s| s.and_then(|(lab, n)| (n >= self.min_pixels).then_some(lab))).collect()
                 }
-            }
-            item.record.kit = Some(samples);
+                None => vec![None; players.len()],
+            };
+            item.record.player_appearance = Some(looks);
         }
         Ok(())
     }
@@ -864,5 +939,66 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "unknown config key `stage_configs.team_classification.outlier_dist`");
+    }
+
+    #[test]
+    fn player_appearance_measures_each_detection_like_team_features() {
+        use crate::types::Detection;
+        let mut img = grass_frame(2);
+        let back = BBox::new(100.0, 100.0, 24.0, 60.0);
+        let front = BBox::new(108.0, 106.0, 24.0, 60.0);
+        let alone = BBox::new(300.0, 150.0, 24.0, 60.0);
+        figure(&mut img, &back, RED);
+        figure(&mut img, &front, YELLOW);
+        figure(&mut img, &alone, PURPLE);
+        // Cut by the top of the image: no colour.
+        let cut = BBox::new(500.0, 0.0, 24.0, 40.0);
+        figure(&mut img, &BBox::new(500.0, -20.0, 24.0, 60.0), RED);
+        let img = Arc::new(img);
+        let dets: Vec<Detection> =
+            [back, front, alone, cut].iter().map(|&bbox| Detection { bbox, score: 0.9, class_id: 0 }).collect();
+        let item = |index, players: Option<Vec<Detection>>, image: Option<Arc<RgbFrame>>| FrameItem {
+            record: FrameRecord { index, players, ..Default::default() },
+            image,
+        };
+        let mut batch = FrameBatch {
+            items: vec![item(0, Some(dets.clone()), Some(img.clone())), item(1, None, Some(img.clone()))],
+            ..Default::default()
+        };
+        let mut stage = PlayerAppearance::new(8);
+        assert_eq!(
+            (stage.name(), stage.requires(), stage.provides()),
+            (
+                "player_appearance",
+                vec![Artifact::FRAMES, Artifact::PLAYER_DETECTIONS],
+                vec![Artifact::PLAYER_APPEARANCE]
+            )
+        );
+        let ctx = StageContext::standalone("player_appearance", VideoInfo::default());
+        stage.process(&mut batch, &ctx).unwrap();
+        let looks = batch.items[0].record.player_appearance.clone().unwrap();
+        assert_eq!(looks.len(), 4);
+        // The back player's torso is half hidden by the nearer yellow one: masked, still red.
+        for (got, want) in looks.iter().zip([Some(RED), Some(YELLOW), Some(PURPLE), None]) {
+            match (got, want) {
+                (Some(lab), Some(rgb)) => assert!(delta_e(*lab, srgb_to_lab(rgb)) < 1.0, "{lab:?} vs {rgb:?}"),
+                (None, None) => {}
+                _ => panic!("{looks:?}"),
+            }
+        }
+        // The same values as team features gives tracks with these boxes.
+        let mut f = TeamFeatures::new();
+        let same = f.frame_samples(&img, &[back, front, alone, cut]).unwrap();
+        assert_eq!(same.iter().map(|s| s.map(|x| x.0)).collect::<Vec<_>>(), looks);
+        // A frame the detector skipped has no appearance; a high `min_pixels` drops samples.
+        assert_eq!(batch.items[1].record.player_appearance, None);
+        let mut strict = PlayerAppearance::new(100_000);
+        let mut batch = FrameBatch { items: vec![item(0, Some(dets), Some(img))], ..Default::default() };
+        strict.process(&mut batch, &ctx).unwrap();
+        assert_eq!(batch.items[0].record.player_appearance, Some(vec![None; 4]));
+        // No pixels: an error naming the stage.
+        let mut batch = FrameBatch { items: vec![item(0, Some(vec![]), None)], ..Default::default() };
+        let e = stage.process(&mut batch, &ctx).unwrap_err();
+        assert!(e.to_string().contains("player_appearance: frame 0 has no pixels"), "{e}");
     }
 }
