@@ -165,13 +165,16 @@ impl TeamFeatures {
     }
 }
 
+/// A torso's kit colour (median CIELAB) and the pixels it was taken over.
+pub type TorsoSample = ([f32; 3], u32);
+
 impl TeamFeatures {
     /// The kit sample of every box of one frame (`None` where [`Self::sample`] gives none), each
     /// with the boxes reaching lower in the image (nearer people) masked; `None` for the whole
     /// frame when it shows no dominant grass (a close-up, a replay transition: its colours are
     /// not kits on grass). Shared by [`TeamFeatures`] (tracked boxes) and [`PlayerAppearance`]
     /// (detections), so that both measure a kit the same way.
-    pub fn frame_samples(&mut self, image: &RgbFrame, boxes: &[BBox]) -> Option<Vec<Option<([f32; 3], u32)>>> {
+    pub fn frame_samples(&mut self, image: &RgbFrame, boxes: &[BBox]) -> Option<Vec<Option<TorsoSample>>> {
         let grass = GrassModel::estimate(image, (image.width / 160).max(4))?;
         let mut nearer = Vec::new();
         let samples = boxes
