@@ -96,7 +96,10 @@ pub struct PipelineConfig {
     /// Video to analyse.
     #[serde(default)]
     pub video_path: Option<PathBuf>,
-    /// MOTChallenge player detections to analyse instead of video.
+    /// MOTChallenge player detections to analyse instead of video. With `video_path` as well,
+    /// each frame's players come from this file instead of a detection model (your own
+    /// detector's boxes), while the pixels still come from the video for the ball, the kit
+    /// colours and the tracker's re-identification by appearance.
     #[serde(default)]
     pub detections_path: Option<PathBuf>,
     /// MOTChallenge ball candidates to go with `detections_path`.
@@ -970,14 +973,33 @@ impl PipelineConfig {
         crate::stages::pitch_calibration::validate_config(self)?;
         crate::stages::teams::validate_config(&self.stage_configs.team_classification)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
-            return Err(ConfigError::invalid(
-                "",
-                "detections_path",
-                "either video_path or detections_path, not both",
-                "both",
-            ));
-        }
-        if self.detections_path.is_some() && (self.fps.is_none() || self.frame_size.is_none()) {
+            // Players from the file, everything else from the video: the video gives the frame
+            // rate and size and the ball, and a model would be a second source of players.
+            if self.fps.is_some() || self.frame_size.is_some() {
+                return Err(ConfigError::invalid(
+                    "",
+                    "fps/frame_size",
+                    "none with video_path (the video's own)",
+                    (self.fps, self.frame_size),
+                ));
+            }
+            if let Some(b) = &self.ball_detections_path {
+                return Err(ConfigError::invalid(
+                    "",
+                    "ball_detections_path",
+                    "none with video_path (the ball comes from the pixels)",
+                    b,
+                ));
+            }
+            if let Some(m) = &self.stage_configs.player_detection.model_path {
+                return Err(ConfigError::invalid(
+                    "stage_configs.player_detection",
+                    "model_path",
+                    "no model when detections_path gives the players",
+                    m,
+                ));
+            }
+        } else if self.detections_path.is_some() && (self.fps.is_none() || self.frame_size.is_none()) {
             return Err(ConfigError::invalid(
                 "",
                 "fps/frame_size",
@@ -1118,6 +1140,27 @@ mod tests {
         );
         let e = PipelineConfig::from_json_with_env(r#"{"stage_configs": {"jersey_numbers": {}}}"#, no_env).unwrap_err();
         assert_eq!(e.to_string(), "unknown config key `stage_configs.jersey_numbers`");
+    }
+
+    #[test]
+    fn video_with_a_detections_file() {
+        // Players from the file, everything else from the video.
+        let ok = r#"{"video_path": "m.mp4", "detections_path": "d.txt"}"#;
+        PipelineConfig::from_json_with_env(ok, no_env).unwrap();
+        for (json, key) in [
+            (r#"{"video_path": "m.mp4", "detections_path": "d.txt", "fps": 25}"#, "fps/frame_size"),
+            (
+                r#"{"video_path": "m.mp4", "detections_path": "d.txt", "ball_detections_path": "b.txt"}"#,
+                "ball_detections_path",
+            ),
+            (
+                r#"{"video_path": "m.mp4", "detections_path": "d.txt", "stage_configs": {"player_detection": {"model_path": "y.onnx"}}}"#,
+                "stage_configs.player_detection.model_path",
+            ),
+        ] {
+            let e = PipelineConfig::from_json_with_env(json, no_env).unwrap_err();
+            assert!(matches!(&e, ConfigError::Invalid { key: k, .. } if k == key), "{json}: {e}");
+        }
     }
 
     #[test]

@@ -116,8 +116,9 @@ struct AnalyzeArgs {
     /// `gpu_enabled` prefers the GPU and falls back to the CPU with a warning).
     #[arg(long, value_enum)]
     device: Option<Device>,
-    /// MOTChallenge player detections to analyse instead of a video.
-    #[arg(long, conflicts_with = "video")]
+    /// MOTChallenge player detections to analyse instead of a video; with a VIDEO as well, the
+    /// players come from this file instead of a model and the pixels from the video.
+    #[arg(long)]
     detections: Option<PathBuf>,
     /// MOTChallenge ball candidates (with --detections).
     #[arg(long, requires = "detections")]
@@ -190,13 +191,19 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
         Some(path) => PipelineConfig::from_file(path)?,
         None => PipelineConfig::from_json("{}")?,
     };
+    // Either replaces the config's input; both together are a video with its players from a file.
+    let both = args.video.is_some() && args.detections.is_some();
     if let Some(v) = args.video {
         config.video_path = Some(v);
-        config.detections_path = None;
+        if !both {
+            config.detections_path = None;
+        }
     }
     if let Some(d) = args.detections {
         config.detections_path = Some(d);
-        config.video_path = None;
+        if !both {
+            config.video_path = None;
+        }
     }
     if args.ball_detections.is_some() {
         config.ball_detections_path = args.ball_detections;

@@ -563,9 +563,19 @@ impl Pipeline {
                 // With a detection model, players are detected and tracked; without one, a
                 // video is decoded (metadata, audio, frame count) but not tracked.
                 let pd = &config.stage_configs.player_detection;
-                tracking_possible = pd.model_path.is_some();
+                // Players from a detections file (another detector's boxes) instead of a model.
+                let players_file = match &config.detections_path {
+                    Some(path) => {
+                        input_identity.push_str(&file_identity(path));
+                        let stage = crate::stages::detections_file::PlayerDetectionsFile::open(path)?;
+                        b = b.stream_stage(stage);
+                        true
+                    }
+                    None => false,
+                };
+                tracking_possible = pd.model_path.is_some() || players_file;
                 // The model's ball class (`ball_class_ids`) replaces the classical detector.
-                let model_ball = tracking_possible && !pd.ball_class_ids.is_empty();
+                let model_ball = pd.model_path.is_some() && !pd.ball_class_ids.is_empty();
                 if let Some(model) = &pd.model_path {
                     #[cfg(feature = "onnx")]
                     {
@@ -592,7 +602,8 @@ impl Pipeline {
                         &config.stage_configs.ball_tracking,
                         &config.stage_configs.ball_detection,
                     )?;
-                    b = b.stream_stage(bd.with_players(tracking_possible && pd.detection_stride <= 1));
+                    b = b
+                        .stream_stage(bd.with_players(players_file || (tracking_possible && pd.detection_stride <= 1)));
                 }
                 ball_candidates = true;
             }

@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::pipeline::stage::{Artifact, FrameSource};
-use crate::types::{BBox, Detection, FrameItem, FrameRecord, VideoInfo};
+use crate::pipeline::stage::{Artifact, FrameSource, Stage, StageContext, StreamStage};
+use crate::types::{BBox, Detection, FrameBatch, FrameItem, FrameRecord, VideoInfo};
 use crate::{Error, Result};
 
 /// Errors of detections and homography files.
@@ -220,6 +220,81 @@ fn detections_artifacts(ball: bool, teams: bool) -> Vec<Artifact> {
         a.push(Artifact::PLAYER_TEAMS);
     }
     a
+}
+
+/// Stream stage `"player_detections_file"`: the players of each frame from a MOTChallenge
+/// detections file (frame `index + 1`), for a video analysed with another detector's boxes:
+/// the video gives the pixels (ball, kit colours, appearance), the file the players, and the
+/// team column, when it has one, the user's teams ([`Artifact::PLAYER_TEAMS`]). Frames past
+/// the end of the file have no players. The file is streamed as the frames go by.
+pub struct PlayerDetectionsFile {
+    path: PathBuf,
+    reader: MotReader,
+    /// The next frame (from 1) the reader can give; asking for an earlier one (a retried or
+    /// resumed batch) reopens the file.
+    next: u64,
+    teams: bool,
+}
+
+impl PlayerDetectionsFile {
+    /// Opens a players file; fails when it is missing or a frame number is invalid.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (_, teams) = MotReader::scan(path)?;
+        Ok(PlayerDetectionsFile { path: path.to_path_buf(), reader: MotReader::open(path, true)?, next: 1, teams })
+    }
+
+    /// Whether the file gives teams (column 8 is `0` or `1` on some line).
+    pub fn has_teams(&self) -> bool {
+        self.teams
+    }
+}
+
+impl Stage for PlayerDetectionsFile {
+    fn name(&self) -> &str {
+        "player_detections_file"
+    }
+
+    fn requires(&self) -> Vec<Artifact> {
+        Vec::new()
+    }
+
+    fn provides(&self) -> Vec<Artifact> {
+        let mut a = vec![Artifact::PLAYER_DETECTIONS];
+        if self.teams {
+            a.push(Artifact::PLAYER_TEAMS);
+        }
+        a
+    }
+}
+
+impl StreamStage for PlayerDetectionsFile {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
+        // Read the whole batch first, so that a bad line fails the batch before any record
+        // changes.
+        let mut frames = Vec::with_capacity(batch.items.len());
+        for item in &batch.items {
+            let frame = item.record.index + 1;
+            if frame < self.next {
+                self.reader = MotReader::open(&self.path, true)?;
+            }
+            frames.push(self.reader.frame(frame)?);
+            self.next = frame + 1;
+        }
+        for (item, (players, teams)) in batch.items.iter_mut().zip(frames) {
+            item.record.players = Some(players);
+            item.record.player_teams = self.teams.then_some(teams);
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> Result<Vec<u8>> {
+        // Nothing to carry over: a resumed run reads the file forward to its first frame.
+        Ok(Vec::new())
+    }
+
+    fn load_state(&mut self, _state: &[u8]) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A source of frames made from MOTChallenge detection files (no pixels).
@@ -643,5 +718,56 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn player_detections_file_stage_fills_players_and_teams_of_each_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "d.txt",
+            "1,-1,10,20,30,40,0.9,0,-1,-1\n1,-1,50,20,30,40,0.8,1,-1,-1\n3,-1,12,20,30,40,0.7,-1,-1,-1\n",
+        );
+        let mut stage = PlayerDetectionsFile::open(&p).unwrap();
+        assert!(stage.has_teams());
+        assert_eq!(stage.name(), "player_detections_file");
+        assert_eq!(stage.provides(), vec![Artifact::PLAYER_DETECTIONS, Artifact::PLAYER_TEAMS]);
+        let ctx = StageContext::standalone("player_detections_file", VideoInfo::default());
+        let batch = |idx: &[u64]| FrameBatch {
+            items: idx
+                .iter()
+                .map(|&index| FrameItem { record: FrameRecord { index, ..Default::default() }, image: None })
+                .collect(),
+            ..Default::default()
+        };
+        let summary = |b: &FrameBatch| -> Vec<(usize, Vec<Option<u32>>)> {
+            b.items
+                .iter()
+                .map(|i| (i.record.players.as_ref().unwrap().len(), i.record.player_teams.clone().unwrap()))
+                .collect()
+        };
+        let mut first = batch(&[0, 1]);
+        stage.process(&mut first, &ctx).unwrap();
+        assert_eq!(summary(&first), vec![(2, vec![Some(0), Some(1)]), (0, vec![])]);
+        assert_eq!(first.items[0].record.players.as_ref().unwrap()[1].bbox, BBox::new(50.0, 20.0, 30.0, 40.0));
+        // Frame 3 of the file, then frames past its end; then the first batch again (a retry
+        // or a resume from an earlier checkpoint) reads the file afresh.
+        let mut second = batch(&[2, 3]);
+        stage.process(&mut second, &ctx).unwrap();
+        assert_eq!(summary(&second), vec![(1, vec![None]), (0, vec![])]);
+        let mut again = batch(&[0, 1]);
+        stage.process(&mut again, &ctx).unwrap();
+        assert_eq!(summary(&again), summary(&first));
+        // A file without teams provides none; a missing file and a bad line are typed errors.
+        let plain = write(dir.path(), "p.txt", "1,-1,10,20,30,40,0.9,-1,-1,-1\n");
+        assert_eq!(PlayerDetectionsFile::open(&plain).unwrap().provides(), vec![Artifact::PLAYER_DETECTIONS]);
+        let e = PlayerDetectionsFile::open(&dir.path().join("none.txt")).err().unwrap();
+        assert!(matches!(e, Error::Detections(DetectionsError::NotFound(_))), "{e}");
+        let bad = write(dir.path(), "b.txt", "1,-1,10,20,-30,40,0.9\n");
+        let mut stage = PlayerDetectionsFile::open(&bad).unwrap();
+        let mut b = batch(&[0]);
+        let e = stage.process(&mut b, &ctx).unwrap_err();
+        assert!(matches!(e, Error::Detections(DetectionsError::Parse { line: 1, .. })), "{e}");
+        assert_eq!(b.items[0].record.players, None, "nothing written on failure");
     }
 }
