@@ -1248,21 +1248,12 @@ mod tests {
         // out of the picture for more than max_lost_frames = 30), and pans back; only boxes
         // fully inside the picture are detected. Player 2 comes back a metre from where he
         // left.
-        let offset = |t: usize| -> f64 {
-            match t {
-                0..10 => 0.0,
-                10..40 => -5.0 * (t - 10) as f64,
-                40..80 => -150.0,
-                80..110 => -150.0 + 5.0 * (t - 80) as f64,
-                _ => 0.0,
-            }
-        };
         let run = |calibrated: bool| {
             let mut tr = PlayerTracker::new(&Default::default()).unwrap();
             tr.set_frame_size(400, 300);
             let mut last = Vec::new();
             for t in 0..130 {
-                let o = [offset(t), 0.0];
+                let o = [pan_away_and_back(t), 0.0];
                 let mut d = standing(4, o, &[]);
                 if t >= 80 {
                     d[2].bbox.x += 10.0;
@@ -1290,26 +1281,30 @@ mod tests {
         assert_eq!(ids(&tr.update_calibrated(&back, Some(&h))), vec![1, 3]);
     }
 
+    /// Horizontal camera offset (pixels) at frame `t` of a pan that leaves a 400 px wide
+    /// picture's left part and comes back: 150 px left over frames 10–40, held until 80, back
+    /// by 110.
+    fn pan_away_and_back(t: usize) -> f64 {
+        match t {
+            0..10 => 0.0,
+            10..40 => -5.0 * (t - 10) as f64,
+            40..80 => -150.0,
+            80..110 => -150.0 + 5.0 * (t - 80) as f64,
+            _ => 0.0,
+        }
+    }
+
     /// Two players of different kits leave the picture in a pan, trade places while out of it
     /// (3 m apart) and come back: by position alone each track takes the other's player.
     /// Returns, per final track id, the pitch x (metres) of the player it ends on.
     fn swap_while_away(kits: bool, teams: bool, cfg: &PlayerTrackingConfig) -> Vec<(u64, f64)> {
         let red = crate::vision::colour::srgb_to_lab([210, 25, 40]);
         let yellow = crate::vision::colour::srgb_to_lab([250, 215, 20]);
-        let offset = |t: usize| -> f64 {
-            match t {
-                0..10 => 0.0,
-                10..40 => -5.0 * (t - 10) as f64,
-                40..80 => -150.0,
-                80..110 => -150.0 + 5.0 * (t - 80) as f64,
-                _ => 0.0,
-            }
-        };
         let mut tr = PlayerTracker::new(cfg).unwrap();
         tr.set_frame_size(400, 300);
         let mut last = Vec::new();
         for t in 0..130 {
-            let o = offset(t);
+            let o = pan_away_and_back(t);
             // Red is player 0, yellow player 1; from frame 60 (out of view) they have swapped.
             let xs = if t < 60 { [5.0, 8.0] } else { [8.0, 5.0] };
             let mut dets = Vec::new();
