@@ -139,13 +139,13 @@ pub(crate) fn validate_config(cfg: &PlayerTrackingConfig) -> Result<(), ConfigEr
         }
     }
     if !(0.0..=1.0).contains(&cfg.reid_kit_weight) {
-        return Err(invalid("reid_kit_weight", "a number in [0, 1]", cfg.reid_kit_weight));
+        return Err(ConfigError::invalid(SECTION, "reid_kit_weight", "a number in [0, 1]", cfg.reid_kit_weight));
     }
     if !(cfg.reid_kit_gate.is_finite() && cfg.reid_kit_gate >= 0.0) {
-        return Err(invalid("reid_kit_gate", "a finite ΔE ≥ 0", cfg.reid_kit_gate));
+        return Err(ConfigError::invalid(SECTION, "reid_kit_gate", "a finite ΔE ≥ 0", cfg.reid_kit_gate));
     }
     if !(0.0..1.0).contains(&cfg.reid_kit_momentum) {
-        return Err(invalid("reid_kit_momentum", "a number in [0, 1)", cfg.reid_kit_momentum));
+        return Err(ConfigError::invalid(SECTION, "reid_kit_momentum", "a number in [0, 1)", cfg.reid_kit_momentum));
     }
     Ok(())
 }
