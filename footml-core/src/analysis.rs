@@ -109,6 +109,20 @@ pub struct Possession {
     pub track_id: Option<u64>,
 }
 
+/// One team's possession phase: the team keeps the ball through passes, loose balls and
+/// brief contests, until the other team has controlled it for a sustained time or the ball
+/// goes out of play (see [`crate::stages::events`]). This is what data providers call the
+/// team in possession; [`Possession`] is the per-frame view of who has the ball.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PossessionPhase {
+    /// Team id.
+    pub team: u32,
+    /// First frame of the phase (the frame index, as in [`MatchEvent::frame`]).
+    pub from_frame: u64,
+    /// Last frame of the phase (inclusive).
+    pub to_frame: u64,
+}
+
 /// Kind of a match event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

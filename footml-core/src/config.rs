@@ -626,6 +626,17 @@ pub struct EventDetectionConfig {
     /// A team keeps possession while its ball is in flight or loose for up to this long after
     /// its last control; after that nobody has the ball.
     pub max_loose_s: f64,
+    /// Second hysteresis level, for team possession phases ([`crate::analysis::PossessionPhase`]):
+    /// the team in possession keeps it through loose balls and contests until the other
+    /// team's players have controlled the ball for this long in total (counted over their
+    /// control spells since the holder's last one); the phase then changes at the first of
+    /// those spells. A tackle attempt, a deflection or a touch shorter than this leaves the
+    /// phase with the holder; 0 lets every control spell of the other team switch it.
+    pub phase_min_control_s: f64,
+    /// Whether a possession phase goes on while the ball is out of play (the team that had
+    /// it keeps it until the other team controls the ball, as SkillCorner's possession label
+    /// does) instead of ending when the ball goes out (the default: nobody has a dead ball).
+    pub phases_through_out_of_play: bool,
     /// The ball must travel at least this far between two players for the change to be a
     /// played ball (an interception rather than a tackle, a failed pass rather than a lost
     /// touch).
@@ -661,6 +672,8 @@ impl Default for EventDetectionConfig {
             min_control_frames: 3,
             velocity_window_frames: 3,
             max_loose_s: 3.0,
+            phase_min_control_s: 1.0,
+            phases_through_out_of_play: false,
             min_pass_distance_m: 5.0,
             shot_min_speed_mps: 15.0,
             max_shot_distance_m: 35.0,
@@ -1301,6 +1314,26 @@ mod tests {
             matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.event_detection.control_radius"),
             "{e}"
         );
+        // The possession phase settings.
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"event_detection": {"phase_min_control_s": 0.5, "phases_through_out_of_play": true}}}"#,
+            no_env,
+        )
+        .unwrap();
+        let ed = &c.stage_configs.event_detection;
+        assert_eq!((ed.phase_min_control_s, ed.phases_through_out_of_play), (0.5, true));
+        let d = EventDetectionConfig::default();
+        assert_eq!((d.phase_min_control_s, d.phases_through_out_of_play), (1.0, false));
+        let event_error = |settings: &str| {
+            let json = format!(r#"{{"stage_configs": {{"event_detection": {settings}}}}}"#);
+            PipelineConfig::from_json_with_env(&json, no_env).unwrap_err()
+        };
+        let e = event_error(r#"{"phase_min_control": 1}"#);
+        let unknown = |k: &str| k == "stage_configs.event_detection.phase_min_control";
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if unknown(key)), "{e}");
+        let e = event_error(r#"{"phase_min_control_s": -0.5}"#);
+        let invalid = |k: &str| k == "stage_configs.event_detection.phase_min_control_s";
+        assert!(matches!(&e, ConfigError::Invalid { key, .. } if invalid(key)), "{e}");
         let e = PipelineConfig::from_json_with_env(
             r#"{"stage_configs": {"event_detection": {"control_radius_m": -1}}}"#,
             no_env,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{FormationWindow, MatchEvent, Role, Team};
+use crate::analysis::{FormationWindow, MatchEvent, PossessionPhase, Role, Team};
 use crate::types::{BallState, MatchData, VideoInfo};
 use crate::{Error, Result};
 
@@ -40,6 +40,14 @@ pub struct MatchReport {
     /// Team in possession per frame, from frame 0 (filled by event detection; empty when
     /// event detection did not run).
     pub possession: Vec<Option<u32>>,
+    /// Player track controlling the ball per frame, parallel to `possession` (`None` while
+    /// the ball is loose, in flight or out; empty when event detection did not run).
+    #[serde(default)]
+    pub ball_owner: Vec<Option<u64>>,
+    /// Team possession phases (filled by event detection): the team keeps possession through
+    /// loose balls and brief contests, as data providers count it.
+    #[serde(default)]
+    pub possession_phases: Vec<PossessionPhase>,
     /// Events (filled by event detection).
     pub events: Vec<MatchEvent>,
     /// Formations (filled by formation analysis).
@@ -244,6 +252,8 @@ impl MatchReport {
             ball,
             teams: data.teams.as_ref().map(|a| a.teams.clone()).unwrap_or_default(),
             possession: data.possession.iter().map(|p| p.team).collect(),
+            ball_owner: data.possession.iter().map(|p| p.track_id).collect(),
+            possession_phases: data.possession_phases.clone(),
             events: data.events.clone(),
             formations: data.formations.clone(),
             metrics: data

@@ -269,6 +269,10 @@ pub struct MatchData {
     /// Possession per frame, parallel to `frames` (event detection); empty when not computed.
     #[serde(default)]
     pub possession: Vec<crate::analysis::Possession>,
+    /// Team possession phases in frame order, not overlapping (event detection); frames in no
+    /// phase have no team in possession (before the first control, ball out of play).
+    #[serde(default)]
+    pub possession_phases: Vec<crate::analysis::PossessionPhase>,
     /// Match events in frame order (event detection).
     #[serde(default)]
     pub events: Vec<crate::analysis::MatchEvent>,

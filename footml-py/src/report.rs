@@ -17,7 +17,8 @@ const TRACK_COLUMNS: [&str; 9] = ["frame", "track_id", "x", "y", "w", "h", "scor
 /// Columns of `Report.ball`.
 const BALL_COLUMNS: [&str; 7] = ["frame", "x", "y", "pitch_x", "pitch_y", "occluded", "interpolated"];
 /// Tables `to_pandas` knows.
-const TABLES: [&str; 7] = ["tracks", "ball", "events", "formations", "players", "teams", "possession"];
+const TABLES: [&str; 8] =
+    ["tracks", "ball", "events", "formations", "players", "teams", "possession", "possession_phases"];
 
 /// The report of a run. Sections are attributes (dicts and lists of dicts, as in
 /// `report.json`); `tracks` and `ball` are 2-D float64 NumPy arrays (columns in
@@ -144,6 +145,16 @@ impl PyReport {
     fn possession<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.section(py, &self.report.possession)
     }
+    /// Player track controlling the ball per frame (None while it is loose or out).
+    #[getter]
+    fn ball_owner<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.ball_owner)
+    }
+    /// Team possession phases: team, from_frame, to_frame.
+    #[getter]
+    fn possession_phases<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.possession_phases)
+    }
     /// Match events: type, frame, time_s, team, from_track, to_track, pitch, details.
     #[getter]
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -205,7 +216,8 @@ impl PyReport {
     }
 
     /// One table as a pandas DataFrame: `tracks`, `ball`, `events`, `formations`, `players`
-    /// (player metrics, without heatmaps), `teams` (team metrics) or `possession`.
+    /// (player metrics, without heatmaps), `teams` (team metrics), `possession` (frame, team,
+    /// ball_owner) or `possession_phases`.
     /// Raises ImportError when pandas is not installed.
     #[pyo3(signature = (table = "tracks"))]
     fn to_pandas<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -260,13 +272,15 @@ impl PyReport {
                 self.section(py, &players)?
             }
             "teams" => self.section(py, &self.report.metrics.teams)?,
+            "possession_phases" => self.section(py, &self.report.possession_phases)?,
             _ => {
+                let owner = |frame: usize| self.report.ball_owner.get(frame).copied().flatten();
                 let rows: Vec<serde_json::Value> = self
                     .report
                     .possession
                     .iter()
                     .enumerate()
-                    .map(|(frame, team)| serde_json::json!({"frame": frame, "team": team}))
+                    .map(|(frame, team)| serde_json::json!({"frame": frame, "team": team, "ball_owner": owner(frame)}))
                     .collect();
                 self.section(py, &rows)?
             }

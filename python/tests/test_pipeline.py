@@ -63,6 +63,7 @@ def test_from_config_run_report_and_tracks_array(tmp_path: pathlib.Path) -> None
     assert report.pipeline_id.startswith("fm-")
     assert report.ball.shape == (0, 7)
     assert report.teams == [] and report.events == [] and report.formations == [] and report.possession == []
+    assert report.ball_owner == [] and report.possession_phases == []
     assert report.metrics == {"players": [], "teams": []}
     assert report.frames_lost == 0 and report.events_dropped == 0 and report.extra == {}
     assert "report" in report.outputs or isinstance(report.outputs, dict)
@@ -117,7 +118,7 @@ def test_to_pandas_tables_and_missing_pandas(monkeypatch: pytest.MonkeyPatch) ->
     assert list(tracks.columns) == footml.Report.TRACK_COLUMNS
     assert len(tracks) == len(report.tracks) and tracks["track_id"].dtype == np.int64
     assert tracks.groupby("track_id").size().to_dict() == {t["track_id"]: len(t["frames"]) for t in report["tracks"]}
-    for table in ("events", "formations", "teams", "possession"):
+    for table in ("events", "formations", "teams", "possession", "possession_phases"):
         assert len(report.to_pandas(table)) == 0
     with pytest.raises(ValueError, match="unknown table `nope`"):
         report.to_pandas("nope")

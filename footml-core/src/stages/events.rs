@@ -4,7 +4,7 @@
 //! [`EventDetection`] (match stage, `"event_detection"`) maps each track's feet point and the
 //! ball's centre through the frame's homography onto the pitch (the ball's position is its
 //! ground position only while it is near the ground: a ball in the air lands behind itself),
-//! then works in four passes:
+//! then works in five passes:
 //!
 //! 1. **Out of play**: the ball beyond a line by more than `out_margin_m` for
 //!    `out_min_frames` consecutive frames, or gone (no position) for `lost_out_frames` frames
@@ -25,7 +25,15 @@
 //! 3. **Possession per frame**: during a spell, its player and team; after a release, the
 //!    team keeps possession (no player) while its ball is in flight or loose, for up to
 //!    `max_loose_s`, until the ball goes out, or until another spell starts.
-//! 4. **Events**, from each release to what happened next:
+//! 4. **Team possession phases** (a second hysteresis level, over the spells): the team of
+//!    the first spell has possession, and keeps it through passes, loose balls and the other
+//!    team's brief control until the other team's spells since its last one add up to
+//!    `phase_min_control_s`; the phase then changes at the first of those spells. A ball out
+//!    of play ends the phase (unless `phases_through_out_of_play`); the next spell starts
+//!    one. This is a data provider's "team in
+//!    possession" (SkillCorner's label is the team of the last player it named in possession,
+//!    see `tests/it/events.rs`), where the per-frame possession above says who has the ball.
+//! 5. **Events**, from each release to what happened next:
 //!    * a **shot** when the ball, within `velocity_window_frames` of the release, is at least
 //!      `shot_min_speed_mps` fast on a line through the goal mouth (± `goal_mouth_margin_m`)
 //!      of the goal whose half it is in, at most `max_shot_distance_m` away (shots with no
@@ -56,11 +64,12 @@
 //! (1 when the line crosses between the posts); for out of play, `goal_line` (1) or
 //! touchline (0) and `lost` (1 when the ball disappeared near the line).
 //!
-//! Writes `MatchData.possession` (one entry per frame) and `MatchData.events`.
+//! Writes `MatchData.possession` (one entry per frame), `MatchData.possession_phases` and
+//! `MatchData.events`.
 
 use std::collections::HashMap;
 
-use crate::analysis::{MatchEvent, MatchEventKind, Possession, Role, TeamAssignment};
+use crate::analysis::{MatchEvent, MatchEventKind, Possession, PossessionPhase, Role, TeamAssignment};
 use crate::config::{ConfigError, EventDetectionConfig};
 use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext};
 use crate::report::apply_homography;
@@ -83,6 +92,7 @@ pub(crate) fn validate_config(cfg: &EventDetectionConfig) -> std::result::Result
     non_negative("release_margin_m", cfg.release_margin_m)?;
     positive("max_control_speed_mps", cfg.max_control_speed_mps)?;
     non_negative("max_loose_s", cfg.max_loose_s)?;
+    non_negative("phase_min_control_s", cfg.phase_min_control_s)?;
     non_negative("min_pass_distance_m", cfg.min_pass_distance_m)?;
     positive("shot_min_speed_mps", cfg.shot_min_speed_mps)?;
     positive("max_shot_distance_m", cfg.max_shot_distance_m)?;
@@ -185,6 +195,17 @@ struct OutSpan {
     lost: bool,
 }
 
+/// Everything event detection finds in a match (see [`EventDetection::analyse`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventAnalysis {
+    /// Possession per frame, parallel to `MatchData.frames`: the ball owner and his team.
+    pub possession: Vec<Possession>,
+    /// Team possession phases in frame order.
+    pub phases: Vec<PossessionPhase>,
+    /// Events in frame order.
+    pub events: Vec<MatchEvent>,
+}
+
 impl EventDetection {
     /// The artifact provided (`MatchData.possession` and `MatchData.events`).
     pub const ARTIFACT: &'static str = "events";
@@ -198,6 +219,13 @@ impl EventDetection {
     /// Possession per frame (parallel to `data.frames`) and the events, in frame order.
     /// Reads `data.teams` when present; changes nothing in `data`.
     pub fn detect(&self, data: &MatchData) -> Result<(Vec<Possession>, Vec<MatchEvent>)> {
+        let a = self.analyse(data)?;
+        Ok((a.possession, a.events))
+    }
+
+    /// Possession per frame, team possession phases and events. Reads `data.teams` when
+    /// present; changes nothing in `data`.
+    pub fn analyse(&self, data: &MatchData) -> Result<EventAnalysis> {
         let fps = data.video.fps;
         if !(fps.is_finite() && fps > 0.0) {
             return Err(Error::permanent(format!("event detection needs a positive frame rate, found {fps}")));
@@ -207,7 +235,16 @@ impl EventDetection {
         let spells = self.spells(&scene, &outs, data.teams.as_ref());
         let possession = self.possession(scene.ball.len(), fps, &spells, &outs);
         let events = self.events(data, &scene, &spells, &outs, fps);
-        Ok((possession, events))
+        let phases = self
+            .phases(fps, &spells, &outs, scene.ball.len())
+            .into_iter()
+            .map(|(team, from, to)| PossessionPhase {
+                team,
+                from_frame: data.frames[from].index,
+                to_frame: data.frames[to].index,
+            })
+            .collect();
+        Ok(EventAnalysis { possession, phases, events })
     }
 
     fn scene(&self, data: &MatchData) -> Scene {
@@ -414,6 +451,54 @@ impl EventDetection {
         out
     }
 
+    /// Team possession phases (4. in the [module docs](self)) as (team, first frame, last
+    /// frame), positions in `MatchData.frames`.
+    fn phases(&self, fps: f64, spells: &[Spell], outs: &[OutSpan], n: usize) -> Vec<(u32, usize, usize)> {
+        let min = (self.cfg.phase_min_control_s * fps).round() as usize;
+        let mut phases = Vec::new();
+        // The team in possession and the first frame of its phase.
+        let mut open: Option<(u32, usize)> = None;
+        // The other team's control since the holder's last: (team, first frame, frames).
+        let mut challenger: Option<(u32, usize, usize)> = None;
+        let outs = if self.cfg.phases_through_out_of_play { &[] } else { outs };
+        let mut outs = outs.iter().peekable();
+        for sp in spells {
+            // A spell of a track without a team neither holds nor challenges.
+            let Some(team) = sp.team else { continue };
+            while let Some(o) = outs.next_if(|o| o.start <= sp.start) {
+                if let Some((holder, from)) = open.take()
+                    && o.start > from
+                {
+                    phases.push((holder, from, o.start - 1));
+                }
+                challenger = None;
+            }
+            match open {
+                None => open = Some((team, sp.start)),
+                Some((holder, _)) if holder == team => challenger = None,
+                Some((holder, from)) => {
+                    let frames = sp.end + 1 - sp.start;
+                    let c = match challenger {
+                        Some((t, first, so_far)) if t == team => (t, first, so_far + frames),
+                        _ => (team, sp.start, frames),
+                    };
+                    if c.2 >= min && c.1 > from {
+                        phases.push((holder, from, c.1 - 1));
+                        open = Some((team, c.1));
+                        challenger = None;
+                    } else {
+                        challenger = Some(c);
+                    }
+                }
+            }
+        }
+        if let Some((holder, from)) = open {
+            let end = outs.find(|o| o.start > from).map_or(n, |o| o.start);
+            phases.push((holder, from, end - 1));
+        }
+        phases
+    }
+
     /// Whether the ball at frame `i` flies at goal: `(speed m/s, on target)` when its centred
     /// velocity is shot-fast on a line through the (widened) goal mouth of the goal whose half
     /// it is in, within the shot distance.
@@ -618,9 +703,10 @@ impl MatchStage for EventDetection {
         if ctx.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let (possession, events) = self.detect(data)?;
-        data.possession = possession;
-        data.events = events;
+        let a = self.analyse(data)?;
+        data.possession = a.possession;
+        data.possession_phases = a.phases;
+        data.events = a.events;
         Ok(())
     }
 }
@@ -772,6 +858,10 @@ mod tests {
             assert_eq!(*p, expected, "frame {i}");
         }
         assert_eq!(kinds(&events), vec![(MatchEventKind::Pass, 25, Some(0), Some(1), Some(2))]);
+        // The team keeps its phase through the pass.
+        let mut data = pass(0, true);
+        run(&mut data);
+        assert_eq!(data.possession_phases, vec![PossessionPhase { team: 0, from_frame: 0, to_frame: 99 }]);
         let e = &events[0];
         assert!(close(e.time_s, 1.0));
         let p = e.pitch.unwrap();
@@ -789,6 +879,54 @@ mod tests {
         assert_eq!(events[0].details["pass_frame"], 25.0);
         assert_eq!(pos[47], Possession { team: Some(0), track_id: None });
         assert_eq!(pos[48], Possession { team: Some(1), track_id: Some(2) });
+        // Player 2 controls it from frame 48 to the end (52 frames ≥ 1 s): the phase changes
+        // where he got it; the pass in flight (26..=47) stays in team 0's phase.
+        let mut data = pass(1, true);
+        run(&mut data);
+        let phase = |team, from_frame, to_frame| PossessionPhase { team, from_frame, to_frame };
+        assert_eq!(data.possession_phases, vec![phase(0, 0, 47), phase(1, 48, 99)]);
+    }
+
+    /// Spells of `(track, team, first, last)` for [`EventDetection::phases`].
+    fn spells(s: &[(u64, Option<u32>, usize, usize)]) -> Vec<Spell> {
+        s.iter().map(|&(track, team, start, end)| Spell { track, team, start, end }).collect()
+    }
+
+    #[test]
+    fn phases_switch_on_sustained_control_only() {
+        // 1 s at 25 fps = 25 frames of the other team's control.
+        let det = EventDetection::new(&EventDetectionConfig { phase_min_control_s: 1.0, ..config() }).unwrap();
+        let out = |start, end| OutSpan { start, end, pos: [0.0, 40.0], goal_line: false, lost: false };
+        // Team 0 from frame 10; team 1 touches it for 10 frames (a contest), team 0 again;
+        // team 1 controls 15 + 12 frames with a loose ball between (27 ≥ 25: its phase from
+        // frame 100; a track with no team in between does nothing); team 0 wins it back for
+        // 25 frames from 150; the ball goes out at 200; team 0 starts again at 230, and the
+        // clip ends at 299.
+        let sp = spells(&[
+            (1, Some(0), 10, 40),
+            (2, Some(1), 41, 50),
+            (1, Some(0), 51, 80),
+            (3, Some(1), 100, 114),
+            (4, None, 115, 120),
+            (2, Some(1), 130, 141),
+            (1, Some(0), 150, 174),
+            (5, Some(0), 230, 240),
+        ]);
+        let outs = [out(200, 220)];
+        assert_eq!(det.phases(25.0, &sp, &outs, 300), vec![(0, 10, 99), (1, 100, 149), (0, 150, 199), (0, 230, 299)]);
+        // 24 frames of control is not enough.
+        let mut short = sp.clone();
+        short[5].end = 138;
+        assert_eq!(det.phases(25.0, &short, &outs, 300), vec![(0, 10, 199), (0, 230, 299)]);
+        // A touch by the holder between the two challenges restarts the count.
+        let mut interrupted = sp.clone();
+        interrupted.insert(5, Spell { track: 1, team: Some(0), start: 122, end: 123 });
+        assert_eq!(det.phases(25.0, &interrupted, &outs, 300), vec![(0, 10, 199), (0, 230, 299)]);
+        // With 0 s every control spell of the other team switches; an out with no spell after
+        // it ends the last phase.
+        let det = EventDetection::new(&EventDetectionConfig { phase_min_control_s: 0.0, ..config() }).unwrap();
+        assert_eq!(det.phases(25.0, &sp[..3], &[out(90, 300)], 300), vec![(0, 10, 40), (1, 41, 50), (0, 51, 89)]);
+        assert!(det.phases(25.0, &[], &outs, 300).is_empty());
     }
 
     #[test]
@@ -918,6 +1056,7 @@ mod tests {
             EventDetectionConfig { min_control_frames: 0, ..Default::default() },
             EventDetectionConfig { pitch_size_m: [105.0, f64::NAN], ..Default::default() },
             EventDetectionConfig { max_loose_s: -1.0, ..Default::default() },
+            EventDetectionConfig { phase_min_control_s: f64::INFINITY, ..Default::default() },
         ] {
             let e = EventDetection::new(&cfg).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
