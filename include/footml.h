@@ -292,6 +292,26 @@ typedef struct {
     uint32_t interpolated;
 } footml_ball_row;
 
+/**
+ * Who has the ball in one live frame (`footml_live_frame_possession`).
+ */
+typedef struct {
+    /**
+     * 1 when the session estimates possession (its pipeline is calibrated and tracks the
+     * ball), 0 when not (then `team` is -1 and `track_id` 0).
+     */
+    uint32_t estimated;
+    /**
+     * Team in possession (0 or 1), -1 when nobody has the ball or the team is unknown (live
+     * sessions decide teams at the end).
+     */
+    int32_t team;
+    /**
+     * Track controlling the ball, 0 when none (track ids start at 1).
+     */
+    uint64_t track_id;
+} footml_possession;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -416,6 +436,18 @@ footml_result footml_live_frame_tracks(const footml_live *live,
  * `live` must be NULL or a session not yet freed; `ball_out` NULL or writable.
  */
 footml_result footml_live_frame_ball(const footml_live *live, const footml_ball_row **ball_out);
+
+/**
+ * Who has the ball in the last pushed frame, as far as the frames pushed so far tell (the
+ * file run, which sees the whole match, can decide a frame differently: see
+ * `footml::stages::events::LivePossession`). Before the first push: not estimated.
+ *
+ * # Safety
+ *
+ * `live` must be NULL or a session not yet freed; `possession_out` NULL or writable.
+ */
+footml_result footml_live_frame_possession(const footml_live *live,
+                                           footml_possession *possession_out);
 
 /**
  * The index the next pushed frame gets: 0, or after resuming a crashed session with the

@@ -1,5 +1,5 @@
 //! Live sessions from C: push a frame (RGB/BGR, YUV 4:2:0 or detections), read that frame's
-//! tracks and ball, finish into a report.
+//! tracks, ball and possession, finish into a report.
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex};
@@ -65,11 +65,27 @@ pub struct footml_detection {
     pub class_id: u32,
 }
 
+/// Who has the ball in one live frame (`footml_live_frame_possession`).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct footml_possession {
+    /// 1 when the session estimates possession (its pipeline is calibrated and tracks the
+    /// ball), 0 when not (then `team` is -1 and `track_id` 0).
+    pub estimated: u32,
+    /// Team in possession (0 or 1), -1 when nobody has the ball or the team is unknown (live
+    /// sessions decide teams at the end).
+    pub team: i32,
+    /// Track controlling the ball, 0 when none (track ids start at 1).
+    pub track_id: u64,
+}
+
 /// The results of the last pushed frame, owned by the session for C to read.
 #[derive(Default)]
 struct LastFrame {
     tracks: Vec<footml_track_row>,
     ball: Option<footml_ball_row>,
+    possession: Option<footml::analysis::Possession>,
 }
 
 /// A live session (opaque): made by `footml_live_new`, freed with `footml_live_free`. Calls
@@ -122,7 +138,7 @@ fn last_frame(r: &FrameResult) -> LastFrame {
         let centre = BBox::new(b.x, b.y, 0.0, 0.0);
         ball_row(r.index(), b, r.pitch_position(&centre))
     });
-    LastFrame { tracks, ball }
+    LastFrame { tracks, ball, possession: r.possession() }
 }
 
 /// Runs `f` on a session argument inside the panic boundary, recording a failure as the
@@ -360,6 +376,33 @@ pub unsafe extern "C" fn footml_live_frame_ball(
         let frame = s.frame.lock().unwrap_or_else(|p| p.into_inner());
         // SAFETY: writable by the caller's contract.
         unsafe { *ball_out = frame.ball.as_ref().map_or(std::ptr::null(), |b| b as *const footml_ball_row) };
+        Ok(())
+    })
+}
+
+/// Who has the ball in the last pushed frame, as far as the frames pushed so far tell (the
+/// file run, which sees the whole match, can decide a frame differently: see
+/// `footml::stages::events::LivePossession`). Before the first push: not estimated.
+///
+/// # Safety
+///
+/// `live` must be NULL or a session not yet freed; `possession_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_frame_possession(
+    live: *const footml_live,
+    possession_out: *mut footml_possession,
+) -> footml_result {
+    with_live(live, |s| {
+        non_null(possession_out, "possession_out")?;
+        let frame = s.frame.lock().unwrap_or_else(|p| p.into_inner());
+        let p = frame.possession;
+        let out = footml_possession {
+            estimated: p.is_some() as u32,
+            team: p.and_then(|p| p.team).map_or(-1, |t| t as i32),
+            track_id: p.and_then(|p| p.track_id).unwrap_or(0),
+        };
+        // SAFETY: writable by the caller's contract.
+        unsafe { *possession_out = out };
         Ok(())
     })
 }

@@ -41,9 +41,11 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 
-use crate::config::{ConfigError, LiveInputKind, PipelineConfig};
+use crate::analysis::{Possession, TeamAssignment};
+use crate::config::{ConfigError, EventDetectionConfig, LiveInputKind, PipelineConfig};
 use crate::pipeline::SourceInput;
 use crate::report::apply_homography;
+use crate::stages::events::{EventDetection, LivePossession};
 use crate::types::{BallObservation, Detection, FrameItem, FrameRecord, RgbFrame, TrackedBox, VideoInfo};
 use crate::{Artifact, CancellationToken, Error, FrameSource, MatchReport, Pipeline, PipelineBuilder, Result};
 
@@ -235,6 +237,10 @@ pub struct LiveSpec {
 pub struct FrameResult {
     /// Everything the streaming stages produced for the frame.
     pub record: FrameRecord,
+    /// Who has the ball, as far as the frames so far tell ([`LivePossession`]); `None` when
+    /// the session does not estimate possession (its pipeline has no event detection: no
+    /// calibration or no ball).
+    pub possession: Option<Possession>,
 }
 
 impl FrameResult {
@@ -257,6 +263,11 @@ impl FrameResult {
     /// seen, predicted through an occlusion, or lost).
     pub fn ball(&self) -> Option<&BallObservation> {
         self.record.ball.as_ref()
+    }
+
+    /// Who has the ball in this frame (see [`FrameResult::possession`]).
+    pub fn possession(&self) -> Option<Possession> {
+        self.possession
     }
 
     /// Where a box's feet are on the pitch, in metres, when the frame is calibrated.
@@ -343,6 +354,8 @@ pub struct LiveSession {
     /// Why the session no longer takes calls.
     closed: Option<String>,
     last_timestamp: Option<f64>,
+    /// Possession of each pushed frame, when estimated.
+    possession: Option<LivePossession>,
     #[cfg(feature = "video")]
     scaler: crate::stages::video_decoding::Scaler,
 }
@@ -421,7 +434,14 @@ impl LiveSession {
         customize: impl FnOnce(PipelineBuilder) -> Result<PipelineBuilder>,
     ) -> Result<LiveSession> {
         let (builder, spec) = Self::builder_from_config(config)?;
-        Self::start(customize(builder)?, spec)
+        let builder = customize(builder)?;
+        // Possession per frame wherever the match stages will detect events.
+        let with_events = builder.has_stage(EventDetection::NAME);
+        let mut session = Self::start(builder, spec)?;
+        if with_events {
+            session.estimate_possession(&config.stage_configs.event_detection, None)?;
+        }
+        Ok(session)
     }
 
     /// Starts a session on any pipeline builder: its source is replaced by the live source
@@ -483,9 +503,21 @@ impl LiveSession {
             report: None,
             closed: None,
             last_timestamp: None,
+            possession: None,
             #[cfg(feature = "video")]
             scaler: crate::stages::video_decoding::Scaler::new(),
         })
+    }
+
+    /// Estimates possession in each pushed frame from now on ([`FrameResult::possession`])
+    /// with these event detection settings; `teams`, when known (live sessions do not
+    /// classify teams until [`LiveSession::finish`]), gives it a team. Sessions from
+    /// [`LiveSession::from_config`] do this already when their pipeline detects events.
+    /// After a resume it sees the pushed frames only, not those in the checkpoints.
+    pub fn estimate_possession(&mut self, cfg: &EventDetectionConfig, teams: Option<TeamAssignment>) -> Result<()> {
+        self.ensure_open()?;
+        self.possession = Some(LivePossession::new(cfg, self.spec.fps, teams)?);
+        Ok(())
     }
 
     /// The run's id (checkpoints are keyed by it).
@@ -544,7 +576,8 @@ impl LiveSession {
             return Err(e);
         }
         self.last_timestamp = Some(timestamp_s);
-        Ok(FrameResult { record })
+        let possession = self.possession.as_mut().map(|p| p.push(&record));
+        Ok(FrameResult { record, possession })
     }
 
     /// Ends the feed: the stream closes, the match stages run on the whole match and the

@@ -80,6 +80,7 @@ fn _footml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(analyze, m)?)?;
     m.add_class::<PyReport>()?;
     m.add_class::<live::PyLiveSession>()?;
+    m.add_class::<live::PyFrameResult>()?;
     m.add_class::<PyPipeline>()?;
     m.add_class::<pipeline::PyPipelineBuilder>()?;
     m.add_class::<pipeline::EventIterator>()?;

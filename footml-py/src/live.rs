@@ -1,9 +1,10 @@
-//! `footml.LiveSession`: frames pushed one at a time as NumPy arrays, each frame's tracks
-//! returned at once (the core `footml::live::LiveSession`).
+//! `footml.LiveSession`: frames pushed one at a time as NumPy arrays, each frame's results
+//! (`footml.FrameResult`: tracks, ball, possession) returned at once (the core
+//! `footml::live::LiveSession`).
 
 use std::sync::Mutex;
 
-use footml::live::{LiveFrame, LiveSession, PackedFormat};
+use footml::live::{FrameResult, LiveFrame, LiveSession, PackedFormat};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -14,6 +15,87 @@ use crate::report::PyReport;
 
 /// Columns of the array `push` returns.
 const LIVE_COLUMNS: [&str; 8] = ["track_id", "x", "y", "w", "h", "score", "pitch_x", "pitch_y"];
+
+/// One pushed frame's results.
+#[pyclass(module = "footml", frozen, name = "FrameResult")]
+pub(crate) struct PyFrameResult {
+    /// The frame's index in the session, from 0.
+    #[pyo3(get)]
+    index: u64,
+    /// The frame's timestamp as pushed, seconds.
+    #[pyo3(get)]
+    time_s: f64,
+    tracks: Py<PyArray2<f64>>,
+    ball: Py<PyAny>,
+    possession: Py<PyAny>,
+}
+
+impl PyFrameResult {
+    fn new(py: Python<'_>, r: FrameResult) -> PyResult<Self> {
+        let mut rows = Vec::with_capacity(r.tracks().len() * LIVE_COLUMNS.len());
+        for t in r.tracks() {
+            let [px, py_] = r.pitch_position(&t.bbox).unwrap_or([f64::NAN, f64::NAN]);
+            let b = t.bbox;
+            rows.extend([t.track_id as f64, b.x as f64, b.y as f64, b.w as f64, b.h as f64, t.score as f64, px, py_]);
+        }
+        let n = rows.len() / LIVE_COLUMNS.len();
+        let tracks = Array2::from_shape_vec((n, LIVE_COLUMNS.len()), rows)
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("tracks shape: {e}")))?;
+        let to_py = |value: serde_json::Value| crate::json::loads(py, &value.to_string()).map(Bound::unbind);
+        let ball = match r.ball() {
+            Some(b) => {
+                let mut v = serde_json::to_value(b).unwrap_or_default();
+                let [px, py_] =
+                    r.pitch_position(&footml::BBox::new(b.x, b.y, 0.0, 0.0)).map_or([None; 2], |p| p.map(Some));
+                v["pitch_x"] = px.into();
+                v["pitch_y"] = py_.into();
+                to_py(v)?
+            }
+            None => py.None(),
+        };
+        let possession = match r.possession() {
+            Some(p) => to_py(serde_json::to_value(p).unwrap_or_default())?,
+            None => py.None(),
+        };
+        Ok(PyFrameResult {
+            index: r.index(),
+            time_s: r.time_s(),
+            tracks: tracks.into_pyarray(py).unbind(),
+            ball,
+            possession,
+        })
+    }
+}
+
+#[pymethods]
+impl PyFrameResult {
+    /// The frame's tracks, one row per confirmed track (columns in `LiveSession.COLUMNS`;
+    /// NaN pitch where the frame is not calibrated).
+    #[getter]
+    fn tracks<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.tracks.bind(py).clone()
+    }
+
+    /// The ball (`x`, `y`, `state`, `interpolated`, `score`, `pitch_x`, `pitch_y`, ...) when the
+    /// pipeline tracks it, else `None`.
+    #[getter]
+    fn ball<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.ball.bind(py).clone()
+    }
+
+    /// Who has the ball as far as the frames so far tell (`{"team": ..., "track_id": ...}`,
+    /// each `None` when nobody or unknown); `None` when the session does not estimate
+    /// possession (no calibration or no ball).
+    #[getter]
+    fn possession<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.possession.bind(py).clone()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let tracks = self.tracks.bind(py).len();
+        format!("FrameResult(index={}, time_s={}, tracks={tracks} rows)", self.index, self.time_s)
+    }
+}
 
 /// A live feed: `push(frame, timestamp)` per frame, then `finish()` for the report.
 #[pyclass(module = "footml", frozen, name = "LiveSession")]
@@ -62,8 +144,7 @@ impl PyLiveSession {
 
     /// Pushes one frame: a `uint8` array of shape `(height, width, 3)`, RGB (or BGR with
     /// `bgr=True`, OpenCV's order), C-contiguous or strided, taken at `timestamp` seconds.
-    /// Returns that frame's tracks, one row per track (columns in `COLUMNS`; NaN pitch where
-    /// the frame is not calibrated). Wrong type, dtype or shape: `ArrayError`; a frame of
+    /// Returns that frame's `FrameResult`. Wrong type, dtype or shape: `ArrayError`; a frame of
     /// another size or a timestamp not after the last: `InvalidInputError`.
     #[pyo3(signature = (frame, timestamp, *, bgr = false))]
     fn push<'py>(
@@ -72,7 +153,7 @@ impl PyLiveSession {
         frame: &Bound<'py, PyAny>,
         timestamp: f64,
         bgr: bool,
-    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    ) -> PyResult<PyFrameResult> {
         let untyped = ndarray_of_shape(py, "frame", frame, (3, 3, "(height, width, 3)"))?;
         let pixels: PyReadonlyArray3<'_, u8> = frame.extract().map_err(|_| {
             let dtype = untyped.dtype().to_string();
@@ -89,27 +170,10 @@ impl PyLiveSession {
         };
         let format = if bgr { PackedFormat::Bgr24 } else { PackedFormat::Rgb24 };
         let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
-        let rows = self.with_session(py, |session| {
-            let result = session.push(LiveFrame::Packed {
-                format,
-                width,
-                height,
-                stride: w * 3,
-                data,
-                timestamp_s: timestamp,
-            })?;
-            let mut v = Vec::with_capacity(result.tracks().len() * LIVE_COLUMNS.len());
-            for t in result.tracks() {
-                let [px, py_] = result.pitch_position(&t.bbox).unwrap_or([f64::NAN, f64::NAN]);
-                let b = t.bbox;
-                v.extend([t.track_id as f64, b.x as f64, b.y as f64, b.w as f64, b.h as f64, t.score as f64, px, py_]);
-            }
-            Ok(v)
+        let result = self.with_session(py, |session| {
+            session.push(LiveFrame::Packed { format, width, height, stride: w * 3, data, timestamp_s: timestamp })
         })?;
-        let n = rows.len() / LIVE_COLUMNS.len();
-        let array = Array2::from_shape_vec((n, LIVE_COLUMNS.len()), rows)
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("tracks shape: {e}")))?;
-        Ok(array.into_pyarray(py))
+        PyFrameResult::new(py, result)
     }
 
     /// Ends the feed: runs the match stages and returns the report. The session takes no

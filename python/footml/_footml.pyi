@@ -28,6 +28,7 @@ __all__ = [
     "UsageError",
     "InvalidInputError",
     "LiveSession",
+    "FrameResult",
 ]
 
 __version__: str
@@ -177,6 +178,21 @@ class PipelineBuilder:
     def build(self) -> Pipeline: ...
 
 @final
+class FrameResult:
+    """One pushed frame's results: tracks, ball and possession."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def time_s(self) -> float: ...
+    @property
+    def tracks(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def ball(self) -> dict[str, Any] | None: ...
+    @property
+    def possession(self) -> dict[str, int | None] | None: ...
+
+@final
 class LiveSession:
     """A live feed: push(frame, timestamp) per frame, then finish() for the report."""
 
@@ -184,7 +200,7 @@ class LiveSession:
     def __new__(cls, config: _Config) -> LiveSession: ...
     def push(
         self, frame: npt.NDArray[np.uint8], timestamp: float, *, bgr: bool = False
-    ) -> npt.NDArray[np.float64]: ...
+    ) -> FrameResult: ...
     def finish(self) -> Report: ...
 
 def analyze(

@@ -39,10 +39,14 @@ def config() -> dict[str, Any]:
 
 def push_all(frames: list[np.ndarray], **kw: Any) -> list[np.ndarray]:
     session = footml.LiveSession(config())
-    out = [session.push(f, i / 25, **kw) for i, f in enumerate(frames)]
+    results = [session.push(f, i / 25, **kw) for i, f in enumerate(frames)]
+    assert [(r.index, r.time_s) for r in results] == [(i, i / 25) for i in range(len(frames))]
+    # Not calibrated: no pitch, so no possession; the ball is tracked from the pixels.
+    assert all(r.possession is None for r in results)
+    assert all(r.ball is None or {"x", "y", "state", "pitch_x"} <= r.ball.keys() for r in results)
     report = session.finish()
     assert report.video["frame_count"] == len(frames) or report.video["frame_count"] is None
-    return out
+    return [r.tracks for r in results]
 
 
 @pytest.mark.skipif(not MODEL.exists() or not PHOTO.exists(), reason="needs scripts/setup.sh")

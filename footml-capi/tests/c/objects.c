@@ -106,6 +106,12 @@ static void live_pixels(void) {
     CHECK(footml_live_frame_tracks(live, &rows, &len) == FOOTML_OK && len == 0 && rows == NULL);
     const footml_ball_row *ball = (const footml_ball_row *)1;
     CHECK(footml_live_frame_ball(live, &ball) == FOOTML_OK && ball == NULL);
+    /* Not calibrated: no event detection, so possession is not estimated. */
+    footml_possession possession = {7, 7, 7};
+    CHECK(footml_live_frame_possession(live, &possession) == FOOTML_OK && possession.estimated == 0 &&
+          possession.team == -1 && possession.track_id == 0);
+    CHECK(footml_live_frame_possession(live, NULL) == FOOTML_ERR_NULL_POINTER);
+    CHECK(footml_live_frame_possession(NULL, &possession) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_live_next_index(live, &next) == FOOTML_OK && next == 1);
 
     /* Bad buffers: typed codes and messages, and the session goes on. */

@@ -280,6 +280,11 @@ impl PipelineBuilder {
     }
 
     /// The token that cancels the pipeline this builder builds.
+    /// Whether a stage of this name was added.
+    pub(crate) fn has_stage(&self, name: &str) -> bool {
+        self.stream.iter().any(|s| s.name() == name) || self.matches.iter().any(|s| s.name() == name)
+    }
+
     pub(crate) fn cancel_token(&self) -> CancellationToken {
         self.cancel.clone()
     }

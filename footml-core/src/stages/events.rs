@@ -73,7 +73,7 @@ use crate::analysis::{MatchEvent, MatchEventKind, Possession, PossessionPhase, R
 use crate::config::{ConfigError, EventDetectionConfig};
 use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext};
 use crate::report::apply_homography;
-use crate::types::MatchData;
+use crate::types::{FrameRecord, MatchData};
 use crate::{Error, Result};
 
 /// Checks an [`EventDetectionConfig`]; errors name the key as in the pipeline config.
@@ -146,11 +146,47 @@ impl Path {
 }
 
 /// The match on the pitch: ball and players per frame (by position in `MatchData.frames`).
+#[derive(Debug)]
 struct Scene {
     ball: Vec<Option<P2>>,
     players: Vec<Vec<Seen>>,
     paths: HashMap<u64, Path>,
     dt: f64,
+}
+
+impl Scene {
+    fn new(fps: f64) -> Self {
+        Scene { ball: Vec::new(), players: Vec::new(), paths: HashMap::new(), dt: 1.0 / fps }
+    }
+
+    /// Adds the next frame of the match: the ball and the players (referees left out) on the
+    /// pitch, where the frame is calibrated.
+    fn push(&mut self, rec: &FrameRecord, teams: Option<&TeamAssignment>) {
+        let i = self.ball.len();
+        let mut ball = None;
+        let mut players = Vec::new();
+        if let Some(h) = &rec.homography {
+            if let Some(b) = rec.ball.filter(|b| b.has_position()) {
+                ball = apply_homography(h, b.x as f64, b.y as f64).filter(|p| p[0].is_finite() && p[1].is_finite());
+            }
+            for t in rec.tracks.iter().flatten() {
+                if teams.and_then(|a| a.track(t.track_id)).is_some_and(|e| e.role == Role::Referee) {
+                    continue;
+                }
+                let (u, v) = t.bbox.foot();
+                let Some(pos) = apply_homography(h, u as f64, v as f64) else { continue };
+                if !(pos[0].is_finite() && pos[1].is_finite()) {
+                    continue;
+                }
+                players.push(Seen { track: t.track_id, pos });
+                let path = self.paths.entry(t.track_id).or_insert_with(|| Path { first: i, pos: Vec::new() });
+                path.pos.resize(i - path.first, None);
+                path.pos.push(Some(pos));
+            }
+        }
+        self.ball.push(ball);
+        self.players.push(players);
+    }
 }
 
 /// Velocity from the positions at `i` and `i ± k` (`dir` = −1: before, +1: after, 0: centred
@@ -206,7 +242,283 @@ pub struct EventAnalysis {
     pub events: Vec<MatchEvent>,
 }
 
+impl Spell {
+    /// Possession at frame `i` (at or after the spell's start, before the next spell's):
+    /// his while he has the ball, then his team's while the ball is loose, for up to `loose`
+    /// frames, unless `stopped` (the ball went out since the release).
+    fn held(&self, i: usize, loose: usize, stopped: bool) -> Possession {
+        if i <= self.end {
+            Possession { team: self.team, track_id: Some(self.track) }
+        } else if !stopped && i <= self.end + loose {
+            Possession { team: self.team, track_id: None }
+        } else {
+            Possession::default()
+        }
+    }
+}
+
+/// `max_loose_s` in frames.
+fn loose_frames(cfg: &EventDetectionConfig, fps: f64) -> usize {
+    (cfg.max_loose_s * fps).round() as usize
+}
+
+/// The out-of-play pass (1. in the [module docs](self)) one frame at a time, so that file
+/// mode and live mode ([`LivePossession`]) share it. A run of frames becomes an out span only
+/// once it is long enough (`out_min_frames` beyond a line, `lost_out_frames` gone), and then
+/// from its first frame: the answer for a frame can change up to that many frames later.
+#[derive(Debug, Clone, Default)]
+struct OutScan {
+    /// The ball is out since this span's start; its `end` is not known yet.
+    open: Option<OutSpan>,
+    /// Frames beyond a line, not yet enough: (first frame, ball there, frames so far).
+    beyond: Option<(usize, P2, usize)>,
+    /// Frames without a ball after one with: (first frame, last position, frames so far,
+    /// whether that position was near a line with the ball heading out).
+    gone: Option<(usize, P2, usize, bool)>,
+}
+
+impl OutScan {
+    /// Takes frame `i` (the frames before it were stepped in order) and returns the span that
+    /// ended there (the ball seen inside the lines again).
+    fn step(&mut self, det: &EventDetection, s: &Scene, i: usize) -> Option<OutSpan> {
+        let ball = s.ball[i];
+        if let Some(open) = self.open {
+            if ball.is_some_and(|q| det.inside(q)) {
+                self.open = None;
+                return Some(OutSpan { end: i, ..open });
+            }
+            return None;
+        }
+        let span =
+            |start, pos, lost| OutSpan { start, end: usize::MAX, pos, goal_line: det.nearest_is_goal_line(pos), lost };
+        match ball {
+            Some(p) if det.beyond(p) => {
+                self.gone = None;
+                let run = self.beyond.get_or_insert((i, p, 0));
+                run.2 += 1;
+                if run.2 >= det.cfg.out_min_frames as usize {
+                    self.open = Some(span(run.0, run.1, false));
+                    self.beyond = None;
+                }
+            }
+            Some(_) => (self.beyond, self.gone) = (None, None),
+            None => {
+                self.beyond = None;
+                if self.gone.is_none()
+                    && let Some(last) = i.checked_sub(1).and_then(|j| s.ball[j])
+                {
+                    // Gone near a line, heading out (when the direction is known).
+                    let [l, w] = det.cfg.pitch_size_m;
+                    let near = (l / 2.0 - last[0].abs()).min(w / 2.0 - last[1].abs()) <= det.cfg.lost_near_line_m;
+                    let k = det.cfg.velocity_window_frames as usize;
+                    let heading_out = velocity(|j| s.ball[j], s.ball.len(), i - 1, k, -1, s.dt).is_none_or(|v| {
+                        if det.nearest_is_goal_line(last) { v[0] * last[0] > 0.0 } else { v[1] * last[1] > 0.0 }
+                    });
+                    self.gone = Some((i, last, 0, near && heading_out));
+                }
+                if let Some(gone) = &mut self.gone {
+                    gone.2 += 1;
+                    if gone.3 && gone.2 >= det.cfg.lost_out_frames as usize {
+                        self.open = Some(span(gone.0, gone.1, true));
+                        self.gone = None;
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The control-spell hysteresis (2. in the [module docs](self)) one frame at a time, shared
+/// by file mode and live mode ([`LivePossession`]).
+#[derive(Debug, Clone, Default)]
+struct Hysteresis {
+    /// The owner: (track, start, last frame in control, frames out of control since).
+    owner: Option<(u64, usize, usize, usize)>,
+    /// A candidate not yet confirmed: (track, first frame, consecutive frames).
+    pending: Option<(u64, usize, usize)>,
+}
+
+impl Hysteresis {
+    /// Takes frame `i` (`out`: the ball is out of play there) and appends the spells that
+    /// ended with it.
+    fn step(
+        &mut self,
+        det: &EventDetection,
+        s: &Scene,
+        i: usize,
+        out: bool,
+        teams: Option<&TeamAssignment>,
+        spells: &mut Vec<Spell>,
+    ) {
+        let team = |track: u64| teams.and_then(|a| a.team_of(track));
+        let min = det.cfg.min_control_frames as usize;
+        if out {
+            if let Some((track, start, last, _)) = self.owner.take() {
+                spells.push(Spell { track, team: team(track), start, end: last });
+            }
+            self.pending = None;
+            return;
+        }
+        if s.ball[i].is_none() {
+            return;
+        }
+        if let Some((track, start, last, away)) = self.owner.as_mut()
+            && s.paths.get(track).and_then(|p| p.at(i)).is_some()
+        {
+            let keep_radius = det.cfg.control_radius_m + det.cfg.release_margin_m;
+            if det.controls(s, *track, i, keep_radius).is_some() {
+                *last = i;
+                *away = 0;
+            } else {
+                *away += 1;
+                if *away >= min {
+                    spells.push(Spell { track: *track, team: team(*track), start: *start, end: *last });
+                    self.owner = None;
+                }
+            }
+        }
+        let candidate = s.players[i]
+            .iter()
+            .filter_map(|p| det.controls(s, p.track, i, det.cfg.control_radius_m).map(|d| (d, p.track)))
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .map(|(_, t)| t);
+        match candidate {
+            Some(c) if self.owner.map(|o| o.0) != Some(c) => {
+                let (first, count) = match self.pending {
+                    Some((t, first, count)) if t == c => (first, count + 1),
+                    _ => (i, 1),
+                };
+                if count >= min {
+                    if let Some((track, start, last, _)) = self.owner {
+                        spells.push(Spell { track, team: team(track), start, end: last.min(first - 1) });
+                    }
+                    self.owner = Some((c, first, i, 0));
+                    self.pending = None;
+                } else {
+                    self.pending = Some((c, first, count));
+                }
+            }
+            _ => self.pending = None,
+        }
+    }
+
+    /// The owner's spell as it stands (to his last frame in control).
+    fn open_spell(&self, teams: Option<&TeamAssignment>) -> Option<Spell> {
+        self.owner.map(|(track, start, last, _)| Spell {
+            track,
+            team: teams.and_then(|a| a.team_of(track)),
+            start,
+            end: last,
+        })
+    }
+}
+
+/// Possession frame by frame as the frames arrive, for live sessions: the possession of the
+/// newest frame that [`EventDetection`] would give on the match so far.
+///
+/// Event detection looks ahead (the ball's velocity over the next `velocity_window_frames`,
+/// `out_min_frames`/`lost_out_frames` before a ball is out from the first of them,
+/// `min_control_frames` before a new owner has the ball from the first of them), so the
+/// file run's possession of a frame, which sees the whole match, can differ from what was
+/// known when the frame arrived. [`LivePossession::push`] gives exactly the latter:
+/// `detect(frames[..=i]).0[i]`. It runs the same out scan and hysteresis as the stage on each
+/// frame once they are settled (no later frame changes their inputs) and replays only the
+/// unsettled last `max(velocity_window_frames, out_min_frames, lost_out_frames)` frames per
+/// push, so a push costs the same whatever the match length.
+#[derive(Debug)]
+pub struct LivePossession {
+    det: EventDetection,
+    teams: Option<TeamAssignment>,
+    loose: usize,
+    lag: usize,
+    scene: Scene,
+    out: OutScan,
+    /// Whether the ball is out at each frame from `settled` on, as far as is known.
+    out_flags: std::collections::VecDeque<bool>,
+    /// First frame whose hysteresis step may still change.
+    settled: usize,
+    /// The last frame before `settled` with the ball out.
+    last_out: Option<usize>,
+    /// The hysteresis after the frames before `settled`.
+    hysteresis: Hysteresis,
+    /// The last spell that ended before `settled`.
+    last_spell: Option<Spell>,
+}
+
+impl LivePossession {
+    /// An estimator with the event detection settings `cfg`, for a feed of `fps` frames per
+    /// second; `teams` (when known) gives possession a team, as in the stage.
+    pub fn new(cfg: &EventDetectionConfig, fps: f64, teams: Option<TeamAssignment>) -> Result<Self> {
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(Error::permanent(format!("possession needs a positive frame rate, found {fps}")));
+        }
+        let det = EventDetection::new(cfg)?;
+        let lag = [cfg.velocity_window_frames, cfg.out_min_frames, cfg.lost_out_frames].into_iter().max().unwrap_or(0);
+        Ok(LivePossession {
+            loose: loose_frames(cfg, fps),
+            lag: lag as usize,
+            det,
+            teams,
+            scene: Scene::new(fps),
+            out: OutScan::default(),
+            out_flags: Default::default(),
+            settled: 0,
+            last_out: None,
+            hysteresis: Hysteresis::default(),
+            last_spell: None,
+        })
+    }
+
+    /// Takes the next frame's record (tracks, ball and homography, as the streaming stages
+    /// give them) and returns its possession.
+    pub fn push(&mut self, rec: &FrameRecord) -> Possession {
+        let (det, s, teams) = (&self.det, &mut self.scene, self.teams.as_ref());
+        let i = s.ball.len();
+        s.push(rec, teams);
+        let was_open = self.out.open.is_some();
+        self.out.step(det, s, i);
+        self.out_flags.push_back(false);
+        if let Some(open) = self.out.open {
+            // A new span is out from its first frame, which is never a settled one (the lag
+            // covers the run that makes it).
+            let from = if was_open { i } else { open.start };
+            for f in from..=i {
+                self.out_flags[f - self.settled] = true;
+            }
+        }
+        let mut ended = Vec::new();
+        while self.settled + self.lag <= i {
+            let out = self.out_flags.pop_front().expect("a flag per unsettled frame");
+            if out {
+                self.last_out = Some(self.settled);
+            }
+            self.hysteresis.step(det, s, self.settled, out, teams, &mut ended);
+            self.last_spell = ended.pop().or(self.last_spell);
+            ended.clear();
+            self.settled += 1;
+        }
+        // The frames after `settled` as the match so far has them, on a copy.
+        let (mut hysteresis, mut last_spell, mut last_out) = (self.hysteresis.clone(), self.last_spell, self.last_out);
+        for (f, &out) in (self.settled..=i).zip(&self.out_flags) {
+            if out {
+                last_out = Some(f);
+            }
+            hysteresis.step(det, s, f, out, teams, &mut ended);
+            last_spell = ended.pop().or(last_spell);
+            ended.clear();
+        }
+        match hysteresis.open_spell(teams).or(last_spell) {
+            Some(sp) => sp.held(i, self.loose, last_out.is_some_and(|o| o > sp.end)),
+            None => Possession::default(),
+        }
+    }
+}
+
 impl EventDetection {
+    /// The stage's name.
+    pub const NAME: &'static str = "event_detection";
+
     /// The artifact provided (`MatchData.possession` and `MatchData.events`).
     pub const ARTIFACT: &'static str = "events";
 
@@ -248,32 +560,11 @@ impl EventDetection {
     }
 
     fn scene(&self, data: &MatchData) -> Scene {
-        let teams: Option<&TeamAssignment> = data.teams.as_ref();
-        let n = data.frames.len();
-        let mut ball = vec![None; n];
-        let mut players = vec![Vec::new(); n];
-        let mut paths: HashMap<u64, Path> = HashMap::new();
-        for (i, rec) in data.frames.iter().enumerate() {
-            let Some(h) = &rec.homography else { continue };
-            if let Some(b) = rec.ball.filter(|b| b.has_position()) {
-                ball[i] = apply_homography(h, b.x as f64, b.y as f64).filter(|p| p[0].is_finite() && p[1].is_finite());
-            }
-            for t in rec.tracks.iter().flatten() {
-                if teams.and_then(|a| a.track(t.track_id)).is_some_and(|e| e.role == Role::Referee) {
-                    continue;
-                }
-                let (u, v) = t.bbox.foot();
-                let Some(pos) = apply_homography(h, u as f64, v as f64) else { continue };
-                if !(pos[0].is_finite() && pos[1].is_finite()) {
-                    continue;
-                }
-                players[i].push(Seen { track: t.track_id, pos });
-                let path = paths.entry(t.track_id).or_insert_with(|| Path { first: i, pos: Vec::new() });
-                path.pos.resize(i - path.first, None);
-                path.pos.push(Some(pos));
-            }
+        let mut scene = Scene::new(data.video.fps);
+        for rec in &data.frames {
+            scene.push(rec, data.teams.as_ref());
         }
-        Scene { ball, players, paths, dt: 1.0 / data.video.fps }
+        scene
     }
 
     /// Beyond a line by more than the margin.
@@ -295,49 +586,9 @@ impl EventDetection {
 
     fn out_spans(&self, s: &Scene) -> Vec<OutSpan> {
         let n = s.ball.len();
-        let (min_out, min_lost) = (self.cfg.out_min_frames as usize, self.cfg.lost_out_frames as usize);
-        let k = self.cfg.velocity_window_frames as usize;
-        let [l, w] = self.cfg.pitch_size_m;
-        let mut spans = Vec::new();
-        let mut i = 0;
-        while i < n {
-            let start = match s.ball[i] {
-                // Beyond a line for `min_out` frames in a row.
-                Some(p) if self.beyond(p) => {
-                    let run = (i..n).take_while(|&j| s.ball[j].is_some_and(|q| self.beyond(q))).count();
-                    if run < min_out {
-                        i += run;
-                        continue;
-                    }
-                    Some((i, p, false))
-                }
-                // Gone for `min_lost` frames after a last position near a line, heading out
-                // (when the direction is known).
-                None if i > 0 && s.ball[i - 1].is_some() => {
-                    let last = s.ball[i - 1].expect("checked");
-                    let gone = (i..n).take_while(|&j| s.ball[j].is_none()).count();
-                    let near = (l / 2.0 - last[0].abs()).min(w / 2.0 - last[1].abs()) <= self.cfg.lost_near_line_m;
-                    let heading_out = velocity(|j| s.ball[j], n, i - 1, k, -1, s.dt).is_none_or(|v| {
-                        if self.nearest_is_goal_line(last) { v[0] * last[0] > 0.0 } else { v[1] * last[1] > 0.0 }
-                    });
-                    if gone >= min_lost && near && heading_out {
-                        Some((i, last, true))
-                    } else {
-                        i += gone.max(1);
-                        continue;
-                    }
-                }
-                _ => None,
-            };
-            let Some((start, pos, lost)) = start else {
-                i += 1;
-                continue;
-            };
-            // Out until the ball is seen inside the lines again.
-            let end = (start..n).find(|&j| s.ball[j].is_some_and(|q| self.inside(q))).unwrap_or(n);
-            spans.push(OutSpan { start, end, pos, goal_line: self.nearest_is_goal_line(pos), lost });
-            i = end.max(start + 1);
-        }
+        let mut scan = OutScan::default();
+        let mut spans: Vec<OutSpan> = (0..n).filter_map(|i| scan.step(self, s, i)).collect();
+        spans.extend(scan.open.map(|o| OutSpan { end: n, ..o }));
         spans
     }
 
@@ -366,86 +617,27 @@ impl EventDetection {
     }
 
     fn spells(&self, s: &Scene, outs: &[OutSpan], teams: Option<&TeamAssignment>) -> Vec<Spell> {
-        let team = |track: u64| teams.and_then(|a| a.team_of(track));
-        let n = s.ball.len();
-        let min = self.cfg.min_control_frames as usize;
-        let keep_radius = self.cfg.control_radius_m + self.cfg.release_margin_m;
-        let mut is_out = vec![false; n];
+        let mut is_out = vec![false; s.ball.len()];
         for o in outs {
             is_out[o.start..o.end].iter_mut().for_each(|x| *x = true);
         }
         let mut spells = Vec::new();
-        // (track, start, last frame in control, frames out of control)
-        let mut owner: Option<(u64, usize, usize, usize)> = None;
-        // (track, first frame, consecutive frames)
-        let mut pending: Option<(u64, usize, usize)> = None;
+        let mut hysteresis = Hysteresis::default();
         for (i, &out) in is_out.iter().enumerate() {
-            if out {
-                if let Some((track, start, last, _)) = owner.take() {
-                    spells.push(Spell { track, team: team(track), start, end: last });
-                }
-                pending = None;
-                continue;
-            }
-            if s.ball[i].is_none() {
-                continue;
-            }
-            if let Some((track, start, last, away)) = owner.as_mut() {
-                if s.paths.get(track).and_then(|p| p.at(i)).is_some() {
-                    if self.controls(s, *track, i, keep_radius).is_some() {
-                        *last = i;
-                        *away = 0;
-                    } else {
-                        *away += 1;
-                        if *away >= min {
-                            spells.push(Spell { track: *track, team: team(*track), start: *start, end: *last });
-                            owner = None;
-                        }
-                    }
-                }
-            }
-            let candidate = s.players[i]
-                .iter()
-                .filter_map(|p| self.controls(s, p.track, i, self.cfg.control_radius_m).map(|d| (d, p.track)))
-                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
-                .map(|(_, t)| t);
-            match candidate {
-                Some(c) if owner.map(|o| o.0) != Some(c) => {
-                    let (first, count) = match pending {
-                        Some((t, first, count)) if t == c => (first, count + 1),
-                        _ => (i, 1),
-                    };
-                    if count >= min {
-                        if let Some((track, start, last, _)) = owner {
-                            spells.push(Spell { track, team: team(track), start, end: last.min(first - 1) });
-                        }
-                        owner = Some((c, first, i, 0));
-                        pending = None;
-                    } else {
-                        pending = Some((c, first, count));
-                    }
-                }
-                _ => pending = None,
-            }
+            hysteresis.step(self, s, i, out, teams, &mut spells);
         }
-        if let Some((track, start, last, _)) = owner {
-            spells.push(Spell { track, team: team(track), start, end: last });
-        }
+        spells.extend(hysteresis.open_spell(teams));
         spells
     }
 
     fn possession(&self, n: usize, fps: f64, spells: &[Spell], outs: &[OutSpan]) -> Vec<Possession> {
         let mut out = vec![Possession::default(); n];
-        let loose = (self.cfg.max_loose_s * fps).round() as usize;
-        for (k, s) in spells.iter().enumerate() {
-            for p in &mut out[s.start..=s.end] {
-                *p = Possession { team: s.team, track_id: Some(s.track) };
-            }
+        let loose = loose_frames(&self.cfg, fps);
+        for (k, sp) in spells.iter().enumerate() {
             let next = spells.get(k + 1).map_or(n, |t| t.start);
-            let out_at = outs.iter().find(|o| o.start > s.end).map_or(n, |o| o.start);
-            let until = next.min(out_at).min(s.end + 1 + loose);
-            for p in &mut out[s.end + 1..until] {
-                p.team = s.team;
+            let out_at = outs.iter().find(|o| o.start > sp.end).map_or(n, |o| o.start);
+            for (i, p) in out.iter_mut().enumerate().take(next).skip(sp.start) {
+                *p = sp.held(i, loose, i >= out_at);
             }
         }
         out
@@ -552,7 +744,7 @@ impl EventDetection {
 
     fn events(&self, data: &MatchData, s: &Scene, spells: &[Spell], outs: &[OutSpan], fps: f64) -> Vec<MatchEvent> {
         let n = s.ball.len();
-        let loose = (self.cfg.max_loose_s * fps).round() as usize;
+        let loose = loose_frames(&self.cfg, fps);
         let k = self.cfg.velocity_window_frames as usize;
         let event =
             |kind, i: usize, team, from_track, to_track, pitch: Option<P2>, details: &[(&str, f64)]| MatchEvent {
@@ -682,7 +874,7 @@ impl EventDetection {
 
 impl Stage for EventDetection {
     fn name(&self) -> &str {
-        "event_detection"
+        Self::NAME
     }
 
     fn requires(&self) -> Vec<Artifact> {
@@ -1043,6 +1235,49 @@ mod tests {
         let ball = path(&[(0, [0.5, 0.0]), (40, [0.5, 0.0]), (60, [14.5, 0.0]), (79, [14.5, 0.0])]);
         let (_, events) = run(&mut scene(80, players, Box::new(ball), true));
         assert_eq!(events.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![MatchEventKind::Pass]);
+    }
+
+    /// Live possession of each frame is what the stage gives on the frames up to it, in
+    /// every scene above (passes, tackle, shot, balls out over a line and lost near one, an
+    /// id switch) and after a long stretch equals the whole match's.
+    #[test]
+    fn live_possession_is_the_stage_on_the_match_so_far() {
+        let with = |receiver| pass(receiver, true);
+        let mut scenes = vec![with(0), with(1), pass(0, false)];
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([0.0, 28.0])), (2, Some(1), Role::Player, still([-10.0, 10.0]))];
+        let ball = path(&[(0, [0.0, 28.5]), (20, [0.0, 28.5]), (40, [6.0, 40.0]), (79, [6.0, 40.0])]);
+        scenes.push(scene(80, players, Box::new(ball), true));
+        let players: Vec<(u64, Option<u32>, Role, Mover)> = vec![(1, Some(1), Role::Player, still([10.0, 20.0]))];
+        let lost = move |f: usize| {
+            if f < 30 { path(&[(0, [10.0, 20.5]), (10, [10.0, 20.5]), (29, [10.0, 33.5])])(f) } else { None }
+        };
+        scenes.push(scene(60, players, Box::new(lost), true));
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([35.0, 5.0])), (2, Some(1), Role::Goalkeeper, still([51.0, -2.0]))];
+        let shot = path(&[(0, [35.3, 5.0]), (19, [35.3, 5.0]), (39, [55.3, 0.0]), (59, [55.3, 0.0])]);
+        scenes.push(scene(60, players, Box::new(shot), true));
+        let stage = EventDetection::new(&config()).unwrap();
+        for (k, data) in scenes.iter().enumerate() {
+            let mut live = LivePossession::new(&config(), FPS, data.teams.clone()).unwrap();
+            let whole = stage.detect(data).unwrap().0;
+            for (i, rec) in data.frames.iter().enumerate() {
+                let got = live.push(rec);
+                let prefix = MatchData { frames: data.frames[..=i].to_vec(), ..data.clone() };
+                assert_eq!(got, stage.detect(&prefix).unwrap().0[i], "scene {k}, frame {i}");
+            }
+            // In the pass, from when player 1 has had the ball for the hysteresis (3 frames)
+            // to the release (25), and once player 2 has it for 3 frames with a still ball
+            // ahead (48 + 3 + the 3-frame window), live and the whole match agree.
+            if k == 0 {
+                let mut live = LivePossession::new(&config(), FPS, data.teams.clone()).unwrap();
+                let got: Vec<_> = data.frames.iter().map(|r| live.push(r)).collect();
+                for i in (2..=22).chain(54..100) {
+                    assert_eq!(got[i], whole[i], "frame {i}");
+                }
+                assert_eq!(got[..2], [Possession::default(); 2]);
+            }
+        }
     }
 
     #[test]
