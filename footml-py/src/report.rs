@@ -275,14 +275,15 @@ impl PyReport {
             "possession_phases" => self.section(py, &self.report.possession_phases)?,
             _ => {
                 let owner = |frame: usize| self.report.ball_owner.get(frame).copied().flatten();
-                let rows: Vec<serde_json::Value> = self
+                let rows: Vec<(usize, Option<u32>, Option<u64>)> = self
                     .report
                     .possession
                     .iter()
                     .enumerate()
-                    .map(|(frame, team)| serde_json::json!({"frame": frame, "team": team, "ball_owner": owner(frame)}))
+                    .map(|(frame, team)| (frame, *team, owner(frame)))
                     .collect();
-                self.section(py, &rows)?
+                kwargs.set_item("columns", PyList::new(py, ["frame", "team", "ball_owner"])?)?;
+                return frame.call((self.section(py, &rows)?,), Some(&kwargs));
             }
         };
         frame.call1((data,))

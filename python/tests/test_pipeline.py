@@ -93,6 +93,15 @@ def test_calibrated_run_fills_ball_pitch_and_metrics() -> None:
     assert "heatmap" not in df.columns and len(df) == len(players)
     balls = report.to_pandas("ball")
     assert balls["interpolated"].dtype == bool and balls["frame"].dtype == np.int64
+    # Event detection ran: a ball owner per frame, but no teams (no kit colours from a
+    # detections file), so no team possession and no phases (teams are never guessed).
+    owner = report.ball_owner
+    assert len(owner) == len(report.possession) == 1000 and any(t is not None for t in owner)
+    assert report.possession == [None] * 1000 and report.possession_phases == []
+    possession = report.to_pandas("possession")
+    assert list(possession.columns) == ["frame", "team", "ball_owner"]
+    assert len(possession) == 1000 and possession["frame"].tolist() == list(range(1000))
+    assert [None if t is None or t != t else int(t) for t in possession["ball_owner"]] == owner
 
 
 def test_report_json_round_trip_and_bad_json() -> None:
