@@ -39,6 +39,29 @@
 #define FOOTML_BALL_OCCLUDED 1
 
 /**
+ * `footml_calibration_row::source`: the homography was given by the user (a homography file
+ * or matrix, or fitted to configured correspondences).
+ */
+#define FOOTML_CALIBRATION_GIVEN 0
+
+/**
+ * `footml_calibration_row::source`: fitted to this frame's pitch keypoints (`keypoints`,
+ * `inliers` and `rms_error_m` say how well).
+ */
+#define FOOTML_CALIBRATION_KEYPOINTS 1
+
+/**
+ * `footml_calibration_row::source`: too few keypoints in this frame; the homography fitted in
+ * frame `from_frame` is reused.
+ */
+#define FOOTML_CALIBRATION_REUSED 2
+
+/**
+ * `footml_calibration_row::source`: a user stage set the homography without saying how.
+ */
+#define FOOTML_CALIBRATION_UNKNOWN 3
+
+/**
  * What a footml function returns. `FOOTML_OK` is 0; every other value is an error.
  * Values are stable: codes are only ever added, never renumbered.
  */
@@ -311,6 +334,42 @@ typedef struct {
      */
     uint64_t track_id;
 } footml_possession;
+
+/**
+ * The calibration of one frame: its image → pitch homography and where it came from.
+ */
+typedef struct {
+    /**
+     * Frame index, from 0.
+     */
+    uint64_t frame;
+    /**
+     * Image → pitch homography, row-major (`h[0..3]` is the first row): pixel `(u, v, 1)` to
+     * pitch metres `(x, y, 1)`, origin at the centre spot.
+     */
+    double image_to_pitch[9];
+    /**
+     * `FOOTML_CALIBRATION_GIVEN`, `_KEYPOINTS`, `_REUSED` or `_UNKNOWN`.
+     */
+    uint32_t source;
+    /**
+     * Keypoints found with a pitch position (`FOOTML_CALIBRATION_KEYPOINTS`, else 0).
+     */
+    uint32_t keypoints;
+    /**
+     * Of those, the ones that agree with the fit (`FOOTML_CALIBRATION_KEYPOINTS`, else 0).
+     */
+    uint32_t inliers;
+    /**
+     * Root-mean-square distance of the inliers from their pitch positions, metres
+     * (`FOOTML_CALIBRATION_KEYPOINTS`, else NaN).
+     */
+    double rms_error_m;
+    /**
+     * The frame whose homography is reused (`FOOTML_CALIBRATION_REUSED`, else -1).
+     */
+    int64_t from_frame;
+} footml_calibration_row;
 
 #ifdef __cplusplus
 extern "C" {
@@ -601,6 +660,20 @@ footml_result footml_report_tracks(const footml_report *report,
 footml_result footml_report_ball(const footml_report *report,
                                  const footml_ball_row **rows_out,
                                  size_t *len_out);
+
+/**
+ * The calibration table: one row per calibrated frame, in frame order (empty when the run had
+ * no pitch calibration). `*rows_out` points into the report (valid until
+ * `footml_report_free`; NULL when there are no rows) and `*len_out` is the number of rows.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed; `rows_out` and
+ * `len_out` must be NULL or writable.
+ */
+footml_result footml_report_calibration(const footml_report *report,
+                                        const footml_calibration_row **rows_out,
+                                        size_t *len_out);
 
 /**
  * Frees a report. NULL does nothing.

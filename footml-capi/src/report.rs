@@ -3,8 +3,8 @@
 use std::ffi::{CString, c_char};
 use std::sync::OnceLock;
 
-use footml::report::MatchReport;
-use footml::{BallObservation, BallState};
+use footml::report::{CalibrationFrame, MatchReport};
+use footml::{BallObservation, BallState, Calibration};
 
 use crate::error::{Failure, non_null};
 use crate::result::footml_result;
@@ -14,6 +14,18 @@ pub const FOOTML_BALL_TRACKED: u32 = 0;
 /// `footml_ball_row::state`: no candidate matched; the position is predicted or
 /// interpolated.
 pub const FOOTML_BALL_OCCLUDED: u32 = 1;
+
+/// `footml_calibration_row::source`: the homography was given by the user (a homography file
+/// or matrix, or fitted to configured correspondences).
+pub const FOOTML_CALIBRATION_GIVEN: u32 = 0;
+/// `footml_calibration_row::source`: fitted to this frame's pitch keypoints (`keypoints`,
+/// `inliers` and `rms_error_m` say how well).
+pub const FOOTML_CALIBRATION_KEYPOINTS: u32 = 1;
+/// `footml_calibration_row::source`: too few keypoints in this frame; the homography fitted in
+/// frame `from_frame` is reused.
+pub const FOOTML_CALIBRATION_REUSED: u32 = 2;
+/// `footml_calibration_row::source`: a user stage set the homography without saying how.
+pub const FOOTML_CALIBRATION_UNKNOWN: u32 = 3;
 
 /// One player track in one frame.
 #[allow(non_camel_case_types)]
@@ -64,6 +76,57 @@ pub struct footml_ball_row {
     pub interpolated: u32,
 }
 
+/// The calibration of one frame: its image → pitch homography and where it came from.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct footml_calibration_row {
+    /// Frame index, from 0.
+    pub frame: u64,
+    /// Image → pitch homography, row-major (`h[0..3]` is the first row): pixel `(u, v, 1)` to
+    /// pitch metres `(x, y, 1)`, origin at the centre spot.
+    pub image_to_pitch: [f64; 9],
+    /// `FOOTML_CALIBRATION_GIVEN`, `_KEYPOINTS`, `_REUSED` or `_UNKNOWN`.
+    pub source: u32,
+    /// Keypoints found with a pitch position (`FOOTML_CALIBRATION_KEYPOINTS`, else 0).
+    pub keypoints: u32,
+    /// Of those, the ones that agree with the fit (`FOOTML_CALIBRATION_KEYPOINTS`, else 0).
+    pub inliers: u32,
+    /// Root-mean-square distance of the inliers from their pitch positions, metres
+    /// (`FOOTML_CALIBRATION_KEYPOINTS`, else NaN).
+    pub rms_error_m: f64,
+    /// The frame whose homography is reused (`FOOTML_CALIBRATION_REUSED`, else -1).
+    pub from_frame: i64,
+}
+
+fn calibration_row(c: &CalibrationFrame) -> footml_calibration_row {
+    let mut row = footml_calibration_row {
+        frame: c.frame,
+        image_to_pitch: [0.0; 9],
+        source: FOOTML_CALIBRATION_UNKNOWN,
+        keypoints: 0,
+        inliers: 0,
+        rms_error_m: f64::NAN,
+        from_frame: -1,
+    };
+    for (out, v) in row.image_to_pitch.iter_mut().zip(c.image_to_pitch.iter().flatten()) {
+        *out = *v;
+    }
+    match c.calibration {
+        Some(Calibration::Given) => row.source = FOOTML_CALIBRATION_GIVEN,
+        Some(Calibration::Keypoints { keypoints, inliers, rms_error_m }) => {
+            (row.source, row.keypoints, row.inliers, row.rms_error_m) =
+                (FOOTML_CALIBRATION_KEYPOINTS, keypoints, inliers, rms_error_m);
+        }
+        Some(Calibration::Reused { from_frame }) => {
+            // Frame indices fit in i64 for any video that can exist (2^63 frames).
+            (row.source, row.from_frame) = (FOOTML_CALIBRATION_REUSED, i64::try_from(from_frame).unwrap_or(i64::MAX));
+        }
+        None => {}
+    }
+    row
+}
+
 pub(crate) fn track_row(
     frame: u64,
     track_id: u64,
@@ -96,6 +159,7 @@ pub struct footml_report {
     json: OnceLock<Result<CString, String>>,
     tracks: Vec<footml_track_row>,
     ball: Vec<footml_ball_row>,
+    calibration: Vec<footml_calibration_row>,
 }
 
 impl footml_report {
@@ -124,7 +188,8 @@ impl footml_report {
                 }
             })
             .collect();
-        Box::into_raw(Box::new(footml_report { report, json: OnceLock::new(), tracks, ball }))
+        let calibration = report.calibration.iter().map(calibration_row).collect();
+        Box::into_raw(Box::new(footml_report { report, json: OnceLock::new(), tracks, ball, calibration }))
     }
 }
 
@@ -177,13 +242,8 @@ pub unsafe extern "C" fn footml_report_tracks(
     rows_out: *mut *const footml_track_row,
     len_out: *mut usize,
 ) -> footml_result {
-    with_report(report, |r| {
-        non_null(rows_out, "rows_out")?;
-        non_null(len_out, "len_out")?;
-        // SAFETY: both non-NULL and writable by the caller's contract.
-        unsafe { write_rows(&r.tracks, rows_out, len_out) };
-        Ok(())
-    })
+    // SAFETY: the caller's contract is `table`'s.
+    unsafe { table(report, rows_out, len_out, |r| &r.tracks) }
 }
 
 /// The ball table: one row per frame with a ball position, in frame order. `*rows_out`
@@ -200,11 +260,45 @@ pub unsafe extern "C" fn footml_report_ball(
     rows_out: *mut *const footml_ball_row,
     len_out: *mut usize,
 ) -> footml_result {
+    // SAFETY: the caller's contract is `table`'s.
+    unsafe { table(report, rows_out, len_out, |r| &r.ball) }
+}
+
+/// The calibration table: one row per calibrated frame, in frame order (empty when the run had
+/// no pitch calibration). `*rows_out` points into the report (valid until
+/// `footml_report_free`; NULL when there are no rows) and `*len_out` is the number of rows.
+///
+/// # Safety
+///
+/// `report` must be NULL or a report from this library not yet freed; `rows_out` and
+/// `len_out` must be NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_report_calibration(
+    report: *const footml_report,
+    rows_out: *mut *const footml_calibration_row,
+    len_out: *mut usize,
+) -> footml_result {
+    // SAFETY: the caller's contract is `table`'s.
+    unsafe { table(report, rows_out, len_out, |r| &r.calibration) }
+}
+
+/// A table accessor: checks the arguments and writes the table's pointer and length.
+///
+/// # Safety
+///
+/// `report` must be NULL or a report from this library not yet freed; `rows_out` and
+/// `len_out` must be NULL or writable.
+unsafe fn table<T>(
+    report: *const footml_report,
+    rows_out: *mut *const T,
+    len_out: *mut usize,
+    rows: fn(&footml_report) -> &[T],
+) -> footml_result {
     with_report(report, |r| {
         non_null(rows_out, "rows_out")?;
         non_null(len_out, "len_out")?;
         // SAFETY: both non-NULL and writable by the caller's contract.
-        unsafe { write_rows(&r.ball, rows_out, len_out) };
+        unsafe { write_rows(rows(r), rows_out, len_out) };
         Ok(())
     })
 }

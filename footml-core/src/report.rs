@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{FormationWindow, MatchEvent, PossessionPhase, Role, Team};
-use crate::types::{BallState, MatchData, VideoInfo};
+use crate::types::{BallState, Calibration, MatchData, VideoInfo};
 use crate::{Error, Result};
 
 /// Version of the report layout; bumped on incompatible changes.
@@ -48,6 +48,11 @@ pub struct MatchReport {
     /// loose balls and brief contests, as data providers count it.
     #[serde(default)]
     pub possession_phases: Vec<PossessionPhase>,
+    /// The image → pitch homography of every calibrated frame, in frame order, with where it
+    /// came from (filled by pitch calibration; frames it could not calibrate are absent).
+    /// Absent from reports written before it was added, which read as no calibration.
+    #[serde(default)]
+    pub calibration: Vec<CalibrationFrame>,
     /// Events (filled by event detection).
     pub events: Vec<MatchEvent>,
     /// Formations (filled by formation analysis).
@@ -180,6 +185,48 @@ pub struct BallFrame {
     pub interpolated: bool,
 }
 
+/// The calibration of one frame: its homography and how it was obtained.
+///
+/// In JSON the source is flattened into the row: `{"frame": 3, "image_to_pitch": [[…], […],
+/// […]], "source": "keypoints", "keypoints": 12, "inliers": 11, "rms_error_m": 0.4}`, or
+/// `"source": "given"`, or `"source": "reused", "from_frame": 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CalibrationRow")]
+pub struct CalibrationFrame {
+    /// Frame index from 0.
+    pub frame: u64,
+    /// Image → pitch homography, row-major: pixel `(u, v, 1)` to pitch metres `(x, y, 1)`,
+    /// origin at the centre spot (the homography file's layout).
+    pub image_to_pitch: [[f64; 3]; 3],
+    /// Where it came from; `None` when a user stage set the homography without saying.
+    #[serde(flatten)]
+    pub calibration: Option<Calibration>,
+}
+
+/// How a [`CalibrationFrame`] is read: serde's `flatten` of an `Option` reads a source it
+/// does not know as `None`, which would drop a misspelt source silently; here the keys
+/// beside `frame` and `image_to_pitch` are a source, or nothing.
+#[derive(Deserialize)]
+struct CalibrationRow {
+    frame: u64,
+    image_to_pitch: [[f64; 3]; 3],
+    #[serde(flatten)]
+    source: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TryFrom<CalibrationRow> for CalibrationFrame {
+    type Error = serde_json::Error;
+
+    fn try_from(row: CalibrationRow) -> std::result::Result<Self, Self::Error> {
+        let calibration = if row.source.is_empty() {
+            None
+        } else {
+            Some(serde_json::from_value(serde_json::Value::Object(row.source))?)
+        };
+        Ok(CalibrationFrame { frame: row.frame, image_to_pitch: row.image_to_pitch, calibration })
+    }
+}
+
 /// Maps pixel (u, v) through a row-major homography; `None` at the horizon line.
 pub fn apply_homography(h: &[[f64; 3]; 3], u: f64, v: f64) -> Option<[f64; 2]> {
     let w = h[2][0] * u + h[2][1] * v + h[2][2];
@@ -240,6 +287,17 @@ impl MatchReport {
                 })
             })
             .collect();
+        let calibration = data
+            .frames
+            .iter()
+            .filter_map(|rec| {
+                Some(CalibrationFrame {
+                    frame: rec.index,
+                    image_to_pitch: rec.homography?,
+                    calibration: rec.calibration,
+                })
+            })
+            .collect();
         MatchReport {
             schema_version: SCHEMA_VERSION,
             footml_version: crate::VERSION.to_string(),
@@ -254,6 +312,7 @@ impl MatchReport {
             possession: data.possession.iter().map(|p| p.team).collect(),
             ball_owner: data.possession.iter().map(|p| p.track_id).collect(),
             possession_phases: data.possession_phases.clone(),
+            calibration,
             events: data.events.clone(),
             formations: data.formations.clone(),
             metrics: data
@@ -338,5 +397,72 @@ mod tests {
         assert_eq!(apply_homography(&h, 600.0, 100.0), Some([10.0, -20.0]));
         let degenerate = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]];
         assert_eq!(apply_homography(&degenerate, 1.0, 1.0), None);
+    }
+
+    /// Each calibrated frame's homography and source reach the report's `calibration` table,
+    /// flat in JSON, and survive `write_json` → `read_json` exactly.
+    #[test]
+    fn calibration_of_each_frame_is_reported_and_round_trips() {
+        let h = [[0.1, 0.0, -50.0], [0.0, 0.1, -30.0], [0.0, 0.0, 1.0]];
+        // A fit with an rms error that is no short decimal (the round trip must be exact).
+        let fitted = Calibration::Keypoints { keypoints: 12, inliers: 11, rms_error_m: 1.0 / 3.0 };
+        let calibrations = [
+            Some(Calibration::Given),
+            Some(fitted),
+            Some(Calibration::Reused { from_frame: 1 }),
+            None, // no homography: not in the table
+            None, // a homography without a source (a user stage)
+        ];
+        let frames = calibrations
+            .iter()
+            .enumerate()
+            .map(|(i, &calibration)| crate::FrameRecord {
+                index: i as u64,
+                homography: (i != 3).then_some(h),
+                calibration,
+                ..Default::default()
+            })
+            .collect();
+        let data = MatchData { frames, ..Default::default() };
+        let report = MatchReport::from_match(&data, "p", None, vec![], 0, BTreeMap::new());
+        let rows: Vec<(u64, Option<Calibration>)> =
+            report.calibration.iter().map(|c| (c.frame, c.calibration)).collect();
+        assert_eq!(
+            rows,
+            vec![
+                (0, Some(Calibration::Given)),
+                (1, Some(fitted)),
+                (2, Some(Calibration::Reused { from_frame: 1 })),
+                (4, None)
+            ]
+        );
+        assert!(report.calibration.iter().all(|c| c.image_to_pitch == h));
+
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["calibration"][1],
+            serde_json::json!({"frame": 1, "image_to_pitch": h, "source": "keypoints", "keypoints": 12,
+                               "inliers": 11, "rms_error_m": 1.0 / 3.0})
+        );
+        assert_eq!(json["calibration"][2]["source"], "reused");
+        assert_eq!(json["calibration"][2]["from_frame"], 1);
+        assert_eq!(json["calibration"][3], serde_json::json!({"frame": 4, "image_to_pitch": h}));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        report.write_json(&path).unwrap();
+        assert_eq!(MatchReport::read_json(&path).unwrap(), report);
+
+        // A report written before the table existed reads as one without calibration.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("calibration");
+        let old: MatchReport = serde_json::from_value(old).unwrap();
+        assert!(old.calibration.is_empty());
+        // A row with an unknown source is an error naming it, not a silently dropped source.
+        let mut bad = json;
+        bad["calibration"][0]["source"] = "guessed".into();
+        std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = MatchReport::read_json(&path).unwrap_err().to_string();
+        assert!(e.contains("calibration") && e.contains("guessed"), "{e}");
     }
 }

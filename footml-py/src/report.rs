@@ -1,8 +1,8 @@
 //! `footml.Report`: the core `MatchReport`, Rust-owned, with typed attributes and the
 //! per-frame tables as NumPy arrays.
 
-use footml::MatchReport;
 use footml::types::BallState;
+use footml::{Calibration, MatchReport};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::prelude::*;
@@ -16,9 +16,31 @@ use crate::json;
 const TRACK_COLUMNS: [&str; 9] = ["frame", "track_id", "x", "y", "w", "h", "score", "pitch_x", "pitch_y"];
 /// Columns of `Report.ball`.
 const BALL_COLUMNS: [&str; 7] = ["frame", "x", "y", "pitch_x", "pitch_y", "occluded", "interpolated"];
+/// Columns of `Report.calibration`: the frame, its homography row-major (`h11` … `h33`), the
+/// source (an index into `CALIBRATION_SOURCES`, NaN when a user stage did not say) and the
+/// source's details (NaN where they do not apply).
+const CALIBRATION_COLUMNS: [&str; 15] = [
+    "frame",
+    "h11",
+    "h12",
+    "h13",
+    "h21",
+    "h22",
+    "h23",
+    "h31",
+    "h32",
+    "h33",
+    "source",
+    "keypoints",
+    "inliers",
+    "rms_error_m",
+    "from_frame",
+];
+/// Names of the `source` codes of `Report.calibration`, by code.
+const CALIBRATION_SOURCES: [&str; 3] = ["given", "keypoints", "reused"];
 /// Tables `to_pandas` knows.
-const TABLES: [&str; 8] =
-    ["tracks", "ball", "events", "formations", "players", "teams", "possession", "possession_phases"];
+const TABLES: [&str; 9] =
+    ["tracks", "ball", "calibration", "events", "formations", "players", "teams", "possession", "possession_phases"];
 
 /// The report of a run. Sections are attributes (dicts and lists of dicts, as in
 /// `report.json`); `tracks` and `ball` are 2-D float64 NumPy arrays (columns in
@@ -28,11 +50,12 @@ pub(crate) struct PyReport {
     report: MatchReport,
     tracks: PyOnceLock<Py<PyArray2<f64>>>,
     ball: PyOnceLock<Py<PyArray2<f64>>>,
+    calibration: PyOnceLock<Py<PyArray2<f64>>>,
 }
 
 impl PyReport {
     pub(crate) fn new(report: MatchReport) -> Self {
-        PyReport { report, tracks: PyOnceLock::new(), ball: PyOnceLock::new() }
+        PyReport { report, tracks: PyOnceLock::new(), ball: PyOnceLock::new(), calibration: PyOnceLock::new() }
     }
 
     /// A section of the report as Python values (through JSON, which is what the report's
@@ -64,6 +87,12 @@ impl PyReport {
     /// Column names of `ball`.
     #[classattr]
     const BALL_COLUMNS: [&'static str; 7] = BALL_COLUMNS;
+    /// Column names of `calibration`.
+    #[classattr]
+    const CALIBRATION_COLUMNS: [&'static str; 15] = CALIBRATION_COLUMNS;
+    /// What the `source` codes of `calibration` mean, by code.
+    #[classattr]
+    const CALIBRATION_SOURCES: [&'static str; 3] = CALIBRATION_SOURCES;
 
     /// One row per track per frame: frame, track_id, x, y, w, h, score, pitch_x, pitch_y.
     #[getter]
@@ -96,6 +125,31 @@ impl PyReport {
                 v.extend([b.frame as f64, b.x as f64, b.y as f64, px, py_, occluded, b.interpolated as u8 as f64]);
             }
             table(py, v, BALL_COLUMNS.len())
+        })?;
+        Ok(array.bind(py).clone())
+    }
+
+    /// One row per calibrated frame: frame, h11 … h33 (the image → pitch homography,
+    /// row-major), source (index into `CALIBRATION_SOURCES`), keypoints, inliers, rms_error_m
+    /// (keypoint fits) and from_frame (reused fits); NaN where a value does not apply.
+    #[getter]
+    fn calibration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let array = self.calibration.get_or_try_init(py, || {
+            let mut v = Vec::with_capacity(self.report.calibration.len() * CALIBRATION_COLUMNS.len());
+            for c in &self.report.calibration {
+                v.push(c.frame as f64);
+                v.extend(c.image_to_pitch.iter().flatten());
+                let nan = f64::NAN;
+                v.extend(match c.calibration {
+                    Some(Calibration::Given) => [0.0, nan, nan, nan, nan],
+                    Some(Calibration::Keypoints { keypoints, inliers, rms_error_m }) => {
+                        [1.0, keypoints as f64, inliers as f64, rms_error_m, nan]
+                    }
+                    Some(Calibration::Reused { from_frame }) => [2.0, nan, nan, nan, from_frame as f64],
+                    None => [nan; 5],
+                });
+            }
+            table(py, v, CALIBRATION_COLUMNS.len())
         })?;
         Ok(array.bind(py).clone())
     }
@@ -215,9 +269,9 @@ impl PyReport {
             .map_err(|e| new_err(py, Kind::Report, format!("not a footml report: {e}")))
     }
 
-    /// One table as a pandas DataFrame: `tracks`, `ball`, `events`, `formations`, `players`
-    /// (player metrics, without heatmaps), `teams` (team metrics), `possession` (frame, team,
-    /// ball_owner) or `possession_phases`.
+    /// One table as a pandas DataFrame: `tracks`, `ball`, `calibration` (sources by name),
+    /// `events`, `formations`, `players` (player metrics, without heatmaps), `teams` (team
+    /// metrics), `possession` (frame, team, ball_owner) or `possession_phases`.
     /// Raises ImportError when pandas is not installed.
     #[pyo3(signature = (table = "tracks"))]
     fn to_pandas<'py>(&self, py: Python<'py>, table: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -252,6 +306,22 @@ impl PyReport {
                     types.set_item("interpolated", "bool")?;
                 }
                 return df.call_method1("astype", (types,));
+            }
+            "calibration" => {
+                kwargs.set_item("columns", PyList::new(py, CALIBRATION_COLUMNS)?)?;
+                let df = frame.call((self.calibration(py)?,), Some(&kwargs))?;
+                let types = PyDict::new(py);
+                types.set_item("frame", "int64")?;
+                let df = df.call_method1("astype", (types,))?;
+                let names = PyDict::new(py);
+                for (code, name) in CALIBRATION_SOURCES.iter().enumerate() {
+                    names.set_item(code as f64, name)?;
+                }
+                // `assign` (a new frame) rather than setting the column in place, which pandas
+                // takes for chained assignment when it comes from C.
+                let assigned = PyDict::new(py);
+                assigned.set_item("source", df.get_item("source")?.call_method1("map", (names,))?)?;
+                return df.call_method("assign", (), Some(&assigned));
             }
             "events" => self.events(py)?,
             "formations" => self.formations(py)?,

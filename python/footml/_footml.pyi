@@ -78,10 +78,14 @@ class Report:
 
     TRACK_COLUMNS: ClassVar[list[str]]
     BALL_COLUMNS: ClassVar[list[str]]
+    CALIBRATION_COLUMNS: ClassVar[list[str]]
+    CALIBRATION_SOURCES: ClassVar[list[str]]
     @property
     def tracks(self) -> npt.NDArray[np.float64]: ...
     @property
     def ball(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def calibration(self) -> npt.NDArray[np.float64]: ...
     @property
     def pipeline_id(self) -> str: ...
     @property

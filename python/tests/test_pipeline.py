@@ -102,6 +102,17 @@ def test_calibrated_run_fills_ball_pitch_and_metrics() -> None:
     assert list(possession.columns) == ["frame", "team", "ball_owner"]
     assert len(possession) == 1000 and possession["frame"].tolist() == list(range(1000))
     assert [None if t is None or t != t else int(t) for t in possession["ball_owner"]] == owner
+    # Every frame calibrated by the file's one matrix, given by the user.
+    given = json.loads((FIXTURES / "homography.json").read_text())["image_to_pitch"]
+    calibration = report.calibration
+    assert calibration.shape == (1000, len(footml.Report.CALIBRATION_COLUMNS)) == (1000, 15)
+    np.testing.assert_array_equal(calibration[:, 0], np.arange(1000))
+    np.testing.assert_array_equal(calibration[:, 1:10], np.tile(np.ravel(given), (1000, 1)))
+    assert footml.Report.CALIBRATION_SOURCES[0] == "given" and (calibration[:, 10] == 0).all()
+    assert np.isnan(calibration[:, 11:]).all()
+    assert report.to_dict()["calibration"][7] == {"frame": 7, "image_to_pitch": given, "source": "given"}
+    frames = report.to_pandas("calibration")
+    assert frames["frame"].dtype == np.int64 and set(frames["source"]) == {"given"}
 
 
 def test_report_json_round_trip_and_bad_json() -> None:
@@ -127,8 +138,9 @@ def test_to_pandas_tables_and_missing_pandas(monkeypatch: pytest.MonkeyPatch) ->
     assert list(tracks.columns) == footml.Report.TRACK_COLUMNS
     assert len(tracks) == len(report.tracks) and tracks["track_id"].dtype == np.int64
     assert tracks.groupby("track_id").size().to_dict() == {t["track_id"]: len(t["frames"]) for t in report["tracks"]}
-    for table in ("events", "formations", "teams", "possession", "possession_phases"):
+    for table in ("calibration", "events", "formations", "teams", "possession", "possession_phases"):
         assert len(report.to_pandas(table)) == 0
+    assert report.calibration.shape == (0, 15)
     with pytest.raises(ValueError, match="unknown table `nope`"):
         report.to_pandas("nope")
     monkeypatch.setitem(sys.modules, "pandas", None)

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use footml::config::{BallTrackingConfig, Correspondence};
-use footml::{ErrorKind, Pipeline, PipelineConfig};
+use footml::{Calibration, ErrorKind, Pipeline, PipelineConfig};
 
 use crate::common::fixture;
 
@@ -88,6 +88,26 @@ fn correspondences_put_ball_and_tracks_on_the_pitch() {
     assert!(n > 10_000 && worst < 0.5, "{worst} m over {n}");
     // Metrics need pitch positions: they ran.
     assert!(!report.metrics.players.is_empty());
+
+    // The report's calibration table: every frame, one matrix given by the user (fitted once
+    // to the correspondences), which puts the eleven good correspondences where they were
+    // clicked and leaves the misclicked one out (its 6 m stay).
+    assert_eq!(report.calibration.len(), 1000);
+    let h = report.calibration[0].image_to_pitch;
+    for (i, c) in report.calibration.iter().enumerate() {
+        assert_eq!((c.frame, c.calibration, c.image_to_pitch), (i as u64, Some(Calibration::Given), h));
+    }
+    for (k, c) in corr.iter().enumerate() {
+        let [u, v] = c.pixel;
+        let w = h[2][0] * u + h[2][1] * v + h[2][2];
+        let p = [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w];
+        let residual = (p[0] - c.pitch[0]).hypot(p[1] - c.pitch[1]);
+        if k == 5 {
+            assert!(residual > 5.0, "the misclick was fitted: {residual} m");
+        } else {
+            assert!(residual < 0.5, "correspondence {k}: {residual} m");
+        }
+    }
 
     // Without the misclick the answer moves by centimetres at most (the point is back in
     // the refit); had the misclick been kept, its 6 m would pull positions by decimetres.

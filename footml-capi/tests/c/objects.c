@@ -60,6 +60,10 @@ static void pipelines(const char *dets) {
     CHECK(rows[0].team == -1 && isnan(rows[0].pitch_x) && rows[0].w > 0);
     const footml_ball_row *ball = (const footml_ball_row *)1;
     CHECK(footml_report_ball(report, &ball, &len) == FOOTML_OK && len == 0 && ball == NULL);
+    const footml_calibration_row *cal = (const footml_calibration_row *)1;
+    CHECK(footml_report_calibration(report, &cal, &len) == FOOTML_OK && len == 0 && cal == NULL);
+    CHECK(footml_report_calibration(report, NULL, &len) == FOOTML_ERR_NULL_POINTER);
+    CHECK(footml_report_calibration(NULL, &cal, &len) == FOOTML_ERR_NULL_POINTER);
     const char *json = NULL;
     CHECK(footml_report_json(report, &json) == FOOTML_OK && contains(json, "\"schema_version\""));
     CHECK(footml_report_json(report, NULL) == FOOTML_ERR_NULL_POINTER);
@@ -69,6 +73,25 @@ static void pipelines(const char *dets) {
     /* A pipeline runs once. */
     CHECK(footml_pipeline_run(p, NULL, NULL, &report) == FOOTML_ERR_CLOSED && report == NULL);
     CHECK(contains(footml_pipeline_last_error(p), "already run"));
+    footml_pipeline_free(p);
+
+    /* With a static homography every frame (50 in the file) has a calibration row: the matrix
+     * as given, row-major, and its source. */
+    char calibrated[1280];
+    snprintf(calibrated, sizeof calibrated,
+             "{\"detections_path\": \"%s\", \"fps\": 25, \"frame_size\": [1920, 1080], \"stage_configs\": "
+             "{\"pitch_calibration\": {\"image_to_pitch\": [[0.1, 0, -50], [0, 0.1, -30], [0, 0, 1]]}}}",
+             dets);
+    CHECK(footml_pipeline_new(calibrated, &p, NULL) == FOOTML_OK);
+    CHECK(footml_pipeline_run(p, NULL, NULL, &report) == FOOTML_OK);
+    CHECK(footml_report_calibration(report, &cal, &len) == FOOTML_OK && len == 50 && cal != NULL);
+    const double given[9] = {0.1, 0, -50, 0, 0.1, -30, 0, 0, 1};
+    for (size_t i = 0; i < len; i++) {
+        CHECK(cal[i].frame == i && cal[i].source == FOOTML_CALIBRATION_GIVEN && cal[i].from_frame == -1);
+        CHECK(cal[i].keypoints == 0 && cal[i].inliers == 0 && isnan(cal[i].rms_error_m));
+        CHECK(memcmp(cal[i].image_to_pitch, given, sizeof given) == 0);
+    }
+    footml_report_free(report);
     footml_pipeline_free(p);
 
     /* Cancelled from another thread (the event callback's) while it runs. */
