@@ -634,8 +634,9 @@ pub struct EventDetectionConfig {
     /// phase with the holder; 0 lets every control spell of the other team switch it.
     pub phase_min_control_s: f64,
     /// Whether a possession phase goes on while the ball is out of play (the team that had
-    /// it keeps it until the other team controls the ball, as SkillCorner's possession label
-    /// does) instead of ending when the ball goes out (the default: nobody has a dead ball).
+    /// it keeps it until the restart, as SkillCorner's possession label does; a restart by
+    /// the other team changes the phase at once) instead of ending when the ball goes out
+    /// (the default: nobody has a dead ball).
     pub phases_through_out_of_play: bool,
     /// The ball must travel at least this far between two players for the change to be a
     /// played ball (an interception rather than a tackle, a failed pass rather than a lost

@@ -29,8 +29,9 @@
 //!    the first spell has possession, and keeps it through passes, loose balls and the other
 //!    team's brief control until the other team's spells since its last one add up to
 //!    `phase_min_control_s`; the phase then changes at the first of those spells. A ball out
-//!    of play ends the phase (unless `phases_through_out_of_play`); the next spell starts
-//!    one. This is a data provider's "team in
+//!    of play ends the phase and the next spell starts one; with `phases_through_out_of_play`
+//!    the phase goes on while the ball is out and the first control after it (a restart,
+//!    which nobody contests) changes it at once when it is the other team's. This is a data provider's "team in
 //!    possession" (SkillCorner's label is the team of the last player it named in possession,
 //!    see `tests/it/events.rs`), where the per-frame possession above says who has the ball.
 //! 5. **Events**, from each release to what happened next:
@@ -652,18 +653,23 @@ impl EventDetection {
         let mut open: Option<(u32, usize)> = None;
         // The other team's control since the holder's last: (team, first frame, frames).
         let mut challenger: Option<(u32, usize, usize)> = None;
-        let outs = if self.cfg.phases_through_out_of_play { &[] } else { outs };
+        let through = self.cfg.phases_through_out_of_play;
         let mut outs = outs.iter().peekable();
+        // The ball went out since the last spell: the next control is a restart (a throw-in,
+        // a goal kick), which nobody contests, so it needs no sustained control.
+        let mut restart = false;
         for sp in spells {
             // A spell of a track without a team neither holds nor challenges.
             let Some(team) = sp.team else { continue };
             while let Some(o) = outs.next_if(|o| o.start <= sp.start) {
-                if let Some((holder, from)) = open.take()
+                restart = true;
+                challenger = None;
+                if !through
+                    && let Some((holder, from)) = open.take()
                     && o.start > from
                 {
                     phases.push((holder, from, o.start - 1));
                 }
-                challenger = None;
             }
             match open {
                 None => open = Some((team, sp.start)),
@@ -674,7 +680,7 @@ impl EventDetection {
                         Some((t, first, so_far)) if t == team => (t, first, so_far + frames),
                         _ => (team, sp.start, frames),
                     };
-                    if c.2 >= min && c.1 > from {
+                    if (restart || c.2 >= min) && c.1 > from {
                         phases.push((holder, from, c.1 - 1));
                         open = Some((team, c.1));
                         challenger = None;
@@ -683,9 +689,10 @@ impl EventDetection {
                     }
                 }
             }
+            restart = false;
         }
         if let Some((holder, from)) = open {
-            let end = outs.find(|o| o.start > from).map_or(n, |o| o.start);
+            let end = if through { n } else { outs.find(|o| o.start > from).map_or(n, |o| o.start) };
             phases.push((holder, from, end - 1));
         }
         phases
@@ -1114,6 +1121,20 @@ mod tests {
         let mut interrupted = sp.clone();
         interrupted.insert(5, Spell { track: 1, team: Some(0), start: 122, end: 123 });
         assert_eq!(det.phases(25.0, &interrupted, &outs, 300), vec![(0, 10, 199), (0, 230, 299)]);
+        // Through out of play the phase goes on while the ball is out, and the other team's
+        // restart (a 6-frame throw-in at 230) takes it over at once: nobody contests a restart.
+        let through = EventDetectionConfig { phase_min_control_s: 1.0, phases_through_out_of_play: true, ..config() };
+        let through = EventDetection::new(&through).unwrap();
+        let mut restart = sp.clone();
+        restart[7] = Spell { track: 6, team: Some(1), start: 230, end: 235 };
+        let expected = vec![(0, 10, 99), (1, 100, 149), (0, 150, 229), (1, 230, 299)];
+        assert_eq!(through.phases(25.0, &restart, &outs, 300), expected);
+        assert_eq!(
+            det.phases(25.0, &restart, &outs, 300),
+            vec![(0, 10, 99), (1, 100, 149), (0, 150, 199), (1, 230, 299)]
+        );
+        // The holder's own restart keeps it.
+        assert_eq!(through.phases(25.0, &sp, &outs, 300), vec![(0, 10, 99), (1, 100, 149), (0, 150, 299)]);
         // With 0 s every control spell of the other team switches; an out with no spell after
         // it ends the last phase.
         let det = EventDetection::new(&EventDetectionConfig { phase_min_control_s: 0.0, ..config() }).unwrap();
