@@ -224,6 +224,72 @@ fn cpp_example_under_valgrind() {
     assert!(stderr.contains("input file not found") && stderr.contains("(code 4)"), "{stderr}");
 }
 
+/// examples/cpp/live.cpp (the RAII `footml::LiveSession` of examples/cpp/footml.hpp) pushes
+/// 60 frames of the fixture's players and ball candidates under valgrind; every frame's track
+/// count, ball and possession as it printed them are the Rust live session's for the same
+/// pushes, and its report has the Rust session's tracks.
+#[test]
+fn cpp_live_example_matches_the_rust_session_under_valgrind() {
+    use footml::live::{LiveFrame, LiveSession};
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("live_cpp");
+    compile_cpp(&root().join("examples/cpp/live.cpp"), &exe);
+    let det = fixture_head(dir.path(), "det.txt", 60);
+    let ball = fixture_head(dir.path(), "ball_det.txt", 60);
+    let homography = root().join("tests/fixtures/skillcorner/homography.json");
+    let out = valgrind(&exe, &[&det, &ball, &homography]);
+    assert_eq!(out.status.code(), Some(0), "examples/cpp/live.cpp failed under valgrind");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let (frames, tail) = lines.split_at(lines.len() - 2);
+
+    let config = serde_json::json!({"fps": 25, "frame_size": [1920, 1080], "homography_path": homography,
+        "live": {"input": "detections", "ball_candidates": true},
+        "stage_configs": {"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}}});
+    let mut session =
+        LiveSession::from_config(&footml::PipelineConfig::from_json(&config.to_string()).unwrap()).unwrap();
+    let mut src =
+        footml::stages::detections_file::DetectionsFileSource::open(&det, Some(&ball), 25.0, [1920, 1080]).unwrap();
+    let mut owned = 0;
+    let mut n = 0;
+    while let Some(item) = footml::FrameSource::next_frame(&mut src).unwrap() {
+        let rec = item.record;
+        let r = session
+            .push(LiveFrame::Detections {
+                players: rec.players.as_deref().unwrap(),
+                ball_candidates: rec.ball_candidates.as_deref(),
+                timestamp_s: rec.time_s,
+            })
+            .unwrap();
+        let f: Vec<&str> = frames[n].split(',').collect();
+        assert_eq!(f[0].parse::<u64>().unwrap(), r.index());
+        assert_eq!(f[1].parse::<usize>().unwrap(), r.tracks().len(), "frame {n}: tracks");
+        let ball = r.ball().filter(|b| b.has_position()).map(|b| [b.x, b.y]);
+        let printed = [f[2].parse::<f32>().unwrap(), f[3].parse::<f32>().unwrap()];
+        match ball {
+            Some(b) => assert_eq!(printed, b, "frame {n}: ball"),
+            None => assert!(printed.iter().all(|v| v.is_nan()), "frame {n}: no ball"),
+        }
+        let p = r.possession().expect("calibrated, with a ball");
+        assert_eq!(f[4].parse::<u64>().unwrap(), p.track_id.unwrap_or(0), "frame {n}: owner");
+        assert_eq!(f[5].parse::<i64>().unwrap(), p.team.map_or(-1, i64::from), "frame {n}: team");
+        owned += usize::from(p.track_id.is_some());
+        n += 1;
+    }
+    assert_eq!(n, frames.len());
+    assert!(owned >= 10, "{owned} frames with an owner: the comparison must cover possession");
+    let report = session.finish().unwrap();
+    assert_eq!(tail[0], format!("report tracks: {}", report.tracks.len()));
+    let events: usize = tail[1].strip_prefix("events: ").unwrap().parse().unwrap();
+    assert!(events >= 5, "{events} events through the C++ callback");
+
+    // A failure is an exception with the code's message.
+    let out = valgrind(&exe, &[&det, &ball, Path::new("/nonexistent/h.json")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("/nonexistent/h.json") && stderr.contains("(code "), "{stderr}");
+}
+
 /// The README's smallest C program, taken from the README text itself, compiles and runs
 /// from the repository root and counts the rows the Rust API gives.
 #[test]
