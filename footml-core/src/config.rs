@@ -7,6 +7,7 @@
 //! | variable | fills |
 //! |---|---|
 //! | `YOLO_MODEL_PATH` | `stage_configs.player_detection.model_path` |
+//! | `KEYPOINT_MODEL_PATH` | `stage_configs.pitch_calibration.keypoint_model`, when no calibration source is set |
 //! | `MODEL_CACHE_DIR` | `model_cache_dir` |
 //! | `CHECKPOINT_TTL_SECONDS` | `checkpoint_ttl_seconds` |
 //! | `REDIS_URL` | `redis_url` |
@@ -842,6 +843,12 @@ impl PipelineConfig {
         if pd.model_path.is_none() {
             pd.model_path = env("YOLO_MODEL_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
         }
+        // Only when nothing else calibrates: a second source would be a config error, and a
+        // config that names a homography means it.
+        if !crate::stages::pitch_calibration::is_configured(self) {
+            self.stage_configs.pitch_calibration.keypoint_model =
+                env("KEYPOINT_MODEL_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
+        }
         if self.model_cache_dir.is_none() {
             self.model_cache_dir = env("MODEL_CACHE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from);
         }
@@ -1386,6 +1393,18 @@ mod tests {
         assert_eq!(c.log_level.as_deref(), Some("debug"));
         let c = PipelineConfig::from_json_with_env(SERVICE_REQUEST, env).unwrap();
         assert_eq!(c.stage_configs.player_detection.model_path, Some(PathBuf::from("yolov8n.onnx")));
+        // The keypoint model fills calibration only when the config names no other source.
+        let keypoints = |k: &str| (k == "KEYPOINT_MODEL_PATH").then(|| "/models/pitch.onnx".to_string());
+        let c = PipelineConfig::from_json_with_env("{}", keypoints).unwrap();
+        assert_eq!(c.stage_configs.pitch_calibration.keypoint_model, Some(PathBuf::from("/models/pitch.onnx")));
+        for json in [
+            r#"{"homography_path": "h.json"}"#,
+            r#"{"stage_configs": {"pitch_calibration": {"image_to_pitch": [[1,0,0],[0,1,0],[0,0,1]]}}}"#,
+            r#"{"stage_configs": {"pitch_calibration": {"keypoint_model": "mine.onnx"}}}"#,
+        ] {
+            let c = PipelineConfig::from_json_with_env(json, keypoints).unwrap();
+            assert_ne!(c.stage_configs.pitch_calibration.keypoint_model, Some(PathBuf::from("/models/pitch.onnx")));
+        }
         let bad = |k: &str| (k == "GPU_MEMORY_FRACTION").then(|| "half".to_string());
         let e = PipelineConfig::from_json_with_env("{}", bad).unwrap_err();
         assert!(matches!(&e, ConfigError::Env { var, .. } if var == "GPU_MEMORY_FRACTION"), "{e}");

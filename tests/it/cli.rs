@@ -184,3 +184,48 @@ fn outputs_follow_the_contract() {
     let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
     assert!(events.lines().last().unwrap().contains("\"type\":\"pipeline_completed\""));
 }
+
+/// The pitch keypoint model from `--keypoint-model` or `KEYPOINT_MODEL_PATH`: a missing file
+/// or a file that is no ONNX model is a one-line error naming that file; the flag replaces
+/// the environment's model, and `--homography` replaces both.
+#[test]
+fn keypoint_model_flag_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let not_onnx = dir.path().join("pitch.onnx");
+    std::fs::write(&not_onnx, "not a model\n").unwrap();
+    // The detections run of `detections_args` without its homography.
+    let mut args = detections_args(&out);
+    args.drain(3..5);
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = footml();
+        cmd.args(&args).args(extra).env_remove("KEYPOINT_MODEL_PATH");
+        if let Some(path) = env {
+            cmd.env("KEYPOINT_MODEL_PATH", path);
+        }
+        cmd.output().unwrap()
+    };
+    let one_error = |o: &Output, want: &[&str]| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        let last = err.trim_end().lines().last().unwrap_or_default();
+        assert_eq!(err.matches("footml: error").count(), 1, "{err}");
+        assert!(want.iter().all(|w| last.contains(w)), "{want:?} in {err}");
+    };
+    let not_onnx = not_onnx.to_str().unwrap();
+    one_error(&run(&["--keypoint-model", "/nonexistent/pitch.onnx"], None), &["/nonexistent/pitch.onnx", "not found"]);
+    one_error(&run(&["--keypoint-model", not_onnx], None), &[not_onnx, "is not an ONNX model"]);
+    one_error(&run(&[], Some("/nonexistent/env.onnx")), &["/nonexistent/env.onnx", "not found"]);
+    one_error(&run(&["--keypoint-model", not_onnx], Some("/nonexistent/env.onnx")), &[not_onnx]);
+    // Both flags: a usage error.
+    let o = run(&["--keypoint-model", not_onnx, "--homography", "h.json"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // --homography wins over the environment's model: every frame calibrated by the file.
+    let homography = fixture("homography.json").display().to_string();
+    let o = run(&["--homography", &homography], Some("/nonexistent/env.onnx"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = read_report(&out);
+    let rows = report["calibration"].as_array().unwrap();
+    assert_eq!(rows.len(), 1000);
+    assert!(rows.iter().all(|r| r["source"] == "given"), "{:?}", rows[0]);
+}

@@ -129,9 +129,14 @@ struct AnalyzeArgs {
     /// Frame size of the detections, WIDTHxHEIGHT.
     #[arg(long, value_parser = parse_size)]
     frame_size: Option<[u32; 2]>,
-    /// Image → pitch homography file.
+    /// Image → pitch homography file (replaces any calibration source of the config).
     #[arg(long)]
     homography: Option<PathBuf>,
+    /// Pitch-keypoint ONNX model (YOLOv8-pose layout) for a homography per frame (replaces
+    /// any calibration source of the config; default from KEYPOINT_MODEL_PATH when neither
+    /// names one).
+    #[arg(long, value_name = "PATH", conflicts_with = "homography")]
+    keypoint_model: Option<PathBuf>,
     /// Frames per checkpoint chunk.
     #[arg(long)]
     checkpoint_interval: Option<u64>,
@@ -208,7 +213,16 @@ fn analyze(args: AnalyzeArgs) -> footml::Result<()> {
     if args.ball_detections.is_some() {
         config.ball_detections_path = args.ball_detections;
     }
-    if args.homography.is_some() {
+    // Calibration takes one source: one named here replaces the config's (or the
+    // environment's), rather than failing as a second source would in a config file.
+    if args.homography.is_some() || args.keypoint_model.is_some() {
+        let c = &mut config.stage_configs.pitch_calibration;
+        (c.homography_path, c.image_to_pitch, c.correspondences) = (None, None, None);
+        c.keypoint_model = args.keypoint_model;
+        if c.keypoint_model.is_none() {
+            // The keypoint map belongs to a model.
+            c.keypoints = None;
+        }
         config.homography_path = args.homography;
     }
     if args.fps.is_some() {
