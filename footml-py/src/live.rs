@@ -10,11 +10,15 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::errors::{Kind, new_err, to_py_err};
-use crate::pipeline::{config_object, ndarray_of_shape, parse_config};
+use crate::pipeline::{config_object, float_rows, ndarray_of_shape, parse_config};
 use crate::report::PyReport;
 
 /// Columns of the array `push` returns.
 const LIVE_COLUMNS: [&str; 8] = ["track_id", "x", "y", "w", "h", "score", "pitch_x", "pitch_y"];
+
+/// Columns of the detection arrays `push_detections` takes.
+const DETECTION_COLUMNS: [&str; 6] = ["x", "y", "w", "h", "score", "class"];
+const DETECTIONS_SHAPE: &str = "(N, 6) (x, y, w, h, score, class)";
 
 /// One pushed frame's results.
 #[pyclass(module = "footml", frozen, name = "FrameResult")]
@@ -130,6 +134,10 @@ impl PyLiveSession {
     #[classattr]
     const COLUMNS: [&'static str; 8] = LIVE_COLUMNS;
 
+    /// Column names of the detection arrays `push_detections` takes.
+    #[classattr]
+    const DETECTION_COLUMNS: [&'static str; 6] = DETECTION_COLUMNS;
+
     /// Starts the standard live pipeline of `config` (a dict or JSON string with `fps`,
     /// `frame_size` and, for pixels, `stage_configs.player_detection.model_path`).
     #[new]
@@ -172,6 +180,39 @@ impl PyLiveSession {
         let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
         let result = self.with_session(py, |session| {
             session.push(LiveFrame::Packed { format, width, height, stride: w * 3, data, timestamp_s: timestamp })
+        })?;
+        PyFrameResult::new(py, result)
+    }
+
+    /// Pushes one frame of detections made elsewhere (a session with `live.input`
+    /// `"detections"`, or `"auto"` without a model): `players` and `ball` (candidates; only for
+    /// sessions with `live.ball_candidates`, `None` = none in this frame) are float64 or float32
+    /// arrays of shape `(N, 6)`, columns `DETECTION_COLUMNS` (pixels of the session's
+    /// `frame_size`, top-left origin), taken at `timestamp` seconds. Returns the frame's
+    /// `FrameResult`. Wrong type, dtype or shape: `ArrayError`; a non-finite value, a box
+    /// without area or a class that is not a whole number ≥ 0: `DetectionsError`; a pixel
+    /// session, ball candidates for a session without them, or a timestamp not after the last:
+    /// `InvalidInputError`.
+    #[pyo3(signature = (players, timestamp, *, ball = None))]
+    fn push_detections(
+        &self,
+        py: Python<'_>,
+        players: &Bound<'_, PyAny>,
+        timestamp: f64,
+        ball: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyFrameResult> {
+        let to_detections = |what: &'static str, array: &Bound<'_, PyAny>| {
+            let rows = float_rows::<6>(py, what, array, DETECTIONS_SHAPE)?;
+            footml::stages::detections_file::detections_from_rows(what, &rows).map_err(|e| to_py_err(py, &e))
+        };
+        let players = to_detections("players", players)?;
+        let ball = ball.map(|b| to_detections("ball", b)).transpose()?;
+        let result = self.with_session(py, |session| {
+            session.push(LiveFrame::Detections {
+                players: &players,
+                ball_candidates: ball.as_deref(),
+                timestamp_s: timestamp,
+            })
         })?;
         PyFrameResult::new(py, result)
     }

@@ -84,8 +84,19 @@ pub(crate) fn ndarray_of_shape<'a, 'py>(
 
 /// Rows of an `(N, 7)` float array `frame, x, y, w, h, score, class`.
 fn detection_rows(py: Python<'_>, what: &str, array: &Bound<'_, PyAny>) -> PyResult<Vec<[f64; 7]>> {
-    let untyped = ndarray_of_shape(py, what, array, (2, 7, "(N, 7) (frame, x, y, w, h, score, class)"))?;
-    fn rows<T: numpy::Element + Copy + Into<f64>>(a: PyReadonlyArray2<'_, T>) -> Vec<[f64; 7]> {
+    float_rows(py, what, array, "(N, 7) (frame, x, y, w, h, score, class)")
+}
+
+/// Rows of an `(N, C)` float64 or float32 array (`expected` describes it in errors), or an
+/// `ArrayError`: the one check of NumPy detections, for the builder and live sessions.
+pub(crate) fn float_rows<const C: usize>(
+    py: Python<'_>,
+    what: &str,
+    array: &Bound<'_, PyAny>,
+    expected: &str,
+) -> PyResult<Vec<[f64; C]>> {
+    let untyped = ndarray_of_shape(py, what, array, (2, C, expected))?;
+    fn rows<const C: usize, T: numpy::Element + Copy + Into<f64>>(a: PyReadonlyArray2<'_, T>) -> Vec<[f64; C]> {
         a.as_array().rows().into_iter().map(|r| std::array::from_fn(|i| r[i].into())).collect()
     }
     if let Ok(a) = array.extract::<PyReadonlyArray2<'_, f64>>() {

@@ -201,9 +201,17 @@ class LiveSession:
     """A live feed: push(frame, timestamp) per frame, then finish() for the report."""
 
     COLUMNS: ClassVar[list[str]]
+    DETECTION_COLUMNS: ClassVar[list[str]]
     def __new__(cls, config: _Config) -> LiveSession: ...
     def push(
         self, frame: npt.NDArray[np.uint8], timestamp: float, *, bgr: bool = False
+    ) -> FrameResult: ...
+    def push_detections(
+        self,
+        players: npt.NDArray[np.floating[Any]],
+        timestamp: float,
+        *,
+        ball: npt.NDArray[np.floating[Any]] | None = None,
     ) -> FrameResult: ...
     def finish(self) -> Report: ...
 

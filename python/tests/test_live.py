@@ -101,3 +101,105 @@ def test_push_bad_frames_and_closed_session() -> None:
         footml.LiveSession({"fps": 25})
     with pytest.raises(TypeError):
         footml.LiveSession(None)  # type: ignore[arg-type]
+
+
+FIXTURE = ROOT / "tests" / "fixtures" / "skillcorner"
+FRAMES = 60
+
+
+def mot_frames(name: str) -> list[np.ndarray]:
+    """The fixture's first FRAMES frames of a MOTChallenge file as (N, 6) float32 arrays."""
+    table = np.loadtxt(FIXTURE / name, delimiter=",", dtype=np.float64)
+    table = table[table[:, 0] <= FRAMES]
+    return [
+        np.column_stack([table[table[:, 0] == f, 2:7], np.zeros(int((table[:, 0] == f).sum()))]).astype(np.float32)
+        for f in range(1, FRAMES + 1)
+    ]
+
+
+def detections_config(**extra: Any) -> dict[str, Any]:
+    return {
+        "fps": 25,
+        "frame_size": [1920, 1080],
+        "homography_path": str(FIXTURE / "homography.json"),
+        "live": {"input": "detections", "ball_candidates": True},
+        "stage_configs": {"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}},
+        **extra,
+    }
+
+
+def test_push_detections_gives_the_file_run_and_possession(tmp_path: pathlib.Path) -> None:
+    players, ball = mot_frames("det.txt"), mot_frames("ball_det.txt")
+    session = footml.LiveSession(detections_config())
+    results = [session.push_detections(p, i / 25, ball=b) for i, (p, b) in enumerate(zip(players, ball))]
+    live = session.finish()
+
+    # The same detections as files through a file run: every frame's tracks as pushed.
+    for name in ("det.txt", "ball_det.txt"):
+        lines = (FIXTURE / name).read_text().splitlines()
+        (tmp_path / name).write_text("".join(l + "\n" for l in lines if int(l.split(",")[0]) <= FRAMES))
+    config = detections_config(detections_path=str(tmp_path / "det.txt"))
+    del config["live"]
+    config["ball_detections_path"] = str(tmp_path / "ball_det.txt")
+    file = footml.analyze(config)
+    rows = file.tracks
+    cols = footml.Report.TRACK_COLUMNS
+    frame = rows[:, cols.index("frame")]
+    owners = 0
+    for r in results:
+        want = rows[frame == r.index]
+        want = want[np.argsort(want[:, cols.index("track_id")])]
+        got = r.tracks
+        np.testing.assert_array_equal(got[:, 0], want[:, cols.index("track_id")])
+        np.testing.assert_array_equal(got[:, 1:5], want[:, [cols.index(c) for c in ("x", "y", "w", "h")]])
+        # The owner, when there is one, is a player tracked in that frame with the ball seen.
+        assert r.possession is not None and set(r.possession) == {"team", "track_id"}
+        assert r.possession["team"] is None  # no teams from detections
+        if r.possession["track_id"] is not None:
+            owners += 1
+            assert r.possession["track_id"] in set(got[:, 0].astype(int).tolist())
+            assert r.ball is not None and r.ball["state"] in ("tracked", "occluded")
+    assert owners >= 10, owners
+    np.testing.assert_array_equal(live.tracks, file.tracks)
+
+
+def test_push_detections_bad_inputs() -> None:
+    session = footml.LiveSession(detections_config())
+    good = np.array([[100, 200, 10, 30, 0.9, 0]], dtype=np.float64)
+    for bad, error, message in [
+        (good.tolist(), footml.ArrayError, "numpy.ndarray"),
+        (None, footml.ArrayError, "numpy.ndarray"),
+        (good[:, :5], footml.ArrayError, r"shape \(N, 6\)"),
+        (good[0], footml.ArrayError, r"shape \(N, 6\)"),
+        (good.astype(np.int64), footml.ArrayError, "dtype float64 or float32, found int64"),
+        (np.array([[np.nan, 200, 10, 30, 0.9, 0]]), footml.DetectionsError, "players row 0: x: expected a finite"),
+        (np.array([[100, 200, 0, 30, 0.9, 0]]), footml.DetectionsError, "positive box size"),
+        (np.array([[100, 200, 10, 30, 0.9, -1]]), footml.DetectionsError, "class: expected a whole number"),
+    ]:
+        with pytest.raises(error, match=message) as info:
+            session.push_detections(bad, 0.0)
+        assert isinstance(info.value, ValueError)
+    with pytest.raises(footml.ArrayError, match="ball: expected dtype"):
+        session.push_detections(good, 0.0, ball=good.astype(np.int32))
+    with pytest.raises(footml.DetectionsError, match="ball row 0"):
+        session.push_detections(good, 0.0, ball=np.array([[1, 2, 3, 4, np.inf, 0]]))
+    r = session.push_detections(good.astype(np.float32), 0.0)
+    assert r.index == 0 and r.time_s == 0.0
+    with pytest.raises(footml.InvalidInputError, match="timestamp"):
+        session.push_detections(good, 0.0)
+    with pytest.raises(TypeError):
+        session.push_detections(good, None)  # type: ignore[arg-type]
+    with pytest.raises(footml.InvalidInputError, match="takes detections, found pixels"):
+        session.push(np.zeros((1080, 1920, 3), dtype=np.uint8), 1.0)
+    session.finish()
+    with pytest.raises(footml.UsageError, match="closed"):
+        session.push_detections(good, 1.0)
+
+    # Ball candidates for a session without them, detections for a pixel session.
+    no_ball = footml.LiveSession({"fps": 25, "frame_size": [1920, 1080], "live": {"input": "detections"}})
+    with pytest.raises(footml.InvalidInputError, match="ball candidates"):
+        no_ball.push_detections(good, 0.0, ball=good)
+    assert no_ball.push_detections(good, 0.0).possession is None  # not calibrated, no ball
+    pixels = footml.LiveSession({"fps": 25, "frame_size": [64, 48], "live": {"input": "pixels"}})
+    with pytest.raises(footml.InvalidInputError, match="takes pixels"):
+        pixels.push_detections(good, 0.0)

@@ -389,6 +389,31 @@ impl FrameSource for DetectionsFileSource {
     }
 }
 
+/// Detections of one frame from rows `[x, y, w, h, score, class]` (pixels, top-left origin),
+/// checked as [`DetectionsArraySource`] checks its tables: finite values, a positive box
+/// size, a whole class ≥ 0. `table` names the rows in errors. (Live sessions take frames of
+/// detections this way from arrays, e.g. NumPy.)
+pub fn detections_from_rows(table: &'static str, rows: &[[f64; 6]]) -> Result<Vec<Detection>> {
+    rows.iter().enumerate().map(|(row, r)| detection_of_row(table, row, *r)).collect()
+}
+
+fn detection_of_row(table: &'static str, row: usize, values: [f64; 6]) -> Result<Detection> {
+    let [x, y, w, h, score, class] = values;
+    let bad = |message: String| Error::Detections(DetectionsError::Row { table, row, message });
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let column = ["x", "y", "w", "h", "score", "class"][i];
+        return Err(bad(format!("{column}: expected a finite number, found {}", values[i])));
+    }
+    if w <= 0.0 || h <= 0.0 {
+        return Err(bad(format!("expected a positive box size, found {w}x{h}")));
+    }
+    if class < 0.0 || class.fract() != 0.0 || class > u32::MAX as f64 {
+        return Err(bad(format!("class: expected a whole number ≥ 0, found {class}")));
+    }
+    let bbox = BBox::new(x as f32, y as f32, w as f32, h as f32);
+    Ok(Detection { bbox, score: score as f32, class_id: class as u32 })
+}
+
 /// A source of frames made from detections already in memory (NumPy arrays from Python,
 /// arrays from C): rows `[frame, x, y, w, h, score, class]`, frames numbered from 0 as in
 /// the report, pixels with a top-left origin. Rows may come in any order.
@@ -438,21 +463,13 @@ impl DetectionsArraySource {
         let mut out: BTreeMap<u64, Vec<Detection>> = BTreeMap::new();
         for (row, &[frame, x, y, w, h, score, class]) in rows.iter().enumerate() {
             let bad = |message: String| Error::Detections(DetectionsError::Row { table, row, message });
-            if let Some(i) = [frame, x, y, w, h, score, class].iter().position(|v| !v.is_finite()) {
-                let column = ["frame", "x", "y", "w", "h", "score", "class"][i];
-                return Err(bad(format!("{column}: expected a finite number, found {}", rows[row][i])));
+            if !frame.is_finite() {
+                return Err(bad(format!("frame: expected a finite number, found {frame}")));
             }
             if frame < 0.0 || frame.fract() != 0.0 || frame > u32::MAX as f64 {
                 return Err(bad(format!("frame: expected a whole number ≥ 0, found {frame}")));
             }
-            if w <= 0.0 || h <= 0.0 {
-                return Err(bad(format!("expected a positive box size, found {w}x{h}")));
-            }
-            if class < 0.0 || class.fract() != 0.0 || class > u32::MAX as f64 {
-                return Err(bad(format!("class: expected a whole number ≥ 0, found {class}")));
-            }
-            let bbox = BBox::new(x as f32, y as f32, w as f32, h as f32);
-            out.entry(frame as u64).or_default().push(Detection { bbox, score: score as f32, class_id: class as u32 });
+            out.entry(frame as u64).or_default().push(detection_of_row(table, row, [x, y, w, h, score, class])?);
         }
         Ok(out)
     }
@@ -686,6 +703,26 @@ mod tests {
         }
         assert!(DetectionsArraySource::new(&rows, None, 0.0, [1, 1]).is_err());
         assert!(DetectionsArraySource::new(&rows, None, 25.0, [0, 1]).is_err());
+        let e = DetectionsArraySource::new(&[[f64::INFINITY, 0.0, 0.0, 1.0, 1.0, 0.5, 0.0]], None, 25.0, [1, 1]);
+        assert!(e.err().unwrap().to_string().contains("frame: expected a finite number"));
+    }
+
+    #[test]
+    fn one_frame_of_rows_without_a_frame_column() {
+        let rows = [[10.0, 20.0, 30.0, 40.0, 0.9, 0.0], [1.0, 2.0, 3.0, 4.0, 0.5, 32.0]];
+        let dets = detections_from_rows("ball", &rows).unwrap();
+        assert_eq!(dets[0], Detection { bbox: BBox::new(10.0, 20.0, 30.0, 40.0), score: 0.9, class_id: 0 });
+        assert_eq!(dets[1].class_id, 32);
+        assert!(detections_from_rows("players", &[]).unwrap().is_empty());
+        for (row, want) in [
+            ([0.0, 0.0, 1.0, 1.0, f64::NAN, 0.0], "score: expected a finite number"),
+            ([0.0, 0.0, 1.0, -1.0, 0.5, 0.0], "positive box size"),
+            ([0.0, 0.0, 1.0, 1.0, 0.5, 0.5], "class: expected a whole number"),
+        ] {
+            let e = detections_from_rows("ball", &[rows[0], row]).unwrap_err();
+            assert!(matches!(e, Error::Detections(DetectionsError::Row { table: "ball", row: 1, .. })), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 
     #[test]
