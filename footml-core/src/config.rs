@@ -765,8 +765,8 @@ pub enum FormationWindowing {
     /// Fixed windows of `window_minutes`.
     #[default]
     Minutes,
-    /// One window per possession phase (a run of frames with the same team in possession,
-    /// from event detection), per team: the shape in and out of possession differs.
+    /// One window per team possession phase (`MatchData.possession_phases`, from event
+    /// detection), per team: the shape in and out of possession differs.
     PossessionPhases,
 }
 

@@ -118,7 +118,8 @@ pub struct Heatmap {
 pub struct TeamMetrics {
     /// Team id.
     pub team: u32,
-    /// Share of the frames with a team in possession, in percent (needs event detection).
+    /// Share of the frames in a team's possession phase that are this team's, in percent
+    /// (needs event detection).
     pub possession_pct: Option<f64>,
     /// Sum of the team's player distances, metres.
     pub distance_m: f64,

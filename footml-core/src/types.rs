@@ -283,3 +283,18 @@ pub struct MatchData {
     #[serde(default)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
+
+impl MatchData {
+    /// The team of the possession phase each frame is in, parallel to `frames` (`None` outside
+    /// the phases, and everywhere when event detection did not run).
+    pub fn phase_teams(&self) -> Vec<Option<u32>> {
+        let mut phases = self.possession_phases.iter().peekable();
+        self.frames
+            .iter()
+            .map(|f| {
+                while phases.next_if(|p| p.to_frame < f.index).is_some() {}
+                phases.peek().filter(|p| p.from_frame <= f.index).map(|p| p.team)
+            })
+            .collect()
+    }
+}

@@ -1084,6 +1084,8 @@ mod tests {
         run(&mut data);
         let phase = |team, from_frame, to_frame| PossessionPhase { team, from_frame, to_frame };
         assert_eq!(data.possession_phases, vec![phase(0, 0, 47), phase(1, 48, 99)]);
+        let per_frame: Vec<_> = (0..100).map(|i| Some(u32::from(i >= 48))).collect();
+        assert_eq!(data.phase_teams(), per_frame);
     }
 
     /// Spells of `(track, team, first, last)` for [`EventDetection::phases`].
@@ -1177,7 +1179,11 @@ mod tests {
         let players: Vec<(u64, Option<u32>, Role, Mover)> =
             vec![(1, Some(0), Role::Player, still([35.0, 5.0])), (2, Some(1), Role::Goalkeeper, still([51.0, -2.0]))];
         let ball = path(&[(0, [35.3, 5.0]), (19, [35.3, 5.0]), (39, [55.3, 0.0]), (59, [55.3, 0.0])]);
-        let (pos, events) = run(&mut scene(60, players, Box::new(ball), true));
+        let mut data = scene(60, players, Box::new(ball), true);
+        let (pos, events) = run(&mut data);
+        // Team 0's phase ends where the ball goes out.
+        let per_frame: Vec<_> = (0..60).map(|i| (i < 38).then_some(0)).collect();
+        assert_eq!(data.phase_teams(), per_frame);
         assert_eq!(
             kinds(&events),
             vec![

@@ -335,11 +335,12 @@ impl FormationAnalysis {
                     )));
                 }
                 let min = (self.cfg.min_phase_s * fps).round() as usize;
+                let team = data.phase_teams();
                 let mut out = Vec::new();
                 let mut start = 0;
                 for i in 1..=n {
-                    if i == n || data.possession[i].team != data.possession[start].team {
-                        if data.possession[start].team.is_some() && i - start >= min.max(1) {
+                    if i == n || team[i] != team[start] {
+                        if team[start].is_some() && i - start >= min.max(1) {
                             out.push((start, i));
                         }
                         start = i;
@@ -639,19 +640,13 @@ mod tests {
 
     #[test]
     fn windows_by_possession_phase() {
-        // Team 0 has the ball for frames 0–99, nobody for 100–109, team 1 for 110–149 (1.6 s,
-        // shorter than min_phase_s = 2 s: skipped), team 0 for 150–249.
+        // Frames 100–349: team 0's phase for frames 100–199, none for 200–209 (the ball out),
+        // team 1's for 210–249 (1.6 s, shorter than min_phase_s = 2 s: skipped), team 0's for
+        // 250–349.
         let mut data = match_data(250, "4-2-3-1", "4-4-2", true);
-        data.possession = (0..250)
-            .map(|i| crate::analysis::Possession {
-                team: match i {
-                    0..=99 | 150.. => Some(0),
-                    110..=149 => Some(1),
-                    _ => None,
-                },
-                track_id: None,
-            })
-            .collect();
+        data.possession = vec![crate::analysis::Possession::default(); 250];
+        let phase = |team, from_frame, to_frame| crate::analysis::PossessionPhase { team, from_frame, to_frame };
+        data.possession_phases = vec![phase(0, 100, 199), phase(1, 210, 249), phase(0, 250, 349)];
         let cfg = FormationAnalysisConfig {
             windowing: FormationWindowing::PossessionPhases,
             min_phase_s: 2.0,

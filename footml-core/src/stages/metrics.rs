@@ -26,8 +26,10 @@
 //!
 //! **Team metrics** ([`crate::report::Metrics::teams`]), when team classification ran
 //! (`MatchData.teams`): per team, the sum of its players' and goalkeepers' distances, and
-//! `possession_pct` — the share of the frames with a team in possession that are this
-//! team's — from `MatchData.possession` when event detection filled it (`None` otherwise).
+//! `possession_pct` — the share of the frames in a team's possession phase that are this
+//! team's (a team keeps the ball through passes and loose balls, as data providers count
+//! possession) — from `MatchData.possession_phases` when event detection ran (`None`
+//! otherwise).
 //! Without teams the list stays empty rather than guessed.
 //!
 //! The result is stored as JSON in `MatchData.extra["metrics"]` and shown typed in the
@@ -327,14 +329,15 @@ impl Stage for PhysicalMetrics {
 /// Per-team distance and possession share (see the module docs); empty without teams.
 fn team_metrics(data: &MatchData, players: &[PlayerMetrics]) -> Vec<TeamMetrics> {
     let Some(assignment) = &data.teams else { return Vec::new() };
-    let possessed = data.possession.iter().filter(|p| p.team.is_some()).count();
+    let phase_teams = data.phase_teams();
+    let possessed = phase_teams.iter().filter(|t| t.is_some()).count();
     assignment
         .teams
         .iter()
         .map(|team| {
             let distance_m =
                 players.iter().filter(|p| assignment.team_of(p.track_id) == Some(team.id)).map(|p| p.distance_m).sum();
-            let own = data.possession.iter().filter(|p| p.team == Some(team.id)).count();
+            let own = phase_teams.iter().filter(|t| **t == Some(team.id)).count();
             let possession_pct = (possessed > 0).then(|| 100.0 * own as f64 / possessed as f64);
             TeamMetrics { team: team.id, possession_pct, distance_m }
         })
@@ -519,7 +522,7 @@ mod tests {
 
     #[test]
     fn team_totals_and_possession_shares() {
-        use crate::analysis::{Possession, Role, TeamAssignment, TeamSource, TrackTeam};
+        use crate::analysis::{PossessionPhase, Role, TeamAssignment, TeamSource, TrackTeam};
         // Three tracks running along x at 0.1, 0.2 and 0.3 m per frame for 100 frames: team 0
         // is tracks 1 (player) and 2 (goalkeeper), team 1 track 3; track 4 is a referee.
         let h = [[0.1, 0.0, -96.0], [0.0, 0.1, -54.0], [0.0, 0.0, 1.0]];
@@ -560,13 +563,10 @@ mod tests {
         assert_eq!(m.teams.len(), 2);
         assert_eq!((m.teams[0].team, m.teams[0].distance_m, m.teams[0].possession_pct), (0, d[&1] + d[&2], None));
         assert_eq!((m.teams[1].team, m.teams[1].distance_m, m.teams[1].possession_pct), (1, d[&3], None));
-        // 101 frames: 60 team 0, 30 team 1, 11 loose → 2/3 and 1/3 of the possessed frames.
-        data.possession = (0..101)
-            .map(|i| Possession {
-                team: [Some(0), Some(1), None][usize::from(i >= 60) + usize::from(i >= 90)],
-                track_id: None,
-            })
-            .collect();
+        // 101 frames: team 0's phase for 60, team 1's for 30, 11 out of play → 2/3 and 1/3 of
+        // the possessed frames.
+        let phase = |team, from_frame, to_frame| PossessionPhase { team, from_frame, to_frame };
+        data.possession_phases = vec![phase(0, 0, 59), phase(1, 60, 89)];
         stage().run(&mut data, &ctx).unwrap();
         let m: Metrics = serde_json::from_value(data.extra["metrics"].clone()).unwrap();
         assert_eq!(m.teams[0].possession_pct, Some(100.0 * 60.0 / 90.0));
