@@ -12,7 +12,11 @@ than half visible, 10 % true detections with a low score, 0.5 false positives a 
 
 Trackers, each run as its users would:
   footml (image)       `footml analyze --detections`: the image-space ByteTrack-style tracker
-  footml (calibrated)  the same with `--homography`: camera motion compensation + re-id on the pitch
+  footml (calibrated)  the same with `--homography`: camera motion compensation + re-id on the
+                       pitch by position alone (a detections file has no pixels)
+  footml (calibrated + kit)  `footml analyze VIDEO --detections --homography`: the same
+                       detections, with the rendered video's pixels, so each detection's torso
+                       kit colour joins re-identification (appearance + team compatibility)
   norfair (image)      norfair 2.3.0 Tracker(distance_function="iou", distance_threshold=0.7)
                        on detections scoring >= 0.5 (norfair has no low-score stage)
   norfair (calibrated) the same with coord_transformations=HomographyTransformation(H_t), the
@@ -133,10 +137,15 @@ def main() -> None:
     det_path = out / "det.txt"
     write_mot(det_path, [(k, -1, x, y, w, h, s) for k, x, y, w, h, s in dets], det=True)
     rows = []
-    for name, extra in [("footml (image)", []), ("footml (calibrated)", ["--homography", str(render / "homography.json")])]:
-        d = out / name.replace(" ", "_").replace("(", "").replace(")", "")
-        cmd = [a.footml, "analyze", "--detections", str(det_path), "--fps", str(fps), "--frame-size",
-               f"{size[0]}x{size[1]}", "--out", str(d), *extra]
+    h_arg = ["--homography", str(render / "homography.json")]
+    no_pixels = ["--fps", str(fps), "--frame-size", f"{size[0]}x{size[1]}"]
+    for name, extra in [
+        ("footml (image)", no_pixels),
+        ("footml (calibrated)", no_pixels + h_arg),
+        ("footml (calibrated + kit)", [str(render / "video.mp4"), *h_arg]),
+    ]:
+        d = out / name.replace(" ", "_").replace("(", "").replace(")", "").replace("+", "")
+        cmd = [a.footml, "analyze", "--detections", str(det_path), "--out", str(d), *extra]
         subprocess.run(cmd, check=True, capture_output=True)
         rows.append((name, score(render / "gt.txt", d / "tracks.txt") | {"ids": ids_in(d / "tracks.txt")}))
     try:

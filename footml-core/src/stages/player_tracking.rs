@@ -197,6 +197,13 @@ impl Track {
         (a != b).then_some(u32::from(b > a))
     }
 
+    /// Whether a detection is clearly someone else: its kit is more than `gate` ΔE from the
+    /// track's (when `gate` > 0 and both are known), or its user-given team is not the track's.
+    fn clashes(&self, c: &Cue, gate: f32) -> bool {
+        let kits = gate > 0.0 && matches!((self.kit, c.kit), (Some(a), Some(b)) if delta_e(a, b) > gate);
+        kits || matches!((self.team(), c.team), (Some(a), Some(b)) if a != b)
+    }
+
     /// Takes in what the matched detection says about who this is.
     fn observe(&mut self, cue: Cue, momentum: f32) {
         if let Some(k) = cue.kit {
@@ -467,6 +474,10 @@ impl PlayerTracker {
             )
             .collect();
         let max_cost = 1.0 - f64::from(cfg.match_iou);
+        // Kit colours are not used in steps 1–3: a single detection's torso sample is noisy
+        // (a jittered box takes in shorts or a neighbour), and gating every frame's matches by
+        // it tore tracks apart on the rendered clips (ID switches 21 → 151); the running
+        // average over a track is what re-identification compares, in step 3b.
         for (ti, di) in associate(solver, &pool, &mut high_left, max_cost, |ti, di| {
             iou_cost(ti, &high_boxes[di], high[di].score, cfg.fuse_score)
         }) {
@@ -535,15 +546,12 @@ impl PlayerTracker {
                     (cfg.reid_gate_m + cfg.reid_max_speed_mps * lost_s).min(cfg.reid_max_radius_m.max(cfg.reid_gate_m));
                 let place = (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius;
                 let c = cue(high_at[di]);
-                if place > 1.0 || matches!((t.team(), c.team), (Some(a), Some(b)) if a != b) {
+                if place > 1.0 || t.clashes(&c, cfg.reid_kit_gate) {
                     return f64::INFINITY;
                 }
                 match (t.kit, c.kit) {
                     (Some(a), Some(b)) => {
                         let kit = f64::from(delta_e(a, b) / cfg.reid_kit_gate);
-                        if kit > 1.0 {
-                            return f64::INFINITY;
-                        }
                         (1.0 - cfg.reid_kit_weight) * place + cfg.reid_kit_weight * kit
                     }
                     _ => place,
