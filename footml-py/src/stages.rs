@@ -1,6 +1,8 @@
 //! Stages written in Python: an object with `name`, `requires`, `provides` and either
 //! `process(records)` (a streaming stage) or `run(match)` (a match stage), wrapped so that it
-//! implements the core `StreamStage` / `MatchStage` traits.
+//! implements the core `StreamStage` / `MatchStage` traits. An optional `version` (a str)
+//! and the object's class make the stage's `identity`, part of a derived pipeline id, so a
+//! run with another stage (or another version of it) never resumes this run's checkpoints.
 //!
 //! The GIL is taken only inside each call. Records cross as dicts (the JSON form of
 //! `FrameRecord` / `MatchData`); the stage edits them in place or returns new ones. An
@@ -29,6 +31,8 @@ struct Common {
     name: String,
     requires: Vec<Artifact>,
     provides: Vec<Artifact>,
+    /// `module.QualName` of the object's class, and `:version` when it has one.
+    identity: String,
 }
 
 /// A Python streaming stage.
@@ -55,7 +59,20 @@ pub(crate) fn from_object(obj: &Bound<'_, PyAny>) -> PyResult<PyStage> {
         Ok(names.into_iter().map(artifact).collect())
     };
     let (requires, provides) = (artifacts("requires")?, artifacts("provides")?);
-    let common = Common { obj: obj.clone().unbind(), name: name.clone(), requires, provides };
+    let class = obj.get_type();
+    let mut identity = format!("{}.{}", class.module()?, class.qualname()?);
+    match obj.getattr("version") {
+        Ok(v) if !v.is_none() => {
+            let version: String = v.extract().map_err(|_| {
+                let found = v.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+                PyTypeError::new_err(format!("stage `{name}`: `version` must be a str, found {found}"))
+            })?;
+            identity.push(':');
+            identity.push_str(&version);
+        }
+        _ => {}
+    }
+    let common = Common { obj: obj.clone().unbind(), name: name.clone(), requires, provides, identity };
     let callable = |m: &str| obj.getattr(m).map(|f| f.is_callable()).unwrap_or(false);
     match (callable("process"), callable("run")) {
         (true, false) => Ok(PyStage::Stream(PyStreamStage(common))),
@@ -142,6 +159,9 @@ macro_rules! stage_impl {
             }
             fn provides(&self) -> Vec<Artifact> {
                 self.0.provides.clone()
+            }
+            fn identity(&self) -> String {
+                self.0.identity.clone()
             }
         }
     };

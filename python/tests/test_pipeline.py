@@ -409,3 +409,33 @@ def test_analyze_with_a_video_path_and_config(tmp_path: pathlib.Path) -> None:
         footml.analyze(fixture_config(), {"batch_size": 4})
     with pytest.raises(TypeError, match="source must be"):
         footml.analyze(None)  # type: ignore[arg-type]
+
+
+def test_python_stages_are_part_of_the_pipeline_id(tmp_path: pathlib.Path) -> None:
+    """Checkpoints are keyed by the pipeline id: a derived id covers the Python stages (class
+    and `version`), so another stage set never resumes this run's checkpoints."""
+
+    class V1(CountTracks):
+        version = "1"
+
+    class V2(CountTracks):
+        version = "2"
+
+    def run_id(*stages: Any, **config: Any) -> str:
+        builder = footml.PipelineBuilder(fixture_config(checkpoint_dir=str(tmp_path), **config))
+        for s in stages:
+            builder = builder.stage(s)
+        return builder.build().run().pipeline_id
+
+    plain, v1, v2, unversioned = run_id(), run_id(V1()), run_id(V2()), run_id(CountTracks())
+    assert len({plain, v1, v2, unversioned}) == 4
+    assert run_id(V1()) == v1
+    assert run_id(V1(), Histogram()) not in (v1, plain)
+    # An id given in the config is the user's, used as given.
+    assert run_id(V1(), pipeline_id="mine") == "mine"
+
+    class BadVersion(CountTracks):
+        version = 2
+
+    with pytest.raises(TypeError, match="`version` must be a str, found int"):
+        footml.PipelineBuilder().stage(BadVersion())

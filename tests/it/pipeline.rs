@@ -504,3 +504,95 @@ fn without_resume_earlier_checkpoints_are_discarded() {
     // Success without keep_checkpoints leaves the store clean.
     assert!(store.list("resume-test").unwrap().is_empty());
 }
+
+/// A user stage whose output depends on its version: it writes the version into each frame.
+struct Versioned(&'static str);
+
+impl Stage for Versioned {
+    fn name(&self) -> &str {
+        "versioned"
+    }
+    fn requires(&self) -> Vec<Artifact> {
+        vec![Artifact::PLAYER_TRACKS]
+    }
+    fn provides(&self) -> Vec<Artifact> {
+        vec![Artifact::custom("version")]
+    }
+    fn identity(&self) -> String {
+        format!("v{}", self.0)
+    }
+}
+
+impl StreamStage for Versioned {
+    fn process(&mut self, batch: &mut FrameBatch, _: &StageContext) -> Result<()> {
+        for item in &mut batch.items {
+            item.record.extra.insert("version".into(), self.0.into());
+        }
+        Ok(())
+    }
+    fn save_state(&self) -> Result<Vec<u8>> {
+        Ok(vec![])
+    }
+    fn load_state(&mut self, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A config-derived pipeline id covers the user stages added to the standard pipeline (name
+/// and identity), so a run with another version of a stage never resumes another's
+/// checkpoints, while the same stages resume; an id given in the config is used as given.
+#[test]
+fn user_stages_are_part_of_the_derived_pipeline_id() {
+    let config = |extra: &str| {
+        let det = crate::common::fixture("det.txt");
+        let json = format!(r#"{{"detections_path": {det:?}, "fps": 25, "frame_size": [1920, 1080]{extra}}}"#);
+        footml::PipelineConfig::from_json(&json).unwrap()
+    };
+    let store: Arc<dyn footml::CheckpointStore> = Arc::new(MemoryCheckpointStore::new());
+    let pipeline = |version: Option<&'static str>, extra: &str| {
+        let b = Pipeline::builder_from_config(&config(extra)).unwrap().shared_checkpoint_store(store.clone());
+        let b = match version {
+            Some(v) => b.stream_stage(Versioned(v)),
+            None => b,
+        };
+        b.keep_checkpoints(true).checkpoint_interval(500).build().unwrap()
+    };
+    let plain = pipeline(None, "").id().to_string();
+    let (v1, v2) = (pipeline(Some("1"), "").id().to_string(), pipeline(Some("2"), "").id().to_string());
+    assert!(plain != v1 && v1 != v2 && plain != v2, "{plain} {v1} {v2}");
+    assert_eq!(pipeline(Some("1"), "").id(), v1);
+    // The user's own id is theirs to keep.
+    assert_eq!(pipeline(Some("1"), r#", "pipeline_id": "mine""#).id(), "mine");
+    assert_eq!(pipeline(None, r#", "pipeline_id": "mine""#).id(), "mine");
+
+    // Version 1 computes and saves its checkpoints.
+    assert!(run_versioned(&config(""), &store, "1") > 0);
+    assert!(!store.list(&v1).unwrap().is_empty());
+    // Version 2 finds none under its id and never reads version 1's: it computes its own.
+    assert!(store.list(&v2).unwrap().is_empty());
+    assert!(run_versioned(&config(""), &store, "2") > 0);
+    // Version 1 again resumes from its complete checkpoints: nothing left to save.
+    assert_eq!(run_versioned(&config(""), &store, "1"), 0);
+}
+
+/// Runs the standard pipeline of `config` with `Versioned(version)`, returning how many
+/// checkpoints it saved.
+fn run_versioned(
+    config: &footml::PipelineConfig,
+    store: &Arc<dyn footml::CheckpointStore>,
+    version: &'static str,
+) -> usize {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    Pipeline::builder_from_config(config)
+        .unwrap()
+        .shared_checkpoint_store(store.clone())
+        .stream_stage(Versioned(version))
+        .keep_checkpoints(true)
+        .checkpoint_interval(500)
+        .event_sink(ChannelSink(tx))
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    rx.try_iter().filter(|e| matches!(e.kind, EventKind::CheckpointSaved { .. })).count()
+}

@@ -103,6 +103,10 @@ pub(crate) enum SourceInput {
 /// ```
 pub struct PipelineBuilder {
     pipeline_id: Option<String>,
+    /// When `pipeline_id` was derived from a config: how many streaming and match stages the
+    /// builder had then. Stages added later (user stages, Python stages) are mixed into the
+    /// id at `build()`, so another set of them never resumes this run's checkpoints.
+    derived_after: Option<(usize, usize)>,
     source: Option<Box<dyn FrameSource>>,
     stream: Vec<Box<dyn StreamStage>>,
     matches: Vec<Box<dyn MatchStage>>,
@@ -127,6 +131,7 @@ impl Default for PipelineBuilder {
     fn default() -> Self {
         PipelineBuilder {
             pipeline_id: None,
+            derived_after: None,
             source: None,
             stream: Vec::new(),
             matches: Vec::new(),
@@ -150,10 +155,19 @@ impl Default for PipelineBuilder {
 }
 
 impl PipelineBuilder {
-    /// The run's id (checkpoints are keyed by it). Derived from the source and stages when
-    /// not given.
+    /// The run's id (checkpoints are keyed by it), used as given. Derived from the source and
+    /// the stages (names and [`Stage::identity`]) when not given.
     pub fn pipeline_id(mut self, id: impl Into<String>) -> Self {
         self.pipeline_id = Some(id.into());
+        self.derived_after = None;
+        self
+    }
+
+    /// An id derived from a config and its inputs: stages added after this are mixed in at
+    /// `build()`.
+    pub(crate) fn derived_pipeline_id(mut self, id: String) -> Self {
+        self.pipeline_id = Some(id);
+        self.derived_after = Some((self.stream.len(), self.matches.len()));
         self
     }
     /// Where frames come from.
@@ -323,12 +337,25 @@ impl PipelineBuilder {
                 }
             }
         }
+        // The stages added after a config-derived id, in the order they were added.
+        let added = self.derived_after.map(|(n_stream, n_match)| {
+            stage_identities(
+                &self.stream[n_stream.min(self.stream.len())..],
+                &self.matches[n_match.min(self.matches.len())..],
+            )
+        });
         let mut available: BTreeSet<Artifact> = source.provides().into_iter().collect();
         let stream = order_stages(self.stream, &mut available, &providers)?;
         let matches = order_stages(self.matches, &mut available, &providers)?;
-        let pipeline_id = match self.pipeline_id {
-            Some(id) => id,
-            None => derive_id(source.as_ref(), &stream, &matches),
+        let pipeline_id = match (self.pipeline_id, added) {
+            (Some(id), None) => id,
+            (Some(id), Some(added)) if added.is_empty() => id,
+            (Some(id), Some(added)) => format!("fm-{:016x}", fnv1a(format!("{id}{added}").as_bytes())),
+            (None, _) => {
+                let info = source.info();
+                let key = format!("{}|{}|{:?}|{}x{}", info.path, info.fps, info.frame_count, info.width, info.height);
+                format!("fm-{:016x}", fnv1a(format!("{key}{}", stage_identities(&stream, &matches)).as_bytes()))
+            }
         };
         Ok(Pipeline {
             pipeline_id,
@@ -415,18 +442,20 @@ fn order_stages<S: Stage2>(
     Ok(ordered)
 }
 
-fn derive_id(source: &dyn FrameSource, stream: &[Box<dyn StreamStage>], matches: &[Box<dyn MatchStage>]) -> String {
-    let info = source.info();
-    let mut key = format!("{}|{}|{:?}|{}x{}", info.path, info.fps, info.frame_count, info.width, info.height);
-    for s in stream {
+/// `|name` (and `:identity` when a stage has one) of each stage, in the order added.
+fn stage_identities(stream: &[Box<dyn StreamStage>], matches: &[Box<dyn MatchStage>]) -> String {
+    let stages =
+        stream.iter().map(|s| (s.name(), s.identity())).chain(matches.iter().map(|s| (s.name(), s.identity())));
+    let mut key = String::new();
+    for (name, identity) in stages {
         key.push('|');
-        key.push_str(s.name());
+        key.push_str(name);
+        if !identity.is_empty() {
+            key.push(':');
+            key.push_str(&identity);
+        }
     }
-    for s in matches {
-        key.push('|');
-        key.push_str(s.name());
-    }
-    format!("fm-{:016x}", fnv1a(key.as_bytes()))
+    key
 }
 
 /// 64-bit FNV-1a: a stable hash (unlike `DefaultHasher`, which may change between Rust
@@ -693,7 +722,7 @@ impl Pipeline {
                 format!("fm-{:016x}", fnv1a(format!("{json}|{input_identity}").as_bytes()))
             }
         };
-        Ok(b.pipeline_id(id))
+        Ok(if config.pipeline_id.is_some() { b.pipeline_id(id) } else { b.derived_pipeline_id(id) })
     }
 
     /// The standard pipeline for a config (see [`Pipeline::builder_from_config`]).

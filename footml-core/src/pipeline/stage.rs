@@ -70,6 +70,15 @@ pub trait Stage: Send {
     fn after(&self) -> Vec<Artifact> {
         Vec::new()
     }
+    /// What identifies this stage's behaviour besides its name (a version, a model's hash),
+    /// for checkpoints: a pipeline whose id is derived (not given) mixes every stage's name
+    /// and identity into it, so a run with another version of a stage never resumes the
+    /// checkpoints of this one. Give one for a stage whose output can change under the same
+    /// name. Built-in stages return `""`: their settings are in the config the id is
+    /// derived from.
+    fn identity(&self) -> String {
+        String::new()
+    }
 }
 
 /// A stage that sees every frame, in order, in batches, on its own thread.
