@@ -375,9 +375,8 @@ impl Painter {
                 polys.push(ground_quad(w[0], w[1], LINE_W));
             }
         }
-        let (px, py) = (PITCH_L / 2.0 - 11.0, 0.0);
-        for (x, y) in [(0.0, 0.0), (px, py), (-px, py)] {
-            polys.push(circle_poly([x, y], 0.2));
+        for spot in crate::vision::pitch::spots(PITCH_L) {
+            polys.push(circle_poly(spot, 0.2));
         }
         self.fill_ground(cam, &polys, [238, 240, 236], 235);
     }
@@ -597,34 +596,7 @@ fn convex_hull(mut pts: Vec<[f64; 2]>) -> Vec<[f64; 2]> {
 
 /// All pitch markings as polylines on the ground (metres).
 fn pitch_markings() -> Vec<Vec<[f64; 2]>> {
-    let (hl, hw) = (PITCH_L / 2.0, PITCH_W / 2.0);
-    let rect = |x0: f64, y0: f64, x1: f64, y1: f64| vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]];
-    let arc = |c: [f64; 2], r: f64, a0: f64, a1: f64, n: usize| -> Vec<[f64; 2]> {
-        (0..=n)
-            .map(|i| {
-                let a = a0 + (a1 - a0) * i as f64 / n as f64;
-                [c[0] + r * a.cos(), c[1] + r * a.sin()]
-            })
-            .collect()
-    };
-    let mut m = vec![rect(-hl, -hw, hl, hw), vec![[0.0, -hw], [0.0, hw]]];
-    m.push(arc([0.0, 0.0], 9.15, 0.0, std::f64::consts::TAU, 96));
-    for s in [-1.0, 1.0] {
-        let g = s * hl;
-        m.push(vec![[g, -20.16], [g - s * 16.5, -20.16], [g - s * 16.5, 20.16], [g, 20.16]]);
-        m.push(vec![[g, -9.16], [g - s * 5.5, -9.16], [g - s * 5.5, 9.16], [g, 9.16]]);
-        // Penalty arc: the part of the 9.15 m circle round the spot outside the area.
-        let a = (5.5f64 / 9.15).acos();
-        let (a0, a1) = if s > 0.0 { (std::f64::consts::PI - a, std::f64::consts::PI + a) } else { (-a, a) };
-        m.push(arc([g - s * 11.0, 0.0], 9.15, a0, a1, 24));
-        for sy in [-1.0, 1.0] {
-            // Corner arcs, r = 1 m, inside the pitch: from pointing along the goal line inwards
-            // (−s, 0) to pointing along the touchline inwards (0, −sy), a quarter turn.
-            let a0 = if s > 0.0 { std::f64::consts::PI } else { 0.0 };
-            m.push(arc([g, sy * hw], 1.0, a0, a0 + s * sy * std::f64::consts::FRAC_PI_2, 8));
-        }
-    }
-    m
+    crate::vision::pitch::markings(PITCH_L, PITCH_W)
 }
 
 /// A ground quad of width `w` along the segment `a → b`. Always the same orientation, so a

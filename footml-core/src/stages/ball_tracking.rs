@@ -1,36 +1,73 @@
-//! Ball tracking: one ball followed through its candidates, then smoothed over the match.
+//! Ball tracking: the ball followed through its candidates, then smoothed over the match.
 //!
 //! [`BallTracker`] (streaming, `"ball_tracking"`) turns each frame's ball candidates into at
 //! most one ball position with a state ([`BallState`]):
 //!
-//! 1. Candidates whose radius (half the mean of box width and height) is outside
-//!    `[min_ball_radius, max_ball_radius]`, or with non-finite values, are dropped.
-//! 2. While a ball is followed, its filter — a constant-velocity point Kalman filter
-//!    ([`crate::vision::point_kalman`]) or a particle filter ([`crate::vision::particle`]),
-//!    per `tracking_method` — predicts the ball's centre. A candidate passes the gate when
-//!    its squared Mahalanobis distance from the predicted measurement is below the 99.9 %
-//!    χ² quantile (for particles, the cloud's moments plus the measurement noise: a Gaussian
-//!    approximation of the predictive likelihood). Among the candidates in the gate the one
-//!    with the lowest `d² − 2 ln(score)` (the negative log of likelihood × score) updates the
-//!    filter: the frame is `tracked`.
-//! 3. When no candidate passes, the prediction is reported as `occluded`, for up to
-//!    `max_missing_frames` frames; after that the ball is `lost` (reported with its last
-//!    tracked position, which is not a position of the ball) and the filter is dropped.
-//! 4. A lost (or not yet found) ball is (re)acquired from two candidates in consecutive
-//!    frames at most [`PAIR_MAX_DISTANCE`] pixels apart — the filter then starts with their
-//!    velocity — or from one candidate with a score of at least [`ACQUIRE_SCORE`]. A
-//!    false candidate (a head, a sock, a line crossing) seldom appears twice in a row at the
-//!    same place, while the real ball does; requiring the pair costs one frame, which the
-//!    confident single-frame rule gives back when the detector is sure.
+//! 1. **Candidates.** Those whose radius (half the mean of box width and height) is outside
+//!    `[min_ball_radius, max_ball_radius]`, or with non-finite values, are dropped. So are,
+//!    when the frame's record has them ([`FrameContext`]):
+//!    * candidates in the **head region** of a player box (its top [`HEAD_FRACTION`]): a head is
+//!      a bright round blob on grass to a classical detector, and a ball is seldom there;
+//!    * candidates on a **pitch marking** when the frame has a homography: the candidate's centre
+//!      mapped onto the pitch lies within [`MARK_MARGIN_M`] (plus the candidate's own radius in
+//!      metres, at most [`MARK_MAX_RADIUS_M`]) of a line, arc or spot of the Law 1 pitch
+//!      ([`crate::vision::pitch`]). Penalty spots, line ends and crossings are the static
+//!      white blobs a detector confuses with the ball. A ball lying on a line is dropped too
+//!      (it is bridged as occluded); one in the air projects far behind its ground point and is
+//!      kept unless it happens to project onto a line.
+//! 2. **Hypotheses.** Several candidate tracks are followed at once, each with its own filter —
+//!    a constant-velocity point Kalman filter ([`crate::vision::point_kalman`]) or a particle
+//!    filter ([`crate::vision::particle`]), per `tracking_method`. One of them, the *primary*,
+//!    is the ball reported. Each frame every hypothesis predicts, then takes the candidate in
+//!    its gate with the lowest `d² − 2 ln(score)` (the negative log of likelihood × score),
+//!    the primary first. The gate is the 99.9 % χ² quantile of the squared Mahalanobis distance
+//!    from the predicted measurement (for particles, the cloud's moments plus the measurement
+//!    noise), **capped** at [`GATE_CAP_RADII`] candidate radii: the predicted covariance grows
+//!    with every unseen frame, and without a cap a long occlusion ends with a gate that takes
+//!    any head or mark on the screen.
+//! 3. **Track score.** Each hypothesis keeps an exponentially weighted mean
+//!    (factor [`SCORE_DECAY`]) of the *evidence* of its matched candidates: the candidate's
+//!    score, times [`STILL_FACTOR`] while the hypothesis has stood still for [`STILL_FRAMES`]
+//!    frames or more (on the pitch within [`STILL_M`] when the frame has a homography, else in
+//!    the image within [`STILL_PX`]), and times [`OFF_PITCH_FACTOR`] while its ground point is more
+//!    than [`OFF_PITCH_M`] beyond the touch or goal lines. Unseen frames do not count against it: the real ball is
+//!    hidden whenever a player dribbles it, a head never is. A ball in play seldom stands still
+//!    for a second, while a pitch mark (under a still camera, or one missing from the line
+//!    model) or a TV graphic (whatever the camera does) always does.
+//! 4. **Switching.** A secondary hypothesis with at least [`SWITCH_FRAMES`] matched frames whose
+//!    track score is above the primary's by [`SWITCH_MARGIN`] in [`SWITCH_FRAMES`] consecutive
+//!    frames where it was matched becomes the primary. One good frame never moves the ball; a
+//!    candidate that is consistently the better ball does — so a tracker that locked onto a
+//!    head while the ball was hidden lets go of it once the ball is back in view.
+//! 5. **Occlusion and loss.** A frame in which the primary matched no candidate is reported as
+//!    `occluded` at the prediction, for up to `max_missing_frames` frames; after that the
+//!    hypothesis is dropped and the best remaining one matched in this frame, with at least two
+//!    matched frames and a track score of at least [`ADOPT_SCORE`], becomes the primary; with
+//!    none, the ball is `lost` (reported with its last tracked position,
+//!    which is not a position of the ball). Secondary hypotheses are dropped after
+//!    `max_missing_frames` unseen frames too, and at most [`MAX_HYPOTHESES`] are kept (the
+//!    lowest track scores go).
+//! 6. **New hypotheses** start from two candidates of consecutive frames at most
+//!    [`PAIR_MAX_DISTANCE`] pixels apart that no hypothesis took (the filter then starts with
+//!    their velocity) or, while there is no ball, from one candidate with a score of at least
+//!    [`ACQUIRE_SCORE`], which becomes the primary at once. A false candidate (a head, a sock, a
+//!    line crossing) seldom appears twice in a row at the same place, while the real ball does.
 //!
 //! [`BallSmoothing`] (match stage, `"ball_smoothing"`) then runs a Rauch–Tung–Striebel
 //! smoother over each followed segment, from its first to its last tracked frame, with the
 //! matched candidates as measurements: tracked frames get the smoothed position, and the
 //! occluded frames between them (gaps of at most `max_missing_frames`, by construction) get
-//! the smoothed model's position and `interpolated: true`. Occluded frames after a segment's
-//! last tracked frame keep the tracker's prediction; lost frames keep no position.
+//! the smoothed model's position and `interpolated: true`. A measurement that the motion model
+//! cannot reach (outside the 99.9 % gate of the forward pass: a switch to another hypothesis,
+//! a hard kick) ends one segment and starts the next, so that no jump is smeared over its
+//! neighbours. Occluded frames after a segment's last tracked frame keep the tracker's
+//! prediction; lost frames keep no position.
 //!
-//! Everything is deterministic (the particle filter's generator is seeded from the frame
+//! The ball's height is unknown: positions are image positions, and their pitch coordinates
+//! (through the homography) are those of the ball's ground point only while it is on the
+//! ground.
+//!
+//! Everything is deterministic (the particle filters' generators are seeded from the frame
 //! index and saved with the state), so a run resumed from [`StreamStage::save_state`] at any
 //! frame gives the same ball as an uninterrupted one.
 
@@ -38,27 +75,75 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BallTrackingConfig, BallTrackingMethod};
 use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch};
-use crate::types::{BallObservation, BallState, Detection, FrameBatch, MatchData};
+use crate::report::apply_homography;
+use crate::types::{BBox, BallObservation, BallState, Detection, FrameBatch, FrameRecord, MatchData};
 use crate::vision::particle::{ParticleCloud, ParticleFilter};
+use crate::vision::pitch;
 use crate::vision::point_kalman::{CHI2_2DOF_999, PointKalmanFilter, PointState};
 use crate::{Error, Result};
 
 /// Version of the format written by [`StreamStage::save_state`].
-const STATE_VERSION: u32 = 1;
+const STATE_VERSION: u32 = 2;
 
 /// Score from which a single candidate (re)acquires the ball.
 pub const ACQUIRE_SCORE: f32 = 0.8;
 /// Largest distance in pixels between two candidates of consecutive frames that
-/// (re)acquire the ball together.
+/// start a hypothesis together.
 pub const PAIR_MAX_DISTANCE: f64 = 40.0;
+/// Largest gate, in candidate radii (25 radii ≈ 2.75 m: a 30 m/s shot covers 1.2 m a frame at
+/// 25 fps, so one frame never needs more, and after an occlusion the ball is found again by a
+/// new hypothesis rather than by a gate that covers half the screen).
+pub const GATE_CAP_RADII: f64 = 25.0;
+/// Share of a player box's height, from its top, that is the head region (a head is about an
+/// eighth of a standing player; boxes have some margin).
+pub const HEAD_FRACTION: f32 = 0.15;
+/// Share of a player box's width, centred, that is the head region (arms spread widen a box,
+/// not the head; a ball passing beside a head at that height is kept).
+pub const HEAD_WIDTH: f32 = 0.5;
+/// Distance from a pitch marking (metres, on the pitch plane) within which a candidate is on it.
+pub const MARK_MARGIN_M: f64 = 0.15;
+/// Largest candidate radius, in metres on the pitch, added to [`MARK_MARGIN_M`] (a blob can be
+/// larger than a line is wide; a ball is 0.11 m in radius).
+pub const MARK_MAX_RADIUS_M: f64 = 0.15;
+/// Weight of the past in the track score: each frame the running mean keeps this share.
+pub const SCORE_DECAY: f64 = 0.8;
+/// Consecutive matched frames a challenger must be the better ball before it takes over (and
+/// the matched frames it needs before it may).
+pub const SWITCH_FRAMES: u32 = 5;
+/// Track score by which a challenger must beat the primary.
+pub const SWITCH_MARGIN: f64 = 0.1;
+/// Frames after which a hypothesis that stands still is suspect.
+pub const STILL_FRAMES: u32 = 25;
+/// Evidence factor of a suspect (long-still) hypothesis.
+pub const STILL_FACTOR: f64 = 0.25;
+/// Movement in pixels under which a hypothesis stands still in the image (no homography).
+pub const STILL_PX: f64 = 1.5;
+/// Movement in metres under which a hypothesis stands still on the pitch.
+pub const STILL_M: f64 = 0.1;
+/// Least track score of a hypothesis that becomes the ball when there is none (a confident
+/// single candidate, [`ACQUIRE_SCORE`], always does). On the rendered match the ball's candidates
+/// score 0.66 in the median and heads and marks 0.40: reporting no ball beats reporting a head.
+pub const ADOPT_SCORE: f64 = 0.5;
+/// Distance beyond the touch and goal lines (metres) past which a candidate's ground point is
+/// off the pitch.
+pub const OFF_PITCH_M: f64 = 1.0;
+/// Evidence factor of a candidate off the pitch: a ball there is out of play, or in the air
+/// (its centre projects behind its ground point); heads of people beyond the lines are there
+/// too.
+pub const OFF_PITCH_FACTOR: f64 = 0.5;
+/// Most hypotheses followed at once.
+pub const MAX_HYPOTHESES: usize = 8;
 /// Acceleration noise of the motion model, pixels / frame².
 const ACCEL_STD: f64 = 1.5;
 /// Velocity spread of a filter started from one candidate, pixels / frame.
 const INITIAL_VELOCITY_STD: f64 = 8.0;
 /// Number of particles.
 const PARTICLES: usize = 400;
-/// Seed of the particle filter (mixed with the frame index at each (re)acquisition).
+/// Seed of the particle filter (mixed with the frame index and hypothesis at each start).
 const SEED: u64 = 0x5EED_BA11;
+/// Pitch size used for the marking model (the homography file's default; Law 1 allows
+/// 100–110 × 64–75 m, and the marks near the centre do not depend on it).
+const PITCH: [f64; 2] = [105.0, 68.0];
 
 /// Measurement noise (pixels) of a candidate of radius `r`: detectors place a small ball
 /// within about a pixel and a large one within a fraction of its radius.
@@ -66,14 +151,25 @@ fn meas_std(r: f64) -> f64 {
     (0.3 * r).max(1.0)
 }
 
-/// The filter following the ball.
+/// What a frame's record says around its ball candidates: player boxes (tracks or detections)
+/// and the image → pitch homography. Everything is optional: with nothing known, only the size
+/// rule applies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameContext<'a> {
+    /// Boxes of the people in the frame.
+    pub players: &'a [BBox],
+    /// The frame's image → pitch homography, row-major.
+    pub homography: Option<&'a [[f64; 3]; 3]>,
+}
+
+/// The filter following one hypothesis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Filter {
     Kalman(PointState),
     Particles(ParticleCloud),
 }
 
-/// A candidate that passed the size filter: centre, radius, score.
+/// A candidate that passed the per-frame rules: centre, radius, score.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Candidate {
     x: f64,
@@ -82,18 +178,51 @@ struct Candidate {
     score: f32,
 }
 
+/// One candidate track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Hypothesis {
+    /// Unique within a run, in creation order (ties are broken by it, so runs are reproducible).
+    id: u64,
+    filter: Filter,
+    /// Consecutive frames without a matched candidate.
+    missing: u32,
+    /// Frames with a matched candidate.
+    hits: u32,
+    /// Exponentially weighted sums of evidence and of weights: the track score is their ratio.
+    evidence: f64,
+    weight: f64,
+    /// Where the hypothesis stands still since `still` matched frames: image pixels, or pitch
+    /// metres when `anchor_on_pitch`.
+    anchor: [f64; 2],
+    anchor_on_pitch: bool,
+    still: u32,
+    /// Consecutive frames (with a match) in which it beat the primary.
+    better: u32,
+    /// The candidate matched in the current frame.
+    #[serde(skip)]
+    matched: Option<Candidate>,
+}
+
+impl Hypothesis {
+    fn score(&self) -> f64 {
+        if self.weight > 0.0 { self.evidence / self.weight } else { 0.0 }
+    }
+}
+
 /// Everything that carries over from one frame to the next.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct BallTrackerState {
     /// Frames processed so far.
     frame: u64,
-    /// The filter while the ball is followed (tracked or occluded).
-    filter: Option<Filter>,
-    /// Consecutive frames without a matched candidate.
-    missing: u32,
+    /// Hypotheses followed, in creation order.
+    hyps: Vec<Hypothesis>,
+    /// Id of the hypothesis reported as the ball.
+    primary: Option<u64>,
+    /// Next hypothesis id.
+    next_id: u64,
     /// Position of the last tracked frame.
     last: Option<[f32; 2]>,
-    /// The previous frame's unmatched candidates (for acquisition by pairs).
+    /// The previous frame's unmatched candidates (for new hypotheses by pairs).
     pending: Vec<Candidate>,
 }
 
@@ -104,8 +233,10 @@ struct SavedState {
 }
 
 /// The ball tracking stage (see the [module docs](self)): requires
-/// [`Artifact::BALL_CANDIDATES`], provides [`Artifact::BALL`]. Usable alone through
-/// [`BallTracker::update`].
+/// [`Artifact::BALL_CANDIDATES`], provides [`Artifact::BALL`], and runs after the stages that
+/// provide [`Artifact::HOMOGRAPHY`], [`Artifact::PLAYER_DETECTIONS`] and
+/// [`Artifact::PLAYER_TRACKS`] when the pipeline has them. Usable alone through
+/// [`BallTracker::update`] and [`BallTracker::update_with`].
 #[derive(Debug, Clone)]
 pub struct BallTracker {
     cfg: BallTrackingConfig,
@@ -146,9 +277,15 @@ impl BallTracker {
         self.state.frame
     }
 
-    /// Tracks one frame: takes its ball candidates and returns the ball, or `None` while no
-    /// ball has been found yet.
+    /// Tracks one frame knowing nothing but its ball candidates: returns the ball, or `None`
+    /// while no ball has been found yet.
     pub fn update(&mut self, candidates: &[Detection]) -> Option<BallObservation> {
+        self.update_with(candidates, &FrameContext::default())
+    }
+
+    /// Tracks one frame with what its record knows around the candidates (player boxes,
+    /// homography): returns the ball, or `None` while no ball has been found yet.
+    pub fn update_with(&mut self, candidates: &[Detection], ctx: &FrameContext) -> Option<BallObservation> {
         let (lo, hi) = (self.cfg.min_ball_radius as f64, self.cfg.max_ball_radius as f64);
         let mut cands: Vec<Candidate> = candidates
             .iter()
@@ -163,102 +300,275 @@ impl BallTracker {
                 let ok = c.x.is_finite() && c.y.is_finite() && d.score.is_finite() && c.r >= lo && c.r <= hi;
                 ok.then_some(c)
             })
+            .filter(|c| !ctx.players.iter().any(|p| in_head_region(p, c.x as f32, c.y as f32)))
+            .filter(|c| !ctx.homography.is_some_and(|h| on_pitch_marking(h, [c.x, c.y], c.r)))
             .collect();
         let st = &mut self.state;
         st.frame += 1;
         let frame = st.frame;
-        let mut out = None;
-
-        if let Some(filter) = &mut st.filter {
-            // Predict, then pick the best candidate in the gate.
-            match filter {
+        // Predict every hypothesis, then let each take the best candidate in its gate: the
+        // primary first, then the others by track score.
+        rank(&mut st.hyps, st.primary);
+        for h in &mut st.hyps {
+            match &mut h.filter {
                 Filter::Kalman(s) => self.kf.predict(s),
                 Filter::Particles(c) => self.pf.predict(c),
             }
+            let pred = position(&self.pf, &h.filter);
             let mut best: Option<(usize, f64)> = None;
             for (i, c) in cands.iter().enumerate() {
                 let ms = meas_std(c.r);
-                let d2 = match filter {
+                let d2 = match &h.filter {
                     Filter::Kalman(s) => self.kf.mahalanobis_sq(s, [c.x, c.y], ms),
                     Filter::Particles(p) => self.pf.mahalanobis_sq(p, [c.x, c.y], ms),
                 };
-                if d2 <= CHI2_2DOF_999 {
+                let near = (c.x - pred[0] as f64).hypot(c.y - pred[1] as f64) <= gate_cap(c.r.max(lo));
+                if d2 <= CHI2_2DOF_999 && near {
                     let cost = d2 - 2.0 * (c.score.max(1e-3) as f64).ln();
                     if best.is_none_or(|(_, b)| cost < b) {
                         best = Some((i, cost));
                     }
                 }
             }
+            h.matched = None;
             if let Some((i, _)) = best {
                 let c = cands.remove(i);
                 let ms = meas_std(c.r);
-                match filter {
+                match &mut h.filter {
                     Filter::Kalman(s) => self.kf.update(s, [c.x, c.y], ms),
                     Filter::Particles(p) => self.pf.update(p, [c.x, c.y], ms),
                 }
-                st.missing = 0;
-                let [x, y] = position(&self.pf, filter);
-                st.last = Some([x, y]);
-                out = Some(observation(x, y, BallState::Tracked, c));
+                h.missing = 0;
+                h.hits += 1;
+                h.matched = Some(c);
+                observe(h, &c, ctx.homography);
             } else {
-                st.missing += 1;
-                if st.missing <= self.cfg.max_missing_frames {
-                    let [x, y] = position(&self.pf, filter);
-                    out = Some(BallObservation {
+                h.missing += 1;
+            }
+        }
+        let max_missing = self.cfg.max_missing_frames;
+        st.hyps.retain(|h| h.missing <= max_missing);
+        if st.primary.is_some_and(|id| !st.hyps.iter().any(|h| h.id == id)) {
+            st.primary = None;
+        }
+
+        // New hypotheses from pairs of unmatched candidates of this and the previous frame.
+        let mut fresh = Vec::new();
+        while let Some((prev, c, i)) = best_pair(&st.pending, &cands) {
+            cands.remove(i);
+            st.pending.retain(|p| *p != prev);
+            let id = st.next_id;
+            st.next_id += 1;
+            let mut h = start(&self.kf, &self.pf, self.cfg.tracking_method, id, frame, Some(prev), c);
+            h.hits = 2;
+            observe(&mut h, &prev, None);
+            h.still = 0;
+            observe(&mut h, &c, ctx.homography);
+            h.matched = Some(c);
+            fresh.push(h);
+        }
+        // With no ball, a confident single candidate starts one and is the ball at once.
+        if st.primary.is_none()
+            && fresh.is_empty()
+            && !st.hyps.iter().any(|h| h.hits >= 2)
+            && let Some(i) = best_single(&cands)
+        {
+            let c = cands.remove(i);
+            let id = st.next_id;
+            st.next_id += 1;
+            let mut h = start(&self.kf, &self.pf, self.cfg.tracking_method, id, frame, None, c);
+            h.hits = 1;
+            observe(&mut h, &c, ctx.homography);
+            h.matched = Some(c);
+            st.primary = Some(id);
+            fresh.push(h);
+        }
+        st.hyps.extend(fresh);
+
+        // The ball: the primary, or the best established hypothesis once it is gone.
+        if st.primary.is_none() {
+            st.primary = st
+                .hyps
+                .iter()
+                .filter(|h| h.hits >= 2 && h.matched.is_some() && h.score() >= ADOPT_SCORE)
+                .max_by(|a, b| a.score().total_cmp(&b.score()).then(b.id.cmp(&a.id)))
+                .map(|h| h.id);
+        }
+        // A challenger consistently better than the primary takes over.
+        if let Some(p) = st.primary {
+            let primary_score = st.hyps.iter().find(|h| h.id == p).map_or(0.0, Hypothesis::score);
+            let mut winner: Option<u64> = None;
+            for h in st.hyps.iter_mut().filter(|h| h.id != p) {
+                if h.matched.is_some() {
+                    if h.score() > primary_score + SWITCH_MARGIN {
+                        h.better += 1;
+                    } else {
+                        h.better = 0;
+                    }
+                }
+                if h.better >= SWITCH_FRAMES && h.hits >= SWITCH_FRAMES {
+                    winner = Some(winner.map_or(h.id, |w| w.min(h.id)));
+                }
+            }
+            if let Some(w) = winner {
+                st.primary = Some(w);
+                for h in &mut st.hyps {
+                    h.better = 0;
+                }
+            }
+        }
+        // Keep the primary and the best others.
+        if st.hyps.len() > MAX_HYPOTHESES {
+            rank(&mut st.hyps, st.primary);
+            st.hyps.truncate(MAX_HYPOTHESES);
+        }
+        st.hyps.sort_by_key(|h| h.id);
+        st.pending = cands;
+
+        match st.primary.and_then(|p| st.hyps.iter().find(|h| h.id == p)) {
+            Some(h) => {
+                let [x, y] = position(&self.pf, &h.filter);
+                Some(match h.matched {
+                    Some(c) => {
+                        st.last = Some([x, y]);
+                        BallObservation {
+                            x,
+                            y,
+                            state: BallState::Tracked,
+                            interpolated: false,
+                            score: c.score,
+                            measured: Some([c.x as f32, c.y as f32]),
+                        }
+                    }
+                    None => BallObservation {
                         x,
                         y,
                         state: BallState::Occluded,
                         interpolated: false,
                         score: 0.0,
                         measured: None,
-                    });
-                } else {
-                    st.filter = None;
-                }
+                    },
+                })
             }
+            None => st.last.map(|[x, y]| BallObservation {
+                x,
+                y,
+                state: BallState::Lost,
+                interpolated: false,
+                score: 0.0,
+                measured: None,
+            }),
         }
-
-        if st.filter.is_none() {
-            if let Some((prev, c, i)) = acquire(&st.pending, &cands) {
-                let ms = meas_std(c.r);
-                let filter = match self.cfg.tracking_method {
-                    BallTrackingMethod::Kalman => Filter::Kalman(match prev {
-                        Some(p) => self.kf.initiate_two([p.x, p.y], [c.x, c.y], ms),
-                        None => self.kf.initiate([c.x, c.y], ms),
-                    }),
-                    BallTrackingMethod::ParticleFilter => {
-                        let (v, vs) = match prev {
-                            Some(p) => ([c.x - p.x, c.y - p.y], (2.0f64).sqrt() * ms + ACCEL_STD),
-                            None => ([0.0, 0.0], INITIAL_VELOCITY_STD),
-                        };
-                        let seed = SEED ^ frame.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                        Filter::Particles(self.pf.initiate([c.x, c.y], v, ms, vs, seed))
-                    }
-                };
-                cands.remove(i);
-                let [x, y] = position(&self.pf, &filter);
-                st.filter = Some(filter);
-                st.missing = 0;
-                st.last = Some([x, y]);
-                out = Some(observation(x, y, BallState::Tracked, c));
-            } else if let Some([x, y]) = st.last {
-                out = Some(BallObservation {
-                    x,
-                    y,
-                    state: BallState::Lost,
-                    interpolated: false,
-                    score: 0.0,
-                    measured: None,
-                });
-            }
-        }
-        st.pending = cands;
-        out
     }
 }
 
-fn observation(x: f32, y: f32, state: BallState, c: Candidate) -> BallObservation {
-    BallObservation { x, y, state, interpolated: false, score: c.score, measured: Some([c.x as f32, c.y as f32]) }
+/// A hypothesis started at candidate `c` (with `prev`, its partner of the previous frame,
+/// giving the velocity).
+fn start(
+    kf: &PointKalmanFilter,
+    pf: &ParticleFilter,
+    method: BallTrackingMethod,
+    id: u64,
+    frame: u64,
+    prev: Option<Candidate>,
+    c: Candidate,
+) -> Hypothesis {
+    let ms = meas_std(c.r);
+    let filter = match method {
+        BallTrackingMethod::Kalman => Filter::Kalman(match prev {
+            Some(p) => kf.initiate_two([p.x, p.y], [c.x, c.y], ms),
+            None => kf.initiate([c.x, c.y], ms),
+        }),
+        BallTrackingMethod::ParticleFilter => {
+            let (v, vs) = match prev {
+                Some(p) => ([c.x - p.x, c.y - p.y], (2.0f64).sqrt() * ms + ACCEL_STD),
+                None => ([0.0, 0.0], INITIAL_VELOCITY_STD),
+            };
+            let seed = SEED ^ frame.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ id.wrapping_mul(0xD1B5_4A32_D192_ED03);
+            Filter::Particles(pf.initiate([c.x, c.y], v, ms, vs, seed))
+        }
+    };
+    Hypothesis {
+        id,
+        filter,
+        missing: 0,
+        hits: 0,
+        evidence: 0.0,
+        weight: 0.0,
+        anchor: [c.x, c.y],
+        anchor_on_pitch: false,
+        still: 0,
+        better: 0,
+        matched: None,
+    }
+}
+
+/// Orders hypotheses by precedence: the primary, then by track score (ties by id).
+fn rank(hyps: &mut [Hypothesis], primary: Option<u64>) {
+    hyps.sort_by(|a, b| {
+        (Some(b.id) == primary)
+            .cmp(&(Some(a.id) == primary))
+            .then(b.score().total_cmp(&a.score()))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+/// The gate's largest radius in pixels for a candidate of radius `r`.
+fn gate_cap(r: f64) -> f64 {
+    GATE_CAP_RADII * r.max(1.0)
+}
+
+/// Adds a matched candidate to a hypothesis's stillness count and track score.
+fn observe(h: &mut Hypothesis, c: &Candidate, homography: Option<&[[f64; 3]; 3]>) {
+    // Stillness is measured on the pitch when the frame is calibrated (a camera pan moves
+    // everything in the image), else in the image.
+    let here = homography.and_then(|m| apply_homography(m, c.x, c.y));
+    let (p, on_pitch, tol) = match here {
+        Some(p) => (p, true, STILL_M),
+        None => ([c.x, c.y], false, STILL_PX),
+    };
+    if on_pitch == h.anchor_on_pitch && (p[0] - h.anchor[0]).hypot(p[1] - h.anchor[1]) <= tol {
+        h.still += 1;
+    } else {
+        h.anchor = p;
+        h.anchor_on_pitch = on_pitch;
+        h.still = 0;
+    }
+    let off_pitch =
+        on_pitch && (p[0].abs() > PITCH[0] / 2.0 + OFF_PITCH_M || p[1].abs() > PITCH[1] / 2.0 + OFF_PITCH_M);
+    let factor = if off_pitch { OFF_PITCH_FACTOR } else { 1.0 };
+    h.evidence = SCORE_DECAY * h.evidence + factor * evidence(c.score, h.still);
+    h.weight = SCORE_DECAY * h.weight + 1.0;
+}
+
+/// The evidence a matched candidate of `score` gives a hypothesis that has stood still for
+/// `still` frames: long-still things are pitch marks, graphics or a dead ball.
+pub fn evidence(score: f32, still: u32) -> f64 {
+    let s = score.clamp(0.0, 1.0) as f64;
+    if still >= STILL_FRAMES { s * STILL_FACTOR } else { s }
+}
+
+/// Whether (x, y) lies in the head region of a player box: its top [`HEAD_FRACTION`].
+pub fn in_head_region(p: &BBox, x: f32, y: f32) -> bool {
+    let (cx, half) = (p.x + p.w / 2.0, HEAD_WIDTH * p.w / 2.0);
+    (x - cx).abs() <= half && y >= p.y && y <= p.y + HEAD_FRACTION * p.h
+}
+
+/// Whether a candidate centred at pixel `c` with radius `r` pixels lies on a pitch marking,
+/// through the image → pitch homography `h` (see the [module docs](self)).
+pub fn on_pitch_marking(h: &[[f64; 3]; 3], c: [f64; 2], r: f64) -> bool {
+    let Some(p) = apply_homography(h, c[0], c[1]) else { return false };
+    if !(p[0].is_finite() && p[1].is_finite()) {
+        return false;
+    }
+    // The candidate's radius on the pitch, measured along the image's vertical (where the
+    // perspective foreshortens most, so the larger of the two).
+    let r_m = [[0.0, r], [r, 0.0]]
+        .iter()
+        .filter_map(|d| apply_homography(h, c[0] + d[0], c[1] + d[1]))
+        .map(|q| (q[0] - p[0]).hypot(q[1] - p[1]))
+        .fold(0.0, f64::max);
+    pitch::distance_to_markings(p, PITCH[0], PITCH[1]) <= MARK_MARGIN_M + r_m.min(MARK_MAX_RADIUS_M)
 }
 
 fn position(pf: &ParticleFilter, f: &Filter) -> [f32; 2] {
@@ -271,29 +581,42 @@ fn position(pf: &ParticleFilter, f: &Filter) -> [f32; 2] {
     }
 }
 
-/// The candidate that (re)acquires the ball, with its partner of the previous frame when
-/// acquired by a pair, and its index in `cands`. Pairs come first (highest score sum), then
-/// the highest single score at or above [`ACQUIRE_SCORE`].
-fn acquire(pending: &[Candidate], cands: &[Candidate]) -> Option<(Option<Candidate>, Candidate, usize)> {
-    let mut best: Option<(Option<Candidate>, Candidate, usize, f32)> = None;
+/// The pair (previous frame's candidate, this frame's candidate and its index in `cands`)
+/// with the highest score sum among those at most [`PAIR_MAX_DISTANCE`] apart.
+fn best_pair(pending: &[Candidate], cands: &[Candidate]) -> Option<(Candidate, Candidate, usize)> {
+    let mut best: Option<(Candidate, Candidate, usize, f32)> = None;
     for (i, c) in cands.iter().enumerate() {
         for p in pending {
             if (c.x - p.x).hypot(c.y - p.y) <= PAIR_MAX_DISTANCE {
                 let s = c.score + p.score;
-                if best.as_ref().is_none_or(|b| b.0.is_none() || s > b.3) {
-                    best = Some((Some(*p), *c, i, s));
+                if best.as_ref().is_none_or(|b| s > b.3) {
+                    best = Some((*p, *c, i, s));
                 }
             }
         }
     }
-    if best.is_none() {
-        for (i, c) in cands.iter().enumerate() {
-            if c.score >= ACQUIRE_SCORE && best.as_ref().is_none_or(|b| c.score > b.3) {
-                best = Some((None, *c, i, c.score));
-            }
+    best.map(|(p, c, i, _)| (p, c, i))
+}
+
+/// The index of the best single candidate with a score of at least [`ACQUIRE_SCORE`].
+fn best_single(cands: &[Candidate]) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, c) in cands.iter().enumerate() {
+        if c.score >= ACQUIRE_SCORE && best.is_none_or(|b| c.score > b.1) {
+            best = Some((i, c.score));
         }
     }
-    best.map(|(p, c, i, _)| (p, c, i))
+    best.map(|b| b.0)
+}
+
+/// Player boxes a record knows about: tracks (which carry predicted boxes through missed
+/// detections), else detections.
+fn player_boxes(r: &FrameRecord) -> Vec<BBox> {
+    match (&r.tracks, &r.players) {
+        (Some(t), _) => t.iter().map(|t| t.bbox).collect(),
+        (None, Some(p)) => p.iter().map(|d| d.bbox).collect(),
+        (None, None) => Vec::new(),
+    }
 }
 
 impl Stage for BallTracker {
@@ -308,6 +631,10 @@ impl Stage for BallTracker {
     fn provides(&self) -> Vec<Artifact> {
         vec![Artifact::BALL]
     }
+
+    fn after(&self) -> Vec<Artifact> {
+        vec![Artifact::HOMOGRAPHY, Artifact::PLAYER_DETECTIONS, Artifact::PLAYER_TRACKS]
+    }
 }
 
 impl StreamStage for BallTracker {
@@ -317,7 +644,11 @@ impl StreamStage for BallTracker {
             r.ball_candidates.is_some()
         })?;
         for item in &mut batch.items {
-            item.record.ball = self.update(item.record.ball_candidates.as_deref().unwrap_or_default());
+            let r = &item.record;
+            let players = player_boxes(r);
+            let ctx = FrameContext { players: &players, homography: r.homography.as_ref() };
+            let ball = self.update_with(r.ball_candidates.as_deref().unwrap_or_default(), &ctx);
+            item.record.ball = ball;
         }
         Ok(())
     }
@@ -341,6 +672,9 @@ impl StreamStage for BallTracker {
         Ok(())
     }
 }
+/// Measurement noise (pixels) with which the smoother's forward pass gates its measurements:
+/// a measurement outside the 99.9 % gate starts a new segment.
+const SMOOTH_GATE_STD: f64 = 3.0;
 
 /// The ball smoothing stage (see the [module docs](self)): requires [`Artifact::BALL`] and
 /// rewrites it in place; provides the marker artifact `"ball_smoothed"`
@@ -375,17 +709,29 @@ impl BallSmoothing {
             let seg = &mut balls[start..t];
             let Some(first) = seg.iter().position(|b| b.is_some_and(|b| b.measured.is_some())) else { continue };
             let last = seg.iter().rposition(|b| b.is_some_and(|b| b.measured.is_some())).expect("first exists");
-            self.smooth_segment(&mut seg[first..=last]);
+            let mut rest = &mut seg[first..=last];
+            // Split where the motion model cannot reach the next measurement.
+            while !rest.is_empty() {
+                let end = self.smooth_segment(rest);
+                let next = rest[end..].iter().position(|b| b.is_some_and(|b| b.measured.is_some()));
+                rest = match next {
+                    Some(k) => &mut rest[end + k..],
+                    None => break,
+                };
+            }
         }
     }
 
-    /// Forward Kalman pass and RTS over frames from one measured frame to another.
-    fn smooth_segment(&self, seg: &mut [Option<BallObservation>]) {
+    /// Forward Kalman pass and RTS over frames from one measured frame up to the last measured
+    /// frame before a measurement outside the gate (or the end); returns the number of frames
+    /// smoothed.
+    fn smooth_segment(&self, seg: &mut [Option<BallObservation>]) -> usize {
         // The smoother has no candidate sizes: 1 px measurement noise (the tracker's floor).
         let ms = meas_std(0.0);
         let (mut pred, mut filt) = (Vec::with_capacity(seg.len()), Vec::with_capacity(seg.len()));
         let mut s: Option<PointState> = None;
-        for b in seg.iter() {
+        let mut last_measured = 0;
+        for (k, b) in seg.iter().enumerate() {
             let z = b.and_then(|b| b.measured).map(|m| [m[0] as f64, m[1] as f64]);
             match (&mut s, z) {
                 (None, Some(z)) => {
@@ -396,6 +742,12 @@ impl BallSmoothing {
                 }
                 (Some(st), z) => {
                     self.kf.predict(st);
+                    if let Some(z) = z {
+                        if self.kf.mahalanobis_sq(st, z, SMOOTH_GATE_STD) > CHI2_2DOF_999 {
+                            break;
+                        }
+                        last_measured = k;
+                    }
                     pred.push(st.clone());
                     if let Some(z) = z {
                         self.kf.update(st, z, ms);
@@ -405,7 +757,8 @@ impl BallSmoothing {
                 (None, None) => unreachable!("segments start with a measured frame"),
             }
         }
-        let smoothed = self.kf.rts_smooth(&pred, &filt);
+        let n = last_measured + 1;
+        let smoothed = self.kf.rts_smooth(&pred[..n], &filt[..n]);
         for (b, s) in seg.iter_mut().zip(&smoothed) {
             if let Some(b) = b {
                 b.x = s.mean[0] as f32;
@@ -413,6 +766,7 @@ impl BallSmoothing {
                 b.interpolated = b.measured.is_none();
             }
         }
+        n
     }
 }
 
@@ -572,6 +926,216 @@ mod tests {
         let other =
             rmp_serde::to_vec(&SavedState { version: STATE_VERSION + 1, state: BallTrackerState::default() }).unwrap();
         assert!(tr.load_state(&other).unwrap_err().to_string().contains("version"));
+    }
+
+    /// A ball moving right at 4 px/frame from (100, 300), score 0.7, radius 3.
+    fn ball_at(t: usize) -> Detection {
+        cand(100.0 + 4.0 * t as f32, 300.0, 3.0, 0.7)
+    }
+
+    fn both_methods() -> [BallTrackingMethod; 2] {
+        [BallTrackingMethod::Kalman, BallTrackingMethod::ParticleFilter]
+    }
+
+    #[test]
+    fn the_gate_is_capped_after_a_long_occlusion() {
+        for method in both_methods() {
+            let cfg = BallTrackingConfig { max_missing_frames: 100, ..cfg(method) };
+            let mut tr = BallTracker::new(&cfg).unwrap();
+            for t in 0..20 {
+                tr.update(&[ball_at(t)]);
+            }
+            for _ in 0..60 {
+                assert_eq!(tr.update(&[]).unwrap().state, BallState::Occluded);
+            }
+            // 60 unseen frames: the predicted position's spread is ~400 px, so a candidate
+            // 300 px from the prediction is inside the χ² gate; the cap (25 radii = 75 px) keeps
+            // it out.
+            let pred = tr.update(&[]).unwrap();
+            let far = cand(pred.x + 4.0 + 300.0, pred.y, 3.0, 0.6);
+            let b = tr.update(&[far]).unwrap();
+            assert_eq!(b.state, BallState::Occluded, "{method:?}: {b:?}");
+            // One within the cap is taken.
+            let near = cand(b.x + 4.0 + 50.0, b.y, 3.0, 0.6);
+            let b = tr.update(&[near]).unwrap();
+            assert_eq!(b.state, BallState::Tracked, "{method:?}: {b:?}");
+            assert_eq!(gate_cap(3.0), 75.0);
+        }
+    }
+
+    #[test]
+    fn a_consistently_better_candidate_takes_over_and_a_flash_does_not() {
+        for method in both_methods() {
+            let mut tr = BallTracker::new(&cfg(method)).unwrap();
+            // A "head" (score 0.55, walking) is all there is for 20 frames: it is the ball.
+            let head = |t: usize| cand(800.0 + t as f32, 500.0, 3.0, 0.55);
+            for t in 0..20 {
+                tr.update(&[head(t)]);
+            }
+            // A better candidate for two frames only, far away: nothing changes.
+            for t in 20..22 {
+                let b = tr.update(&[head(t), cand(300.0, 200.0 + 3.0 * t as f32, 3.0, 0.95)]).unwrap();
+                assert!((b.x - 800.0 - t as f32).abs() < 2.0, "{method:?} frame {t}: {b:?}");
+            }
+            // The real ball (score 0.8) appears and stays: after SWITCH_FRAMES frames in which it
+            // was the better track, it is the ball; never before its second frame.
+            let ball = |t: usize| cand(100.0 + 5.0 * t as f32, 300.0, 3.0, 0.8);
+            let mut switched = None;
+            for t in 22..40 {
+                let b = tr.update(&[head(t), ball(t)]).unwrap();
+                let on_ball = (b.x - ball(t).bbox.x - 3.0).abs() < 2.0;
+                if on_ball && switched.is_none() {
+                    switched = Some(t);
+                }
+                if switched.is_some() {
+                    assert!(on_ball && b.state == BallState::Tracked, "{method:?} frame {t}: {b:?}");
+                }
+            }
+            // Paired at frame 23 (2 matched frames), better from then on: the 5th better frame
+            // is frame 27 (the particle cloud started from the pair may miss the ball's third
+            // frame, which costs one frame).
+            let expected = 22 + 1 + SWITCH_FRAMES as usize - 1;
+            match method {
+                BallTrackingMethod::Kalman => assert_eq!(switched, Some(expected)),
+                BallTrackingMethod::ParticleFilter => {
+                    assert!(switched.is_some_and(|t| t == expected || t == expected + 1), "{switched:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn candidates_on_heads_are_dropped() {
+        let player = BBox::new(500.0, 200.0, 40.0, 100.0);
+        // Head region: the top 15 px of the box, its middle 20 px across.
+        assert!(in_head_region(&player, 520.0, 210.0) && in_head_region(&player, 510.0, 215.0));
+        assert!(!in_head_region(&player, 520.0, 216.0) && !in_head_region(&player, 509.0, 210.0));
+        assert!(!in_head_region(&player, 520.0, 199.0) && !in_head_region(&player, 531.0, 205.0));
+        for method in both_methods() {
+            let mut tr = BallTracker::new(&cfg(method)).unwrap();
+            let players = [player];
+            let ctx = FrameContext { players: &players, homography: None };
+            for t in 0..10 {
+                // A confident "head" and a weaker ball at the player's feet.
+                let b = tr
+                    .update_with(&[cand(520.0, 208.0, 3.0, 0.99), cand(400.0 + 5.0 * t as f32, 298.0, 3.0, 0.5)], &ctx)
+                    .map(|b| (b.x, b.y));
+                if t >= 1 {
+                    let (x, y) = b.unwrap();
+                    assert!((x - 400.0 - 5.0 * t as f32).abs() < 2.0 && (y - 298.0).abs() < 2.0, "{method:?} {t}");
+                }
+            }
+        }
+    }
+
+    /// Image → pitch for a camera looking straight down, 10 px per metre, the pitch's corner
+    /// (−52.5, −34) at pixel (0, 0).
+    const TOP_DOWN: [[f64; 3]; 3] = [[0.1, 0.0, -52.5], [0.0, 0.1, -34.0], [0.0, 0.0, 1.0]];
+
+    #[test]
+    fn candidates_on_pitch_markings_are_dropped() {
+        let px = |x: f64, y: f64| [(x + 52.5) * 10.0, (y + 34.0) * 10.0];
+        // Radius 1 px = 0.1 m on the pitch: the margin is 0.15 + 0.1 m.
+        let on = |x: f64, y: f64| on_pitch_marking(&TOP_DOWN, px(x, y), 1.0);
+        assert!(on(41.5, 0.0) && on(-41.5, 0.2) && on(0.0, 0.0) && on(0.24, 10.0) && on(52.5, 30.0));
+        assert!(!on(41.5, 0.3) && !on(0.3, 10.0) && !on(20.0, 5.0) && !on(47.3, 5.0));
+        // Radius 5 px = 0.5 m: only 0.15 m of it counts.
+        assert!(on_pitch_marking(&TOP_DOWN, px(41.5, 0.29), 5.0));
+        assert!(!on_pitch_marking(&TOP_DOWN, px(41.5, 0.31), 5.0));
+        // A high-scoring penalty spot and a weaker ball rolling past it: the ball is followed.
+        for method in both_methods() {
+            let mut tr = BallTracker::new(&BallTrackingConfig { max_ball_radius: 10.0, ..cfg(method) }).unwrap();
+            let ctx = FrameContext { players: &[], homography: Some(&TOP_DOWN) };
+            let spot = px(41.5, 0.0);
+            for t in 0..30 {
+                // Clear of every marking (the penalty arc ends at y = ±7.3 m).
+                let ball = px(20.0 + 0.3 * t as f64, 10.0);
+                let cands =
+                    [cand(spot[0] as f32, spot[1] as f32, 2.0, 0.95), cand(ball[0] as f32, ball[1] as f32, 2.0, 0.5)];
+                let b = tr.update_with(&cands, &ctx);
+                if t >= 1 {
+                    let b = b.unwrap();
+                    assert!(
+                        (b.x as f64 - ball[0]).abs() < 2.0 && b.state == BallState::Tracked,
+                        "{method:?} {t}: {b:?}"
+                    );
+                }
+            }
+            // Without the homography the spot, the better candidate, is taken.
+            let mut tr = BallTracker::new(&BallTrackingConfig { max_ball_radius: 10.0, ..cfg(method) }).unwrap();
+            let b = tr.update(&[cand(spot[0] as f32, spot[1] as f32, 2.0, 0.95)]).unwrap();
+            assert!(b.state == BallState::Tracked && (b.x as f64 - spot[0]).hypot(b.y as f64 - spot[1]) < 0.1);
+        }
+    }
+
+    #[test]
+    fn a_long_still_candidate_loses_to_a_moving_one() {
+        assert_eq!(evidence(0.8, STILL_FRAMES - 1), 0.800000011920929);
+        assert_eq!(evidence(0.8, STILL_FRAMES), 0.800000011920929 * STILL_FACTOR);
+        for method in both_methods() {
+            let mut tr = BallTracker::new(&cfg(method)).unwrap();
+            // A mark (score 0.8, perfectly still in the image) and the ball (0.6, moving) from
+            // the first frame: the mark wins the start, then is suspect from frame 25 on.
+            let mut on_ball = Vec::new();
+            for t in 0..60 {
+                let b = tr.update(&[cand(700.0, 400.0, 3.0, 0.8), ball_at(t)]).unwrap();
+                on_ball.push((b.x - 100.0 - 4.0 * t as f32).abs() < 2.0);
+            }
+            let first = on_ball.iter().position(|&b| b).unwrap();
+            assert!(on_ball[..STILL_FRAMES as usize].iter().all(|&b| !b), "{method:?}: {on_ball:?}");
+            assert!(first <= STILL_FRAMES as usize + 2 * SWITCH_FRAMES as usize, "{method:?}: {first}");
+            assert!(on_ball[first..].iter().all(|&b| b), "{method:?}: {on_ball:?}");
+        }
+    }
+
+    #[test]
+    fn weak_or_off_pitch_tracks_are_not_adopted() {
+        for method in both_methods() {
+            // Pairs of candidates scoring 0.45 (a head's typical score): no ball.
+            let mut tr = BallTracker::new(&cfg(method)).unwrap();
+            for t in 0..10 {
+                assert_eq!(tr.update(&[cand(100.0 + 4.0 * t as f32, 300.0, 3.0, 0.45)]), None, "{method:?}");
+            }
+            // At 0.6 the next pair is the ball.
+            tr.update(&[cand(500.0, 300.0, 3.0, 0.6)]);
+            assert_eq!(tr.update(&[cand(504.0, 300.0, 3.0, 0.6)]).unwrap().state, BallState::Tracked);
+            // 0.6 on the pitch is the ball; 0.6 three metres beyond the touchline (evidence
+            // halved) is not.
+            let ctx = FrameContext { players: &[], homography: Some(&TOP_DOWN) };
+            let at = |y_m: f64, t: usize| cand((100.0 + 3.0 * t as f64) as f32, ((y_m + 34.0) * 10.0) as f32, 1.0, 0.6);
+            let mut on = BallTracker::new(&cfg(method)).unwrap();
+            let mut off = BallTracker::new(&cfg(method)).unwrap();
+            for t in 0..5 {
+                let a = on.update_with(&[at(5.0, t)], &ctx);
+                let b = off.update_with(&[at(37.0, t)], &ctx);
+                assert_eq!(a.is_some(), t >= 1, "{method:?}");
+                assert_eq!(b, None, "{method:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn smoothing_does_not_smear_a_jump_between_hypotheses() {
+        // Measured positions along a line, then (after a switch) 300 px away along another.
+        let obs = |x: f32, y: f32| {
+            Some(BallObservation {
+                x,
+                y,
+                state: BallState::Tracked,
+                interpolated: false,
+                score: 0.8,
+                measured: Some([x, y]),
+            })
+        };
+        let mut balls: Vec<Option<BallObservation>> = (0..20).map(|t| obs(100.0 + 3.0 * t as f32, 200.0)).collect();
+        balls.extend((20..40).map(|t| obs(460.0 + 3.0 * t as f32, 500.0)));
+        let before = balls.clone();
+        BallSmoothing::new().smooth(&mut balls);
+        for (t, (a, b)) in before.iter().zip(&balls).enumerate() {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            // Noise-free straight lines: the smoothed positions are the measurements.
+            assert!((a.x - b.x).abs() < 0.05 && (a.y - b.y).abs() < 0.05, "frame {t}: {a:?} -> {b:?}");
+        }
     }
 
     #[test]

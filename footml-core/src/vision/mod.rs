@@ -8,6 +8,7 @@
 //! * [`point_kalman`]: a constant-velocity point Kalman filter with gating and RTS smoothing.
 //! * [`nms`]: class-aware non-maximum suppression of detections.
 //! * [`particle`]: a deterministic, resumable particle filter for a point.
+//! * [`pitch`]: the pitch markings as geometry, distance of a point to the nearest marking.
 //! * [`homography`]: normalised DLT and RANSAC homographies from point correspondences.
 //! * [`colour`]: sRGB ↔ CIELAB and ΔE colour distances.
 
@@ -18,6 +19,7 @@ pub mod homography;
 pub mod kalman;
 pub mod nms;
 pub mod particle;
+pub mod pitch;
 pub mod point_kalman;
 
 pub use assignment::{Assignment, LinearAssignment, linear_assignment};
