@@ -37,8 +37,10 @@ pub struct MatchReport {
     pub ball: Vec<BallFrame>,
     /// Teams (filled by team classification).
     pub teams: Vec<Team>,
-    /// Team in possession per frame, from frame 0 (filled by event detection; empty when
-    /// event detection did not run).
+    /// Team in possession per frame, from frame 0: the ball owner's team, kept while its ball
+    /// is loose for up to `max_loose_s` (filled by event detection; empty when event
+    /// detection did not run). `possession_phases` is the team possession as providers count
+    /// it.
     pub possession: Vec<Option<u32>>,
     /// Player track controlling the ball per frame, parallel to `possession` (`None` while
     /// the ball is loose, in flight or out; empty when event detection did not run).
