@@ -65,6 +65,11 @@ pub struct MatchReport {
     pub outputs: BTreeMap<String, String>,
     /// Match-level artifacts of user stages.
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// Per-frame artifacts of user streaming stages (each frame's `FrameRecord.extra`), by
+    /// artifact name: one row per frame that has the artifact, in frame order. Absent when no
+    /// stage wrote any (and from reports written before it was added).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub frame_extra: BTreeMap<String, Vec<FrameExtra>>,
     /// Pipeline events that could not be delivered to a sink.
     pub events_dropped: u64,
 }
@@ -167,6 +172,15 @@ pub struct TrackFrame {
     pub score: f32,
     /// Feet position on the pitch in metres, when the frame is calibrated.
     pub pitch: Option<[f64; 2]>,
+}
+
+/// One frame's value of a user stage's per-frame artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameExtra {
+    /// Frame index from 0.
+    pub frame: u64,
+    /// What the stage wrote for the frame.
+    pub value: serde_json::Value,
 }
 
 /// The ball in one frame.
@@ -301,6 +315,15 @@ impl MatchReport {
                 })
             })
             .collect();
+        let mut frame_extra: BTreeMap<String, Vec<FrameExtra>> = BTreeMap::new();
+        for rec in &data.frames {
+            for (name, value) in &rec.extra {
+                frame_extra
+                    .entry(name.clone())
+                    .or_default()
+                    .push(FrameExtra { frame: rec.index, value: value.clone() });
+            }
+        }
         MatchReport {
             schema_version: SCHEMA_VERSION,
             footml_version: crate::VERSION.to_string(),
@@ -330,6 +353,7 @@ impl MatchReport {
                 .filter(|(k, _)| k.as_str() != crate::stages::metrics::PhysicalMetrics::ARTIFACT)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            frame_extra,
             events_dropped: 0,
         }
     }

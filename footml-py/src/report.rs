@@ -234,6 +234,12 @@ impl PyReport {
     fn extra<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.section(py, &self.report.extra)
     }
+    /// Per-frame artifacts of user streaming stages, by artifact name: lists of
+    /// `{"frame": ..., "value": ...}` in frame order.
+    #[getter]
+    fn frame_extra<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.section(py, &self.report.frame_extra)
+    }
 
     /// The whole report as a dict (what `report.json` holds).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

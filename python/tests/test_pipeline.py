@@ -348,6 +348,11 @@ def test_python_stages_run_in_the_pipeline() -> None:
     assert len(counts) == 1000
     frames = report.tracks[:, 0].astype(int)
     np.testing.assert_array_equal(counts, np.bincount(frames, minlength=1000))
+    # The streaming stage's per-frame values reach the report too, frame by frame.
+    per_frame = report.frame_extra["track_count"]
+    assert [r["frame"] for r in per_frame] == list(range(1000))
+    assert [r["value"] for r in per_frame] == counts
+    assert footml.Report.from_json(report.to_json()).frame_extra == report.frame_extra
     assert counter.calls == 1000 // 16 + 1
     assert [s["name"] for s in report.stages] == ["detections_input", "player_tracking", "count_tracks", "histogram"]
 

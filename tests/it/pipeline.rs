@@ -575,6 +575,77 @@ fn user_stages_are_part_of_the_derived_pipeline_id() {
     assert_eq!(run_versioned(&config(""), &store, "1"), 0);
 }
 
+/// What streaming stages write per frame (`FrameRecord.extra`) is in the report, one row per
+/// frame that has it, and in report.json; frames without it have no row.
+#[test]
+fn per_frame_artifacts_of_user_stages_reach_the_report() {
+    struct EveryThird;
+    impl Stage for EveryThird {
+        fn name(&self) -> &str {
+            "every_third"
+        }
+        fn requires(&self) -> Vec<Artifact> {
+            vec![Artifact::PLAYER_TRACKS]
+        }
+        fn provides(&self) -> Vec<Artifact> {
+            vec![Artifact::custom("ids")]
+        }
+    }
+    impl StreamStage for EveryThird {
+        fn process(&mut self, batch: &mut FrameBatch, _: &StageContext) -> Result<()> {
+            for item in batch.items.iter_mut().filter(|i| i.record.index % 3 == 0) {
+                let ids: Vec<u64> = item.record.tracks.iter().flatten().map(|t| t.track_id).collect();
+                item.record.extra.insert("ids".into(), ids.into());
+            }
+            Ok(())
+        }
+        fn save_state(&self) -> Result<Vec<u8>> {
+            Ok(vec![])
+        }
+        fn load_state(&mut self, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let det = crate::common::fixture("det.txt");
+    let json = format!(
+        r#"{{"detections_path": {det:?}, "fps": 25, "frame_size": [1920, 1080], "output_dir": {:?}}}"#,
+        dir.path()
+    );
+    let config = footml::PipelineConfig::from_json(&json).unwrap();
+    let report = Pipeline::builder_from_config(&config)
+        .unwrap()
+        .stream_stage(EveryThird)
+        .stream_stage(Versioned("7"))
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let frames = report.video.frame_count.unwrap();
+    let version = &report.frame_extra["version"];
+    assert_eq!(version.len() as u64, frames);
+    assert!(version.iter().enumerate().all(|(i, r)| r.frame == i as u64 && r.value == "7"));
+    // Every third frame: the ids of the tracks the report has in that frame.
+    let ids = &report.frame_extra["ids"];
+    assert_eq!(ids.iter().map(|r| r.frame).collect::<Vec<_>>(), (0..frames).step_by(3).collect::<Vec<_>>());
+    for r in ids {
+        let want: Vec<u64> =
+            report.tracks.iter().filter(|t| t.frames.iter().any(|f| f.frame == r.frame)).map(|t| t.track_id).collect();
+        let mut got: Vec<u64> = serde_json::from_value(r.value.clone()).unwrap();
+        got.sort();
+        assert_eq!(got, want, "frame {}", r.frame);
+    }
+    assert!(ids.iter().any(|r| r.value.as_array().is_some_and(|a| a.len() >= 10)));
+    let written = footml::MatchReport::read_json(&dir.path().join("report.json")).unwrap();
+    assert_eq!(written.frame_extra, report.frame_extra);
+    // Without such stages the report has no `frame_extra` key.
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    assert!(text.contains("\"frame_extra\""));
+    let plain = Pipeline::from_config(&config).unwrap().run().unwrap();
+    assert!(plain.frame_extra.is_empty());
+    assert!(!std::fs::read_to_string(dir.path().join("report.json")).unwrap().contains("frame_extra"));
+}
+
 /// Runs the standard pipeline of `config` with `Versioned(version)`, returning how many
 /// checkpoints it saved.
 fn run_versioned(
