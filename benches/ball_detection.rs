@@ -7,7 +7,7 @@
 //! broken detector.
 //!
 //! ```text
-//! cargo bench -p footml-core --bench ball_detection
+//! cargo bench -p footml-core --no-default-features --bench ball_detection
 //! ```
 
 use std::hint::black_box;
@@ -15,7 +15,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use footml::RgbFrame;
 use footml::config::{BallDetectionConfig, BallTrackingConfig};
-use footml::stages::ball_detection::BallDetector;
+use footml::stages::ball_detection::{BallDetector, GrassModel};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -99,6 +99,13 @@ fn bench(c: &mut Criterion) {
     let ball = BallTrackingConfig { min_ball_radius: 5.0, max_ball_radius: 50.0, ..Default::default() };
     let mut det = BallDetector::new(&ball, &BallDetectionConfig::default()).unwrap();
     g.bench_function("1920x1080, radius 5..50 (step 2)", |b| b.iter(|| black_box(det.detect(black_box(&frame), &[]))));
+    // The same with the frame's grass model learned beforehand (as a pipeline shares it
+    // between stages through `FrameItem::grass`): the difference is the model's cost.
+    let grass = GrassModel::for_frame(&frame).unwrap();
+    assert_eq!(det.detect(&frame, &[]), det.detect_on_grass(&frame, &grass, &[]));
+    g.bench_function("1920x1080, radius 5..50 (step 2), grass model given", |b| {
+        b.iter(|| black_box(det.detect_on_grass(black_box(&frame), &grass, &[])))
+    });
     g.finish();
 }
 

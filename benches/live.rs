@@ -133,7 +133,7 @@ fn bench(c: &mut Criterion) {
             let ctx = StageContext::standalone("player_tracking", info.clone());
             for r in &frames {
                 let mut batch = FrameBatch::default();
-                batch.items.push(FrameItem { record: r.clone(), image: None });
+                batch.items.push(FrameItem::new(r.clone(), None));
                 tracker.process(&mut batch, &ctx).expect("track");
                 black_box(&batch);
             }

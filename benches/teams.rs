@@ -13,6 +13,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use footml::stages::ball_detection::GrassModel;
 use footml::stages::teams::{TeamClassification, TeamFeatures};
 use footml::vision::colour::{delta_e, srgb_to_lab};
 use footml::{
@@ -62,9 +63,11 @@ fn scene() -> (RgbFrame, Vec<TrackedBox>) {
 fn batch(frame: &Arc<RgbFrame>, tracks: &[TrackedBox], n: u64) -> FrameBatch {
     let mut b = FrameBatch::default();
     b.items = (0..n)
-        .map(|index| FrameItem {
-            record: FrameRecord { index, tracks: Some(tracks.to_vec()), ..Default::default() },
-            image: Some(frame.clone()),
+        .map(|index| {
+            FrameItem::new(
+                FrameRecord { index, tracks: Some(tracks.to_vec()), ..Default::default() },
+                Some(frame.clone()),
+            )
         })
         .collect();
     b
@@ -95,7 +98,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     // The boxes alone, without the per-frame grass model.
-    let grass = footml::stages::ball_detection::GrassModel::estimate(&frame, 12).unwrap();
+    let grass = GrassModel::for_frame(&frame).unwrap();
     g.bench_function("22_boxes_without_grass_model", |bch| {
         bch.iter(|| {
             for t in &tracks {
@@ -103,6 +106,37 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    g.finish();
+
+    // Ball detection and team features on the same frame, as the pipeline runs them: each
+    // learning the frame's grass model itself (as before `FrameItem::grass`: the ball
+    // detector's grid, and team features' own coarser one, width / 160), against the model
+    // learned once and shared. Same frame, same binary, side by side.
+    let ball = footml::config::BallTrackingConfig::default();
+    let mut det = footml::stages::ball_detection::BallDetector::new(&ball, &Default::default()).unwrap();
+    let boxes: Vec<BBox> = tracks.iter().map(|t| t.bbox).collect();
+    let shared = GrassModel::for_frame(&frame).unwrap();
+    let own = GrassModel::estimate(&frame, (frame.width / 160).max(4)).unwrap();
+    // Both ways find the same candidates and the same kits, or the comparison means nothing.
+    assert_eq!(det.detect(&frame, &boxes), det.detect_on_grass(&frame, &shared, &boxes));
+    assert_eq!(stage.samples_on_grass(&frame, &own, &boxes), stage.samples_on_grass(&frame, &shared, &boxes));
+    let mut g = c.benchmark_group("ball_and_team_features_1080p");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("grass_learned_per_stage", |bch| {
+        bch.iter(|| {
+            let candidates = det.detect(&frame, &boxes);
+            let grass = GrassModel::estimate(&frame, (frame.width / 160).max(4)).unwrap();
+            black_box((candidates, stage.samples_on_grass(&frame, &grass, &boxes)))
+        })
+    });
+    g.bench_function("grass_learned_once", |bch| {
+        bch.iter(|| {
+            let grass = GrassModel::for_frame(&frame).unwrap();
+            let candidates = det.detect_on_grass(&frame, &grass, &boxes);
+            black_box((candidates, stage.samples_on_grass(&frame, &grass, &boxes)))
+        })
+    });
+    g.bench_function("grass_model_alone", |bch| bch.iter(|| black_box(GrassModel::for_frame(&frame))));
     g.finish();
 
     // Classification of a 90-minute match's worth of samples: 22 tracks × 135 000 frames is

@@ -563,7 +563,7 @@ impl LiveSession {
         let index = self.next_index()?;
         let record = FrameRecord { index, time_s: timestamp_s, players, ball_candidates, ..Default::default() };
         let feed = self.feed.as_ref().expect("open sessions have a feed");
-        if feed.send(FrameItem { record, image }).is_err() {
+        if feed.send(FrameItem::new(record, image)).is_err() {
             return Err(self.engine_ended());
         }
         let Ok(record) = self.results.recv() else {

@@ -1,9 +1,11 @@
 //! The data that flows through a pipeline: frames, per-frame records and match data.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use serde::{Deserialize, Serialize};
+
+use crate::stages::ball_detection::GrassModel;
 
 /// An axis-aligned box in pixels: top-left corner, width and height.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -209,12 +211,49 @@ impl RgbFrame {
 
 /// A frame travelling through the streaming stages: its record and, while some stage still
 /// needs them, its pixels.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FrameItem {
     /// What stages have produced for this frame.
     pub record: FrameRecord,
     /// The pixels (`None` for detections input, or once no later stage needs them).
     pub image: Option<Arc<RgbFrame>>,
+    /// The grass model learned from `image` by the first stage that asked ([`FrameItem::grass`]),
+    /// with the image it was learned from: ball detection, team features and player
+    /// appearance all mask grass, and learning it once per frame instead of once per stage
+    /// saves its cost (mostly the colour lookup table) twice. The `Weak` keeps no pixels alive
+    /// once `image` is dropped, and tells a model of a replaced image from a current one.
+    grass: Option<(Weak<RgbFrame>, Option<Arc<GrassModel>>)>,
+}
+
+impl FrameItem {
+    /// A frame's record with its pixels (or `None`).
+    pub fn new(record: FrameRecord, image: Option<Arc<RgbFrame>>) -> Self {
+        FrameItem { record, image, grass: None }
+    }
+
+    /// The grass model of this frame's pixels ([`GrassModel::for_frame`]), learned on the first
+    /// call and shared by later stages; `None` without pixels or when the frame shows no
+    /// dominant grass (a close-up, a replay transition).
+    pub fn grass(&mut self) -> Option<Arc<GrassModel>> {
+        let Some(image) = &self.image else {
+            self.grass = None;
+            return None;
+        };
+        match &self.grass {
+            Some((learned_from, model)) if std::ptr::eq(learned_from.as_ptr(), Arc::as_ptr(image)) => model.clone(),
+            _ => {
+                let model = GrassModel::for_frame(image).map(Arc::new);
+                self.grass = Some((Arc::downgrade(image), model.clone()));
+                model
+            }
+        }
+    }
+
+    /// Drops the pixels, and what was learned from them.
+    pub fn drop_pixels(&mut self) {
+        self.image = None;
+        self.grass = None;
+    }
 }
 
 /// A batch of consecutive frames. Batches never cross a checkpoint chunk boundary.

@@ -100,7 +100,7 @@ impl FrameSource for CountingSource {
             Arc::new(footml::RgbFrame { width: 64, height: 48, stride: 192, data: vec![self.next as u8; 192 * 48] })
         });
         self.next += 1;
-        Ok(Some(FrameItem { record, image }))
+        Ok(Some(FrameItem::new(record, image)))
     }
 }
 

@@ -554,7 +554,7 @@ fn run_source(
             }
         }
         if drop_pixels {
-            item.image = None;
+            item.drop_pixels();
         }
         let chunk = item.record.index / s.checkpoint_interval;
         if checkpointing && open_chunk.is_some_and(|c| c != chunk) {
@@ -646,7 +646,7 @@ fn run_stage(
         }
         if drop_pixels {
             for item in &mut batch.items {
-                item.image = None;
+                item.drop_pixels();
             }
         }
         let n = batch.items.len() as u64;

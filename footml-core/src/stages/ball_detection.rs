@@ -113,6 +113,15 @@ impl std::fmt::Debug for GrassModel {
 }
 
 impl GrassModel {
+    /// Learns the grass of `frame` from about 20,000 pixels (a grid at least 4 pixels apart),
+    /// plenty for a hue histogram whatever the frame size; `None` when the frame has no
+    /// dominant green. The one sampling every stage uses, so that a model learned by one stage
+    /// serves the others ([`crate::FrameItem::grass`]).
+    pub fn for_frame(frame: &RgbFrame) -> Option<GrassModel> {
+        let every = ((frame.width as f64 * frame.height as f64 / 20_000.0).sqrt() as u32).max(4);
+        Self::estimate(frame, every)
+    }
+
     /// Learns the grass of `frame` from a grid of pixels `every` pixels apart; `None` when the
     /// frame has no dominant green (not a view of the pitch).
     pub fn estimate(frame: &RgbFrame, every: u32) -> Option<GrassModel> {
@@ -332,11 +341,17 @@ impl BallDetector {
     /// The candidates of one frame, best first. `players` are boxes of people in the frame
     /// (detections or tracks), used to suppress candidates on bodies and to score sizes.
     pub fn detect(&mut self, frame: &RgbFrame, players: &[BBox]) -> Vec<BallCandidate> {
-        // About 20,000 samples are plenty for a hue histogram, whatever the frame size.
-        let every = ((frame.width as f64 * frame.height as f64 / 20_000.0).sqrt() as u32).max(self.step * 4);
-        let Some(grass) = GrassModel::estimate(frame, every) else { return Vec::new() };
-        let comps = self.components(frame, &grass);
-        let mut out: Vec<BallCandidate> = comps.iter().filter_map(|c| self.refine(frame, &grass, c, players)).collect();
+        match GrassModel::for_frame(frame) {
+            Some(grass) => self.detect_on_grass(frame, &grass, players),
+            None => Vec::new(),
+        }
+    }
+
+    /// As [`BallDetector::detect`], with the frame's grass model already learned (by
+    /// [`GrassModel::for_frame`], e.g. through [`crate::FrameItem::grass`]).
+    pub fn detect_on_grass(&mut self, frame: &RgbFrame, grass: &GrassModel, players: &[BBox]) -> Vec<BallCandidate> {
+        let comps = self.components(frame, grass);
+        let mut out: Vec<BallCandidate> = comps.iter().filter_map(|c| self.refine(frame, grass, c, players)).collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
         out.truncate(self.cfg.max_candidates);
         out
@@ -637,7 +652,10 @@ impl StreamStage for BallDetector {
                 return Err(Error::Cancelled);
             }
             let players = player_boxes(&item.record);
-            let found = self.detect(&image, &players);
+            let found = match item.grass() {
+                Some(grass) => self.detect_on_grass(&image, &grass, &players),
+                None => Vec::new(),
+            };
             item.record.ball_candidates = Some(found.iter().map(BallCandidate::detection).collect());
         }
         Ok(())
@@ -655,7 +673,7 @@ impl StreamStage for BallDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{FrameItem, VideoInfo};
+    use crate::types::{FrameItem, FrameRecord, VideoInfo};
     use std::sync::Arc;
 
     /// Deterministic noise in `-a..=a` from a pixel position.
@@ -861,6 +879,40 @@ mod tests {
         assert!(GrassModel::estimate(&c.0, 4).is_none());
     }
 
+    /// A frame's grass model is learned once, by the first stage that asks, and served to the
+    /// next; a replaced image gets its own model, and dropping the pixels drops the model.
+    #[test]
+    fn a_frame_item_learns_its_grass_once() {
+        let s = scene();
+        let image = Arc::new(s.frame.clone());
+        let mut item = FrameItem::new(FrameRecord::default(), Some(image.clone()));
+        let first = item.grass().unwrap();
+        assert_eq!(*first, GrassModel::for_frame(&s.frame).unwrap());
+        assert!(Arc::ptr_eq(&first, &item.grass().unwrap()), "learned twice");
+        // Stages run on clones of the item in other threads: the model goes with it.
+        let mut moved = item.clone();
+        assert!(Arc::ptr_eq(&first, &moved.grass().unwrap()));
+        // A new image (even with the same pixels) is learned afresh; one without grass has none.
+        moved.image = Some(Arc::new(s.frame.clone()));
+        assert!(!Arc::ptr_eq(&first, &moved.grass().unwrap()));
+        let mut c = Canvas::new(320, 180);
+        c.rect(0.0, 0.0, 320.0, 180.0, [90, 90, 200]);
+        moved.image = Some(Arc::new(c.0));
+        assert_eq!(moved.grass(), None);
+        item.drop_pixels();
+        assert!(item.image.is_none() && item.grass().is_none());
+        // The stage finds the same candidates through the shared model as on its own.
+        let mut det = detector();
+        let mut batch = FrameBatch {
+            items: vec![FrameItem::new(FrameRecord::default(), Some(image.clone()))],
+            ..Default::default()
+        };
+        batch.items[0].grass();
+        det.process(&mut batch, &StageContext::standalone(STAGE_NAME, VideoInfo::default())).unwrap();
+        let own: Vec<Detection> = det.detect(&image, &[]).iter().map(BallCandidate::detection).collect();
+        assert_eq!(batch.items[0].record.ball_candidates.as_ref(), Some(&own));
+    }
+
     #[test]
     fn finds_exactly_the_balls_with_players_known() {
         let s = scene();
@@ -974,9 +1026,8 @@ mod tests {
         let image = Arc::new(s.frame.clone());
         let players: Vec<Detection> =
             s.players.iter().map(|b| Detection { bbox: *b, score: 0.9, class_id: 0 }).collect();
-        let item = |i: u64, players: Option<Vec<Detection>>| FrameItem {
-            record: FrameRecord { index: i, players, ..Default::default() },
-            image: Some(image.clone()),
+        let item = |i: u64, players: Option<Vec<Detection>>| {
+            FrameItem::new(FrameRecord { index: i, players, ..Default::default() }, Some(image.clone()))
         };
         let mut batch = FrameBatch { items: vec![item(0, Some(players.clone()))], ..Default::default() };
         let ctx = StageContext::standalone(STAGE_NAME, VideoInfo::default());

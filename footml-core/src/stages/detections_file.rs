@@ -385,7 +385,7 @@ impl FrameSource for DetectionsFileSource {
             player_teams: self.teams.then_some(teams),
             ..Default::default()
         };
-        Ok(Some(FrameItem { record, image: None }))
+        Ok(Some(FrameItem::new(record, None)))
     }
 }
 
@@ -521,7 +521,7 @@ impl FrameSource for DetectionsArraySource {
             ball_candidates: self.ball.as_ref().map(|b| b.get(&index).cloned().unwrap_or_default()),
             ..Default::default()
         };
-        Ok(Some(FrameItem { record, image: None }))
+        Ok(Some(FrameItem::new(record, None)))
     }
 }
 
@@ -771,10 +771,7 @@ mod tests {
         assert_eq!(stage.provides(), vec![Artifact::PLAYER_DETECTIONS, Artifact::PLAYER_TEAMS]);
         let ctx = StageContext::standalone("player_detections_file", VideoInfo::default());
         let batch = |idx: &[u64]| FrameBatch {
-            items: idx
-                .iter()
-                .map(|&index| FrameItem { record: FrameRecord { index, ..Default::default() }, image: None })
-                .collect(),
+            items: idx.iter().map(|&index| FrameItem::new(FrameRecord { index, ..Default::default() }, None)).collect(),
             ..Default::default()
         };
         let summary = |b: &FrameBatch| -> Vec<(usize, Vec<Option<u32>>)> {

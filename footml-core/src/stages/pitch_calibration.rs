@@ -559,7 +559,7 @@ mod tests {
     }
 
     fn bare(n: u64) -> Vec<FrameItem> {
-        (0..n).map(|index| FrameItem { record: FrameRecord { index, ..Default::default() }, image: None }).collect()
+        (0..n).map(|index| FrameItem::new(FrameRecord { index, ..Default::default() }, None)).collect()
     }
 
     /// Image → pitch of a camera looking down at the pitch at an angle (perspective).
@@ -811,9 +811,8 @@ save("short", [const("S", np.zeros((1, 20, 3), np.float32)),
             let items = frames
                 .iter()
                 .enumerate()
-                .map(|(i, f)| FrameItem {
-                    record: FrameRecord { index: i as u64, ..Default::default() },
-                    image: Some(Arc::clone(f)),
+                .map(|(i, f)| {
+                    FrameItem::new(FrameRecord { index: i as u64, ..Default::default() }, Some(Arc::clone(f)))
                 })
                 .collect();
             let recs = run(&mut stage, items);
@@ -839,7 +838,7 @@ save("short", [const("S", np.zeros((1, 20, 3), np.float32)),
             let state = stage.save_state().unwrap();
             let mut resumed = PitchCalibration::from_config(&cfg).unwrap().unwrap();
             resumed.load_state(&state).unwrap();
-            let item = FrameItem { record: FrameRecord { index: 4, ..Default::default() }, image: Some(black) };
+            let item = FrameItem::new(FrameRecord { index: 4, ..Default::default() }, Some(black));
             let recs = run(&mut resumed, vec![item]);
             assert_eq!(recs[0].calibration, Some(Calibration::Reused { from_frame: 3 }));
         }

@@ -1066,7 +1066,7 @@ mod tests {
     }
 
     fn item(index: u64, players: Option<Vec<Detection>>) -> FrameItem {
-        FrameItem { record: FrameRecord { index, players, ..Default::default() }, image: None }
+        FrameItem::new(FrameRecord { index, players, ..Default::default() }, None)
     }
 
     #[test]

@@ -175,19 +175,29 @@ impl TeamFeatures {
     /// not kits on grass). Shared by [`TeamFeatures`] (tracked boxes) and [`PlayerAppearance`]
     /// (detections), so that both measure a kit the same way.
     pub fn frame_samples(&mut self, image: &RgbFrame, boxes: &[BBox]) -> Option<Vec<Option<TorsoSample>>> {
-        let grass = GrassModel::estimate(image, (image.width / 160).max(4))?;
+        let grass = GrassModel::for_frame(image)?;
+        Some(self.samples_on_grass(image, &grass, boxes))
+    }
+
+    /// As [`Self::frame_samples`], with the frame's grass model already learned (by
+    /// [`GrassModel::for_frame`], e.g. through [`crate::FrameItem::grass`]).
+    pub fn samples_on_grass(
+        &mut self,
+        image: &RgbFrame,
+        grass: &GrassModel,
+        boxes: &[BBox],
+    ) -> Vec<Option<TorsoSample>> {
         let mut nearer = Vec::new();
-        let samples = boxes
+        boxes
             .iter()
             .enumerate()
             .map(|(i, b)| {
                 let bottom = b.y + b.h;
                 nearer.clear();
                 nearer.extend(boxes.iter().enumerate().filter(|&(j, o)| j != i && o.y + o.h > bottom).map(|(_, o)| *o));
-                self.sample(image, Some(&grass), b, &nearer)
+                self.sample(image, Some(grass), b, &nearer)
             })
-            .collect();
-        Some(samples)
+            .collect()
     }
 }
 
@@ -216,9 +226,11 @@ impl StreamStage for TeamFeatures {
         let images = require_pixels(batch, self.name())?;
         require_in_batch(batch, "team_features", "player tracks", &Artifact::PLAYER_TRACKS, |r| r.tracks.is_some())?;
         for (item, image) in batch.items.iter_mut().zip(images) {
+            let grass = item.grass();
             let tracks = item.record.tracks.as_deref().unwrap_or_default();
             let boxes: Vec<BBox> = tracks.iter().map(|t| t.bbox).collect();
-            let samples = self.frame_samples(&image, &boxes).unwrap_or_default();
+            // A frame with no dominant grass is no view of the pitch: no samples.
+            let samples = grass.map(|g| self.samples_on_grass(&image, &g, &boxes)).unwrap_or_default();
             let kit = tracks
                 .iter()
                 .zip(samples)
@@ -276,12 +288,13 @@ impl StreamStage for PlayerAppearance {
     fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> Result<()> {
         let images = require_pixels(batch, self.name())?;
         for (item, image) in batch.items.iter_mut().zip(images) {
+            let grass = if item.record.players.is_some() { item.grass() } else { None };
             let Some(players) = item.record.players.as_deref() else {
                 item.record.player_appearance = None;
                 continue;
             };
             let boxes: Vec<BBox> = players.iter().map(|d| d.bbox).collect();
-            let looks = match self.features.frame_samples(&image, &boxes) {
+            let looks = match grass.map(|g| self.features.samples_on_grass(&image, &g, &boxes)) {
                 Some(samples) => {
                     samples.into_iter().map(|s| s.and_then(|(lab, n)| (n >= self.min_pixels).then_some(lab))).collect()
                 }
@@ -799,7 +812,7 @@ mod tests {
                 homography: calibrated.then(homography),
                 ..Default::default()
             };
-            items.push(FrameItem { record, image: Some(Arc::new(img)) });
+            items.push(FrameItem::new(record, Some(Arc::new(img))));
         }
         let mut batch = FrameBatch { items, ..Default::default() };
         let ctx = StageContext::standalone("team_features", VideoInfo::default());
@@ -911,11 +924,11 @@ mod tests {
     #[test]
     fn missing_inputs_and_bad_config_are_errors() {
         let ctx = StageContext::standalone("team_features", VideoInfo::default());
-        let no_pixels = FrameItem { record: FrameRecord { tracks: Some(vec![]), ..Default::default() }, image: None };
+        let no_pixels = FrameItem::new(FrameRecord { tracks: Some(vec![]), ..Default::default() }, None);
         let mut batch = FrameBatch { items: vec![no_pixels], ..Default::default() };
         let e = TeamFeatures::new().process(&mut batch, &ctx).unwrap_err();
         assert!(e.to_string().contains("has no pixels"), "{e}");
-        let no_tracks = FrameItem { record: FrameRecord::default(), image: Some(Arc::new(grass_frame(0))) };
+        let no_tracks = FrameItem::new(FrameRecord::default(), Some(Arc::new(grass_frame(0))));
         let mut batch = FrameBatch { items: vec![no_tracks], ..Default::default() };
         let e = TeamFeatures::new().process(&mut batch, &ctx).unwrap_err();
         assert!(e.to_string().contains("player_tracks"), "{e}");
@@ -960,9 +973,8 @@ mod tests {
         let img = Arc::new(img);
         let dets: Vec<Detection> =
             [back, front, alone, cut].iter().map(|&bbox| Detection { bbox, score: 0.9, class_id: 0 }).collect();
-        let item = |index, players: Option<Vec<Detection>>, image: Option<Arc<RgbFrame>>| FrameItem {
-            record: FrameRecord { index, players, ..Default::default() },
-            image,
+        let item = |index, players: Option<Vec<Detection>>, image: Option<Arc<RgbFrame>>| {
+            FrameItem::new(FrameRecord { index, players, ..Default::default() }, image)
         };
         let mut batch = FrameBatch {
             items: vec![item(0, Some(dets.clone()), Some(img.clone())), item(1, None, Some(img.clone()))],

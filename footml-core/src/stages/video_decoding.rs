@@ -680,10 +680,10 @@ impl VideoSource {
         }
         for k in first..=last {
             let time_s = if c.resample { c.tick_time(k) } else { p };
-            self.pending.push_back(FrameItem {
-                record: FrameRecord { index: k, time_s, ..Default::default() },
-                image: Some(Arc::clone(&image)),
-            });
+            self.pending.push_back(FrameItem::new(
+                FrameRecord { index: k, time_s, ..Default::default() },
+                Some(Arc::clone(&image)),
+            ));
         }
         Ok(())
     }

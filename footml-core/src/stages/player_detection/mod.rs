@@ -1340,10 +1340,8 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         assert_eq!(det.name(), "player_detection");
         assert_eq!(det.requires(), vec![Artifact::FRAMES]);
         assert_eq!(det.provides(), vec![Artifact::PLAYER_DETECTIONS]);
-        let item = |i: u64, f: RgbFrame| FrameItem {
-            record: FrameRecord { index: i, ..Default::default() },
-            image: Some(Arc::new(f)),
-        };
+        let item =
+            |i: u64, f: RgbFrame| FrameItem::new(FrameRecord { index: i, ..Default::default() }, Some(Arc::new(f)));
         let mut batch = FrameBatch {
             items: vec![item(0, solid(128, 64, [255, 0, 0], 0)), item(1, solid(128, 64, [0, 0, 0], 0))],
             ..Default::default()
@@ -1360,7 +1358,7 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
 
     fn frame_item(i: u64, f: RgbFrame) -> crate::types::FrameItem {
         use crate::types::{FrameItem, FrameRecord};
-        FrameItem { record: FrameRecord { index: i, ..Default::default() }, image: Some(Arc::new(f)) }
+        FrameItem::new(FrameRecord { index: i, ..Default::default() }, Some(Arc::new(f)))
     }
 
     #[test]
