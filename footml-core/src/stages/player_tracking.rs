@@ -65,6 +65,13 @@
 //! neither is one whose detection carries a user-given team (a detections file's team column,
 //! [`crate::FrameRecord::player_teams`]) other than the majority of the track's. Where either
 //! side has no kit colour (detections input, a hidden torso) the cost is the position alone.
+//! A player coming back through the edge of the picture is first seen in a box cut by the
+//! edge, which has no kit colour; while a lost track with a kit could be him, he is not
+//! re-identified by position alone there: his detection starts a tentative track that is
+//! neither confirmed nor reported while it stays at the edge without a kit, and once he
+//! shows his kit, step 3b re-identifies him. A tentative track that is confirmed is also
+//! checked against the lost tracks first (*late* re-identification) and takes over the best
+//! one it can be, id included, instead of getting a new id.
 //! Team classification itself runs after the match (it needs every track's samples), so the
 //! tracker compares kits directly instead of team labels: a different kit is a different team
 //! or role, whichever team it turns out to be.
@@ -528,34 +535,55 @@ impl PlayerTracker {
         //     by the distance between feet, within a radius that grows with the time lost.
         //     The track restarts at the detection: its coasted prediction is no guide after
         //     a long absence.
-        if homography.is_some() && cfg.reid_gate_m > 0.0 {
-            let rows: Vec<usize> = (0..st.tracks.len())
+        let reid_on = homography.is_some() && cfg.reid_gate_m > 0.0;
+        // The cost of giving lost track `t` back to a player whose feet are at `foot` and who
+        // looks like `c` (module docs); above 1 (infinite) when he cannot be that player.
+        let reid_cost = |t: &Track, foot: Option<[f64; 2]>, c: &Cue| -> f64 {
+            let (Some(last), Some(foot)) = (t.pitch, foot) else { return f64::INFINITY };
+            let lost_s = (frame - t.last_frame) as f64 / fps;
+            let radius =
+                (cfg.reid_gate_m + cfg.reid_max_speed_mps * lost_s).min(cfg.reid_max_radius_m.max(cfg.reid_gate_m));
+            let place = (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius;
+            if place > 1.0 || t.clashes(c, cfg.reid_kit_gate) {
+                return f64::INFINITY;
+            }
+            match (t.kit, c.kit) {
+                (Some(a), Some(b)) => {
+                    let kit = f64::from(delta_e(a, b) / cfg.reid_kit_gate);
+                    (1.0 - cfg.reid_kit_weight) * place + cfg.reid_kit_weight * kit
+                }
+                _ => place,
+            }
+        };
+        let reid_pool = |tracks: &[Track], matched: &[bool]| -> Vec<usize> {
+            (0..tracks.len())
                 .filter(|&i| {
-                    let t = &st.tracks[i];
+                    let t = &tracks[i];
                     !matched[i] && t.status == Status::Lost && t.out_of_view && t.pitch.is_some()
                 })
-                .collect();
+                .collect()
+        };
+        // A box touching the picture's edge has no kit colour (its torso cannot be located).
+        let at_edge = |b: &BBox| {
+            frame_size.is_some_and(|[w, h]| {
+                b.x < 1.0 || b.y < 1.0 || f64::from(b.x + b.w) > w - 1.0 || f64::from(b.y + b.h) > h - 1.0
+            })
+        };
+        if reid_on {
+            let rows = reid_pool(&st.tracks, &matched);
             let feet: Vec<Option<[f64; 2]>> = high.iter().map(|d| to_pitch(&d.bbox)).collect();
             let idx: Vec<usize> = (0..rows.len()).collect();
             let tracks = &st.tracks;
             for (r, di) in associate(solver, &idx, &mut high_left, 1.0, |r, di| {
                 let t = &tracks[rows[r]];
-                let (Some(last), Some(foot)) = (t.pitch, feet[di]) else { return f64::INFINITY };
-                let lost_s = (frame - t.last_frame) as f64 / fps;
-                let radius =
-                    (cfg.reid_gate_m + cfg.reid_max_speed_mps * lost_s).min(cfg.reid_max_radius_m.max(cfg.reid_gate_m));
-                let place = (last[0] - foot[0]).hypot(last[1] - foot[1]) / radius;
                 let c = cue(high_at[di]);
-                if place > 1.0 || t.clashes(&c, cfg.reid_kit_gate) {
+                // A player coming back in through the edge of the picture shows no kit yet:
+                // rather than decide by position alone, wait until he is in view (his new
+                // tentative track is checked again when it is confirmed, step 4).
+                if t.kit.is_some() && c.kit.is_none() && at_edge(&high[di].bbox) {
                     return f64::INFINITY;
                 }
-                match (t.kit, c.kit) {
-                    (Some(a), Some(b)) => {
-                        let kit = f64::from(delta_e(a, b) / cfg.reid_kit_gate);
-                        (1.0 - cfg.reid_kit_weight) * place + cfg.reid_kit_weight * kit
-                    }
-                    _ => place,
-                }
+                reid_cost(t, feet[di], &c)
             }) {
                 let ti = rows[r];
                 matched[ti] = true;
@@ -577,9 +605,44 @@ impl PlayerTracker {
             iou_cost(ti, &high_boxes[di], high[di].score, cfg.fuse_score)
         }) {
             matched[ti] = true;
-            let t = &mut st.tracks[ti];
-            apply(t, high[di], cue(high_at[di]));
-            if t.hits >= cfg.min_hits {
+            apply(&mut st.tracks[ti], high[di], cue(high_at[di]));
+            if st.tracks[ti].hits < cfg.min_hits {
+                continue;
+            }
+            // Late re-identification: a track about to be confirmed may be a player who came
+            // back into view and was not re-identified at once (no kit colour yet at the edge
+            // of the picture); the best lost track it can be takes it over, with its id.
+            let new = &st.tracks[ti];
+            let look = Cue { kit: new.kit, team: new.team() };
+            let foot = to_pitch(&high[di].bbox);
+            let candidates: Vec<(f64, usize)> = if reid_on {
+                reid_pool(&st.tracks, &matched)
+                    .into_iter()
+                    .map(|i| (reid_cost(&st.tracks[i], foot, &look), i))
+                    .filter(|(c, _)| *c <= 1.0)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            // Still at the edge with no kit seen, while a lost track with a kit could be him:
+            // not confirmed yet (nor reported), so that the kit decides once he is in view.
+            if new.kit.is_none()
+                && at_edge(&high[di].bbox)
+                && candidates.iter().any(|&(_, i)| st.tracks[i].kit.is_some())
+            {
+                continue;
+            }
+            let old = candidates.into_iter().min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            if let Some((_, oi)) = old {
+                let new = st.tracks[ti].clone();
+                let t = &mut st.tracks[oi];
+                t.status = Status::Tracked;
+                (t.kalman, t.hits, t.last_frame, t.score) = (new.kalman, new.hits, new.last_frame, new.score);
+                t.observe(look, cfg.reid_kit_momentum);
+                // The tentative track, unmatched, is dropped below.
+                (matched[oi], matched[ti]) = (true, false);
+            } else {
+                let t = &mut st.tracks[ti];
                 st.last_id += 1;
                 t.id = st.last_id;
                 t.status = Status::Tracked;
@@ -1305,7 +1368,10 @@ mod tests {
     /// Two players of different kits leave the picture in a pan, trade places while out of it
     /// (3 m apart) and come back: by position alone each track takes the other's player.
     /// Returns, per final track id, the pitch x (metres) of the player it ends on.
-    fn swap_while_away(kits: bool, teams: bool, cfg: &PlayerTrackingConfig) -> Vec<(u64, f64)> {
+    /// With `edges`, players are also detected while partly out of the picture (the box cut
+    /// at the edge), and such boxes have no kit colour, as [`crate::stages::teams::PlayerAppearance`]
+    /// gives none for them.
+    fn swap_while_away(kits: bool, teams: bool, edges: bool, cfg: &PlayerTrackingConfig) -> Vec<(u64, f64)> {
         let red = crate::vision::colour::srgb_to_lab([210, 25, 40]);
         let yellow = crate::vision::colour::srgb_to_lab([250, 215, 20]);
         let mut tr = PlayerTracker::new(cfg).unwrap();
@@ -1318,13 +1384,15 @@ mod tests {
             let mut dets = Vec::new();
             for (k, x) in xs.into_iter().enumerate() {
                 let u = 10.0 * x + o;
-                if u - 6.0 >= 0.0 && u + 6.0 <= 400.0 {
-                    let d = det((u - 6.0) as f32, 170.0, 12.0, 30.0, 0.9);
-                    dets.push((d, [red, yellow][k], k as u32));
+                let (x0, x1) = if edges { ((u - 6.0).max(0.0), (u + 6.0).min(400.0)) } else { (u - 6.0, u + 6.0) };
+                if x0 >= 0.0 && x1 <= 400.0 && x1 - x0 >= 4.0 {
+                    let d = det(x0 as f32, 170.0, (x1 - x0) as f32, 30.0, 0.9);
+                    let cut = x1 - x0 < 12.0;
+                    dets.push((d, (!cut).then_some([red, yellow][k]), k as u32));
                 }
             }
             let boxes: Vec<Detection> = dets.iter().map(|d| d.0).collect();
-            let looks: Vec<Option<[f32; 3]>> = dets.iter().map(|d| Some(d.1)).collect();
+            let looks: Vec<Option<[f32; 3]>> = dets.iter().map(|d| d.1).collect();
             let sides: Vec<Option<u32>> = dets.iter().map(|d| Some(d.2)).collect();
             let cues = DetectionCues { kits: kits.then_some(&looks[..]), teams: teams.then_some(&sides[..]) };
             last = tr.update_with_cues(&boxes, Some(&shifted([o, 0.0])), cues).unwrap();
@@ -1342,16 +1410,20 @@ mod tests {
         // Track 1 is red, who ends at x = 8 m; track 2 yellow, at 5 m.
         let right = [(1, 8.0), (2, 5.0)];
         let swapped = [(1, 5.0), (2, 8.0)];
-        let position_only = swap_while_away(false, false, &cfg);
-        assert!(close(&position_only, &swapped), "position alone swaps them: {position_only:?}");
-        let with_kits = swap_while_away(true, false, &cfg);
-        assert!(close(&with_kits, &right), "{with_kits:?}");
-        // A user-given team column does the same without pixels.
-        let with_teams = swap_while_away(false, true, &cfg);
-        assert!(close(&with_teams, &right), "{with_teams:?}");
-        // With the kit gate off, kits are not used.
-        let off = PlayerTrackingConfig { reid_kit_gate: 0.0, ..Default::default() };
-        assert!(close(&swap_while_away(true, false, &off), &swapped));
+        for edges in [false, true] {
+            let position_only = swap_while_away(false, false, edges, &cfg);
+            assert!(close(&position_only, &swapped), "position alone swaps them: {position_only:?}");
+            // With the players seen at the edge first, without a kit: the tracker waits for a
+            // look (re-identification when the new track is confirmed).
+            let with_kits = swap_while_away(true, false, edges, &cfg);
+            assert!(close(&with_kits, &right), "edges {edges}: {with_kits:?}");
+            // A user-given team column does the same without pixels.
+            let with_teams = swap_while_away(false, true, edges, &cfg);
+            assert!(close(&with_teams, &right), "edges {edges}: {with_teams:?}");
+            // With the kit gate off, kits are not used.
+            let off = PlayerTrackingConfig { reid_kit_gate: 0.0, ..Default::default() };
+            assert!(close(&swap_while_away(true, false, edges, &off), &swapped));
+        }
     }
 
     #[test]
