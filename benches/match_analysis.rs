@@ -12,11 +12,11 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use footml::analysis::{MatchEventKind, Role, TeamAssignment, TeamSource, TrackTeam};
+use footml::analysis::{MatchEventKind, Role, TeamAssignment, TrackTeam};
 use footml::config::{EventDetectionConfig, FormationAnalysisConfig};
 use footml::stages::events::EventDetection;
 use footml::stages::formations::{FormationAnalysis, TEMPLATES};
-use footml::{BBox, BallObservation, BallState, FrameRecord, MatchData, TrackedBox, VideoInfo};
+use footml::{BBox, BallObservation, FrameRecord, MatchData, TrackedBox, VideoInfo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -109,25 +109,13 @@ fn scene() -> MatchData {
                     })
                     .collect(),
             ),
-            ball: Some(BallObservation {
-                x: bx,
-                y: by,
-                state: BallState::Tracked,
-                interpolated: false,
-                score: 0.9,
-                measured: None,
-            }),
+            ball: Some(BallObservation::tracked(bx, by, 0.9)),
             homography: Some(H),
             ..Default::default()
         });
     }
-    let teams = TeamAssignment::from_tracks(people.iter().map(|(id, team, role, _)| TrackTeam {
-        track_id: *id,
-        team: *team,
-        role: *role,
-        confidence: 1.0,
-        source: TeamSource::User,
-    }));
+    let teams =
+        TeamAssignment::from_tracks(people.iter().map(|(id, team, role, _)| TrackTeam::user(*id, *team, *role)));
     MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, teams: Some(teams), ..Default::default() }
 }
 

@@ -52,6 +52,13 @@ pub struct TrackTeam {
     pub source: TeamSource,
 }
 
+impl TrackTeam {
+    /// A team (and role) the user gave for a track: full confidence, [`TeamSource::User`].
+    pub fn user(track_id: u64, team: Option<u32>, role: Role) -> Self {
+        TrackTeam { track_id, team, role, confidence: 1.0, source: TeamSource::User }
+    }
+}
+
 /// One team.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Team {
@@ -185,8 +192,7 @@ mod tests {
 
     #[test]
     fn assignment_from_tracks_sorts_and_groups() {
-        let entry =
-            |track_id, team, role| TrackTeam { track_id, team, role, confidence: 1.0, source: TeamSource::User };
+        let entry = TrackTeam::user;
         let a = TeamAssignment::from_tracks([
             entry(7, Some(1), Role::Player),
             entry(2, Some(0), Role::Goalkeeper),

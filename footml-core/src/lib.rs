@@ -61,6 +61,8 @@ pub mod report;
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 pub mod stages;
+#[cfg(test)]
+mod test_support;
 pub mod types;
 pub mod vision;
 #[cfg(feature = "viz")]

@@ -104,6 +104,16 @@ pub struct BallObservation {
 }
 
 impl BallObservation {
+    /// A ball a candidate of `score` was matched to at (x, y), not interpolated.
+    pub fn tracked(x: f32, y: f32, score: f32) -> Self {
+        BallObservation { x, y, state: BallState::Tracked, interpolated: false, score, measured: None }
+    }
+
+    /// No ball: lost (its position, the origin, is no position of the ball).
+    pub fn lost() -> Self {
+        BallObservation { x: 0.0, y: 0.0, state: BallState::Lost, interpolated: false, score: 0.0, measured: None }
+    }
+
     /// Whether the observation gives a position of the ball (tracked or occluded, not lost).
     pub fn has_position(&self) -> bool {
         self.state != BallState::Lost

@@ -32,33 +32,11 @@ use footml::config::{BallTrackingConfig, BallTrackingMethod};
 use footml::stages::ball_tracking::BallTracker;
 use footml::{BBox, BallState, Detection, Pipeline, PipelineConfig};
 
-use crate::common::fixture;
-
-struct Gt {
-    px: [f64; 2],
-    m: [f64; 2],
-    z: f64,
-}
-
-fn ground_truth() -> BTreeMap<u64, Gt> {
-    let text = std::fs::read_to_string(fixture("ball_gt.txt")).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Vec<f64> = l.split(',').map(|x| x.trim().parse().unwrap()).collect();
-            // Frames are numbered from 1 in the file, from 0 in the report.
-            (v[0] as u64 - 1, Gt { px: [v[1], v[2]], m: [v[3], v[4]], z: v[5] })
-        })
-        .collect()
-}
+use crate::common::{self, fixture, fixture_homography, read_ball_gt};
 
 /// The fixture's homography, read and applied here rather than through footml.
 fn to_pitch(u: f64, v: f64) -> [f64; 2] {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("homography.json")).unwrap()).unwrap();
-    let h: Vec<Vec<f64>> = serde_json::from_value(json["image_to_pitch"].clone()).unwrap();
-    let w = h[2][0] * u + h[2][1] * v + h[2][2];
-    [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w]
+    common::to_pitch(&fixture_homography(), u, v)
 }
 
 struct Scores {
@@ -72,7 +50,7 @@ struct Scores {
 
 /// Scores positions (frame from 0 → pixel centre) against the ground truth.
 fn score(ball: &BTreeMap<u64, [f64; 2]>, interpolated: usize) -> Scores {
-    let gt = ground_truth();
+    let gt = read_ball_gt(&fixture("ball_gt.txt"));
     let (mut px_sum, mut px_n) = (0.0, 0usize);
     let (mut m_sum, mut m_n, mut within, mut ground) = (0.0, 0usize, 0usize, 0usize);
     for (f, g) in &gt {
@@ -145,8 +123,8 @@ fn run(method: BallTrackingMethod) -> Scores {
 
 #[test]
 fn projection_floor() {
-    let gt = ground_truth();
-    let ground: Vec<&Gt> = gt.values().filter(|g| g.z < 0.5).collect();
+    let gt = read_ball_gt(&fixture("ball_gt.txt"));
+    let ground: Vec<&common::BallGt> = gt.values().filter(|g| g.z < 0.5).collect();
     let e: Vec<f64> = ground
         .iter()
         .map(|g| {

@@ -117,27 +117,7 @@ use footml::stages::ball_tracking::{BallSmoothing, BallTracker};
 use footml::stages::video_decoding::VideoSource;
 use footml::{BBox, FrameSource};
 
-use crate::common::fixture;
-
-/// One line of the renderer's `ball_gt.txt`.
-struct BallGt {
-    px: [f64; 2],
-    m: [f64; 2],
-    z: f64,
-}
-
-/// `ball_gt.txt` by frame from 0 (the file numbers frames from 1).
-fn read_ball_gt(path: &Path) -> BTreeMap<u64, BallGt> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Vec<f64> = l.split(',').map(|x| x.trim().parse().unwrap()).collect();
-            (v[0] as u64 - 1, BallGt { px: [v[1], v[2]], m: [v[3], v[4]], z: v[5] })
-        })
-        .collect()
-}
+use crate::common::{BallGt, fixture, read_ball_gt, to_pitch};
 
 /// The renderer's person boxes (`gt.txt`) by frame from 0: a perfect player detector.
 fn read_people(path: &Path) -> BTreeMap<u64, Vec<BBox>> {
@@ -158,11 +138,6 @@ fn read_homographies(path: &Path) -> Vec<[[f64; 3]; 3]> {
         .iter()
         .map(|f| serde_json::from_value(f["image_to_pitch"].clone()).unwrap())
         .collect()
-}
-
-fn to_pitch(h: &[[f64; 3]; 3], u: f64, v: f64) -> [f64; 2] {
-    let w = h[2][0] * u + h[2][1] * v + h[2][2];
-    [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w]
 }
 
 struct BallScores {

@@ -10,26 +10,11 @@ use std::collections::BTreeMap;
 use footml::config::{BallTrackingConfig, Correspondence};
 use footml::{Calibration, ErrorKind, Pipeline, PipelineConfig};
 
-use crate::common::fixture;
+use crate::common::{fixture, fixture_homography, read_ball_gt, to_pitch};
 
 /// `(frame from 0, pixel, metres)` of ground-truth balls lower than 0.5 m.
 fn ground_balls() -> Vec<(u64, [f64; 2], [f64; 2])> {
-    let text = std::fs::read_to_string(fixture("ball_gt.txt")).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split(',').map(|x| x.trim().parse::<f64>().unwrap()).collect::<Vec<_>>())
-        .filter(|v| v[5] < 0.5)
-        .map(|v| (v[0] as u64 - 1, [v[1], v[2]], [v[3], v[4]]))
-        .collect()
-}
-
-/// The fixture's homography applied by hand.
-fn fixture_to_pitch(u: f64, v: f64) -> [f64; 2] {
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("homography.json")).unwrap()).unwrap();
-    let h: Vec<Vec<f64>> = serde_json::from_value(json["image_to_pitch"].clone()).unwrap();
-    let w = h[2][0] * u + h[2][1] * v + h[2][2];
-    [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w]
+    read_ball_gt(&fixture("ball_gt.txt")).into_iter().filter(|(_, g)| g.z < 0.5).map(|(f, g)| (f, g.px, g.m)).collect()
 }
 
 fn config(correspondences: Vec<Correspondence>) -> PipelineConfig {
@@ -74,12 +59,13 @@ fn correspondences_put_ball_and_tracks_on_the_pitch() {
 
     // The tracks: every frame of every track is on the pitch, within centimetres of where
     // the fixture's exact homography puts its feet.
+    let exact = fixture_homography();
     let mut worst = 0.0f64;
     let mut n = 0;
     for t in &report.tracks {
         for f in &t.frames {
             let p = f.pitch.expect("calibrated frame");
-            let q = fixture_to_pitch((f.bbox[0] + f.bbox[2] / 2.0) as f64, (f.bbox[1] + f.bbox[3]) as f64);
+            let q = to_pitch(&exact, (f.bbox[0] + f.bbox[2] / 2.0) as f64, (f.bbox[1] + f.bbox[3]) as f64);
             worst = worst.max((p[0] - q[0]).hypot(p[1] - q[1]));
             n += 1;
         }
@@ -98,9 +84,7 @@ fn correspondences_put_ball_and_tracks_on_the_pitch() {
         assert_eq!((c.frame, c.calibration, c.image_to_pitch), (i as u64, Some(Calibration::Given), h));
     }
     for (k, c) in corr.iter().enumerate() {
-        let [u, v] = c.pixel;
-        let w = h[2][0] * u + h[2][1] * v + h[2][2];
-        let p = [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w];
+        let p = to_pitch(&h, c.pixel[0], c.pixel[1]);
         let residual = (p[0] - c.pitch[0]).hypot(p[1] - c.pitch[1]);
         if k == 5 {
             assert!(residual > 5.0, "the misclick was fitted: {residual} m");

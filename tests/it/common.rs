@@ -1,11 +1,12 @@
 //! Shared helpers for the integration tests.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use footml::pipeline::stage::Stage;
-use footml::{Artifact, FrameItem, FrameRecord, FrameSource, Result, StageContext, StreamStage, VideoInfo};
+use footml::{Artifact, BBox, FrameItem, FrameRecord, FrameSource, Result, StageContext, StreamStage, VideoInfo};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -15,6 +16,52 @@ pub fn root() -> PathBuf {
 /// A file of the SkillCorner-derived fixture.
 pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/skillcorner").join(name)
+}
+
+/// The fixture's image → pitch homography (`homography.json`), read here rather than by footml.
+pub fn fixture_homography() -> [[f64; 3]; 3] {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture("homography.json")).unwrap()).unwrap();
+    serde_json::from_value(v["image_to_pitch"].clone()).unwrap()
+}
+
+/// Pixel → pitch through a row-major homography, written out here (independent of
+/// `footml::report::apply_homography`, so that tests check footml against it).
+pub fn to_pitch(h: &[[f64; 3]; 3], u: f64, v: f64) -> [f64; 2] {
+    let w = h[2][0] * u + h[2][1] * v + h[2][2];
+    [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w]
+}
+
+/// One line of a ground-truth ball file (`ball_gt.txt` of the fixture or the renderer).
+pub struct BallGt {
+    /// Centre in pixels.
+    pub px: [f64; 2],
+    /// Position on the pitch in metres.
+    pub m: [f64; 2],
+    /// Height above the pitch in metres.
+    pub z: f64,
+}
+
+/// A ground-truth ball file by frame from 0 (the file numbers frames from 1).
+pub fn read_ball_gt(path: &std::path::Path) -> BTreeMap<u64, BallGt> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.trim().parse().unwrap()).collect();
+            (v[0] as u64 - 1, BallGt { px: [v[1], v[2]], m: [v[3], v[4]], z: v[5] })
+        })
+        .collect()
+}
+
+/// A MOTChallenge ground-truth file (`gt.txt`) as frame (from 0) → (gt id, box), in file order.
+pub fn read_gt_boxes(path: &std::path::Path) -> BTreeMap<u64, Vec<(u64, BBox)>> {
+    let mut out: BTreeMap<u64, Vec<(u64, BBox)>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<f32> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
+        out.entry(f[0] as u64 - 1).or_default().push((f[1] as u64, BBox::new(f[2], f[3], f[4], f[5])));
+    }
+    out
 }
 
 /// The project virtualenv's Python (made by scripts/setup.sh).

@@ -67,17 +67,17 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use footml::analysis::{Possession, PossessionPhase, Role, TeamAssignment, TeamSource, TrackTeam};
+use footml::analysis::{Possession, PossessionPhase, Role, TeamAssignment, TrackTeam};
 use footml::config::{BallTrackingConfig, EventDetectionConfig, FormationAnalysisConfig};
 use footml::pipeline::stage::Stage;
 use footml::stages::events::EventDetection;
 use footml::stages::formations::FormationAnalysis;
 use footml::{
-    Artifact, BBox, BallObservation, BallState, FrameRecord, MatchData, MatchStage, Pipeline, PipelineConfig, Result,
+    Artifact, BBox, BallObservation, FrameRecord, MatchData, MatchStage, Pipeline, PipelineConfig, Result,
     StageContext, TrackedBox, VideoInfo,
 };
 
-use crate::common::fixture;
+use crate::common::{fixture, fixture_homography, read_ball_gt, read_gt_boxes};
 
 const FRAMES: usize = 1000;
 
@@ -156,29 +156,7 @@ fn gt_teams() -> BTreeMap<u64, (Option<u32>, Role)> {
 }
 
 fn assignment(tracks: impl IntoIterator<Item = (u64, Option<u32>, Role)>) -> TeamAssignment {
-    TeamAssignment::from_tracks(tracks.into_iter().map(|(track_id, team, role)| TrackTeam {
-        track_id,
-        team,
-        role,
-        confidence: 1.0,
-        source: TeamSource::User,
-    }))
-}
-
-fn homography() -> [[f64; 3]; 3] {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("homography.json")).unwrap()).unwrap();
-    serde_json::from_value(v["image_to_pitch"].clone()).unwrap()
-}
-
-/// gt.txt as frame (from 0) → (gt id, box).
-fn gt_boxes() -> BTreeMap<u64, Vec<(u64, BBox)>> {
-    let mut out: BTreeMap<u64, Vec<(u64, BBox)>> = BTreeMap::new();
-    for line in std::fs::read_to_string(fixture("gt.txt")).unwrap().lines() {
-        let f: Vec<f32> = line.split(',').map(|x| x.trim().parse().unwrap()).collect();
-        out.entry(f[0] as u64 - 1).or_default().push((f[1] as u64, BBox::new(f[2], f[3], f[4], f[5])));
-    }
-    out
+    TeamAssignment::from_tracks(tracks.into_iter().map(|(track_id, team, role)| TrackTeam::user(track_id, team, role)))
 }
 
 struct Scores {
@@ -295,26 +273,13 @@ fn always_home() -> f64 {
     home
 }
 
-/// A ball seen at pixel `(x, y)`.
-fn ball_at(x: f32, y: f32) -> BallObservation {
-    BallObservation { x, y, state: BallState::Tracked, interpolated: false, score: 1.0, measured: None }
-}
-
-/// No ball in the frame.
-fn no_ball() -> BallObservation {
-    BallObservation { x: 0.0, y: 0.0, state: BallState::Lost, interpolated: false, score: 0.0, measured: None }
-}
-
 /// The fixture's ground truth as match data: gt boxes as tracks (gt ids), the ground-truth
 /// ball's pixel centre, the homography and the teams of meta.json.
 fn ground_truth_match() -> MatchData {
-    let h = homography();
-    let boxes = gt_boxes();
-    let mut ball: BTreeMap<u64, [f32; 2]> = BTreeMap::new();
-    for l in std::fs::read_to_string(fixture("ball_gt.txt")).unwrap().lines() {
-        let v: Vec<f32> = l.split(',').map(|x| x.trim().parse().unwrap()).collect();
-        ball.insert(v[0] as u64 - 1, [v[1], v[2]]);
-    }
+    let h = fixture_homography();
+    let boxes = read_gt_boxes(&fixture("gt.txt"));
+    let ball: BTreeMap<u64, [f32; 2]> =
+        read_ball_gt(&fixture("ball_gt.txt")).into_iter().map(|(f, g)| (f, g.px.map(|v| v as f32))).collect();
     let frames = (0..FRAMES as u64)
         .map(|i| FrameRecord {
             index: i,
@@ -327,7 +292,7 @@ fn ground_truth_match() -> MatchData {
                     .map(|&(id, bbox)| TrackedBox { track_id: id, bbox, score: 1.0 })
                     .collect(),
             ),
-            ball: Some(ball.get(&i).map_or_else(no_ball, |&[x, y]| ball_at(x, y))),
+            ball: Some(ball.get(&i).map_or_else(BallObservation::lost, |&[x, y]| BallObservation::tracked(x, y, 1.0))),
             homography: Some(h),
             ..Default::default()
         })
@@ -387,7 +352,7 @@ impl Stage for GtTeams {
 
 impl MatchStage for GtTeams {
     fn run(&mut self, data: &mut MatchData, _: &StageContext) -> Result<()> {
-        let gt = gt_boxes();
+        let gt = read_gt_boxes(&fixture("gt.txt"));
         let mut votes: BTreeMap<u64, BTreeMap<u64, usize>> = BTreeMap::new();
         let mut seen: BTreeMap<u64, usize> = BTreeMap::new();
         for rec in &data.frames {
@@ -644,7 +609,7 @@ fn whole_match() -> (Vec<Label>, MatchData) {
             index: i,
             time_s: i as f64 / 10.0,
             tracks: Some(Vec::new()),
-            ball: Some(no_ball()),
+            ball: Some(BallObservation::lost()),
             homography: Some([[0.1, 0.0, -60.0], [0.0, 0.1, -40.0], [0.0, 0.0, 1.0]]),
             ..Default::default()
         })
@@ -655,7 +620,7 @@ fn whole_match() -> (Vec<Label>, MatchData) {
         let (u, v) = (px(r[3], 60.0), px(r[4], 40.0));
         let id: u64 = r[1].parse().unwrap();
         if id == 0 {
-            f.ball = Some(ball_at(u, v));
+            f.ball = Some(BallObservation::tracked(u, v, 1.0));
         } else {
             teams.insert(id, r[2].parse::<u32>().unwrap());
             let bbox = BBox::new(u - 2.0, v - 10.0, 4.0, 10.0);

@@ -41,7 +41,7 @@ use footml::config::MetricsConfig;
 use footml::stages::metrics::PhysicalMetrics;
 use footml::{BBox, FrameRecord, MatchData, MatchStage, Pipeline, PipelineConfig, StageContext, VideoInfo};
 
-use crate::common::fixture;
+use crate::common::{fixture, fixture_homography, to_pitch};
 
 const MAX_GAP: u64 = 12;
 const MAX_SPEED_MPS: f64 = 12.0;
@@ -54,24 +54,6 @@ const MAX_DET_MAE: f64 = 0.065;
 const MIN_COVERAGE: f64 = 0.8;
 /// Mean absolute relative error per track against the clean path of the people it followed.
 const MAX_TRACK_MAE: f64 = 0.03;
-
-fn homography() -> [[f64; 3]; 3] {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("homography.json")).unwrap()).unwrap();
-    let mut h = [[0.0; 3]; 3];
-    for (r, row) in h.iter_mut().enumerate() {
-        for (c, x) in row.iter_mut().enumerate() {
-            *x = v["image_to_pitch"][r][c].as_f64().unwrap();
-        }
-    }
-    h
-}
-
-/// Pixel → pitch, written out here (independent of `footml::report::apply_homography`).
-fn to_pitch(h: &[[f64; 3]; 3], u: f64, v: f64) -> [f64; 2] {
-    let w = h[2][0] * u + h[2][1] * v + h[2][2];
-    [(h[0][0] * u + h[0][1] * v + h[0][2]) / w, (h[1][0] * u + h[1][1] * v + h[1][2]) / w]
-}
 
 /// gt.txt: id → frame (from 0) → box.
 fn ground_truth() -> BTreeMap<u64, BTreeMap<u64, BBox>> {
@@ -109,7 +91,7 @@ fn clean_distance(h: &[[f64; 3]; 3], boxes: &BTreeMap<u64, BBox>, keep: impl Fn(
 
 #[test]
 fn distance_on_ground_truth_boxes() {
-    let h = homography();
+    let h = fixture_homography();
     let gt = ground_truth();
     let mut frames: Vec<FrameRecord> = (0..1000u64)
         .map(|i| FrameRecord {
@@ -159,7 +141,7 @@ fn distance_after_detection_noise_and_tracking() {
     };
     let report = Pipeline::from_config(&config).unwrap().run().unwrap();
     assert!(report.stages.iter().any(|s| s.name == "metrics"));
-    let h = homography();
+    let h = fixture_homography();
     let gt = ground_truth();
     // gt boxes per frame.
     let mut by_frame: BTreeMap<u64, Vec<(u64, BBox)>> = BTreeMap::new();

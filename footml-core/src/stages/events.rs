@@ -913,16 +913,7 @@ impl MatchStage for EventDetection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{TeamSource, TrackTeam};
-    use crate::types::{BBox, BallObservation, BallState, FrameRecord, TrackedBox, VideoInfo};
-
-    const FPS: f64 = 25.0;
-    /// 10 px per metre, pitch origin at pixel (600, 400).
-    const H: [[f64; 3]; 3] = [[0.1, 0.0, -60.0], [0.0, 0.1, -40.0], [0.0, 0.0, 1.0]];
-
-    fn px(p: P2) -> (f32, f32) {
-        (((p[0] + 60.0) * 10.0) as f32, ((p[1] + 40.0) * 10.0) as f32)
-    }
+    use crate::test_support::{FPS, ball_at, pitch_frame, user_match};
 
     /// A path through keyframes `(frame, position)`, linear in between, absent outside.
     fn path(keys: &[(usize, P2)]) -> impl Fn(usize) -> Option<P2> + use<> {
@@ -944,57 +935,12 @@ mod tests {
     /// A match of `n` frames: players `(track, team, role, path)` and the ball.
     fn scene(n: usize, players: Vec<(u64, Option<u32>, Role, Mover)>, ball: Mover, with_teams: bool) -> MatchData {
         let frames = (0..n)
-            .map(|i| FrameRecord {
-                index: i as u64,
-                time_s: i as f64 / FPS,
-                tracks: Some(
-                    players
-                        .iter()
-                        .filter_map(|(id, _, _, p)| {
-                            let (u, v) = px(p(i)?);
-                            Some(TrackedBox {
-                                track_id: *id,
-                                bbox: BBox::new(u - 5.0, v - 20.0, 10.0, 20.0),
-                                score: 0.9,
-                            })
-                        })
-                        .collect(),
-                ),
-                ball: Some(match ball(i) {
-                    Some(b) => {
-                        let (x, y) = px(b);
-                        BallObservation {
-                            x,
-                            y,
-                            state: BallState::Tracked,
-                            interpolated: false,
-                            score: 0.9,
-                            measured: None,
-                        }
-                    }
-                    None => BallObservation {
-                        x: 0.0,
-                        y: 0.0,
-                        state: BallState::Lost,
-                        interpolated: false,
-                        score: 0.0,
-                        measured: None,
-                    },
-                }),
-                homography: Some(H),
-                ..Default::default()
+            .map(|i| {
+                let people = players.iter().filter_map(|(id, _, _, p)| Some((*id, p(i)?)));
+                pitch_frame(i as u64, i as f64 / FPS, people, Some(ball_at(ball(i))))
             })
             .collect();
-        let teams = with_teams.then(|| {
-            TeamAssignment::from_tracks(players.iter().map(|(id, team, role, _)| TrackTeam {
-                track_id: *id,
-                team: *team,
-                role: *role,
-                confidence: 1.0,
-                source: TeamSource::User,
-            }))
-        });
-        MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, teams, ..Default::default() }
+        user_match(frames, with_teams.then(|| players.iter().map(|(id, team, role, _)| (*id, *team, *role))))
     }
 
     fn still(p: P2) -> Mover {

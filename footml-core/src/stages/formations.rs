@@ -491,8 +491,7 @@ impl MatchStage for FormationAnalysis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{TeamAssignment, TeamSource, TrackTeam};
-    use crate::types::{BBox, FrameRecord, TrackedBox, VideoInfo};
+    use crate::test_support::{FPS, pitch_frame, user_match};
     use crate::vision::particle::SplitMix64;
 
     fn slots(name: &str) -> Vec<[f64; 2]> {
@@ -554,9 +553,6 @@ mod tests {
         assert!(noisy.confidence < clean.confidence, "{clean:?} {noisy:?}");
     }
 
-    /// 10 px per metre, pitch origin at pixel (600, 400).
-    const H: [[f64; 3]; 3] = [[0.1, 0.0, -60.0], [0.0, 0.1, -40.0], [0.0, 0.0, 1.0]];
-
     /// `n` frames of two teams: team 0 (tracks 1–10, goalkeeper 11 at x = −50) in `home`,
     /// attacking +x; team 1 (tracks 21–30, goalkeeper 31 at x = +50, left out with
     /// `away_keeper = false`) in `away`, attacking −x. Each player jitters by 2 m per frame
@@ -577,36 +573,14 @@ mod tests {
         }
         people.push((40, [0.0, 0.0], None, Role::Referee));
         let frames = (0..n)
-            .map(|i| FrameRecord {
-                index: 100 + i as u64,
-                time_s: i as f64 / 25.0,
-                tracks: Some(
-                    people
-                        .iter()
-                        .map(|(id, p, _, _)| {
-                            let (x, y) = (p[0] + 2.0 * rng.normal(), p[1] + 2.0 * rng.normal());
-                            let (u, v) = (((x + 60.0) * 10.0) as f32, ((y + 40.0) * 10.0) as f32);
-                            TrackedBox { track_id: *id, bbox: BBox::new(u - 5.0, v - 20.0, 10.0, 20.0), score: 0.9 }
-                        })
-                        .collect(),
-                ),
-                homography: Some(H),
-                ..Default::default()
+            .map(|i| {
+                // 2 m of detection noise per axis.
+                let seen =
+                    people.iter().map(|(id, p, _, _)| (*id, [p[0] + 2.0 * rng.normal(), p[1] + 2.0 * rng.normal()]));
+                pitch_frame(100 + i as u64, i as f64 / FPS, seen, None)
             })
             .collect();
-        let teams = TeamAssignment::from_tracks(people.iter().map(|(id, _, team, role)| TrackTeam {
-            track_id: *id,
-            team: *team,
-            role: *role,
-            confidence: 1.0,
-            source: TeamSource::User,
-        }));
-        MatchData {
-            video: VideoInfo { fps: 25.0, ..Default::default() },
-            frames,
-            teams: Some(teams),
-            ..Default::default()
-        }
+        user_match(frames, Some(people.iter().map(|(id, _, team, role)| (*id, *team, *role))))
     }
 
     fn stage(cfg: FormationAnalysisConfig) -> FormationAnalysis {

@@ -522,7 +522,7 @@ mod tests {
 
     #[test]
     fn team_totals_and_possession_shares() {
-        use crate::analysis::{PossessionPhase, Role, TeamAssignment, TeamSource, TrackTeam};
+        use crate::analysis::{PossessionPhase, Role, TeamAssignment, TrackTeam};
         // Three tracks running along x at 0.1, 0.2 and 0.3 m per frame for 100 frames: team 0
         // is tracks 1 (player) and 2 (goalkeeper), team 1 track 3; track 4 is a referee.
         let h = [[0.1, 0.0, -96.0], [0.0, 0.1, -54.0], [0.0, 0.0, 1.0]];
@@ -540,8 +540,7 @@ mod tests {
                 }
             })
             .collect();
-        let entry =
-            |track_id, team, role| TrackTeam { track_id, team, role, confidence: 1.0, source: TeamSource::User };
+        let entry = TrackTeam::user;
         let teams = TeamAssignment::from_tracks([
             entry(1, Some(0), Role::Player),
             entry(2, Some(0), Role::Goalkeeper),
