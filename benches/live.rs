@@ -8,6 +8,9 @@
 //! * `push_rgb_720p` / `push_yuv420_720p`: 1280×720 pixel pushes into a session without
 //!   stages: buffer checks, conversion to the engine's RGB frame (a row copy; swscale for
 //!   YUV) and the hops.
+//! * `possession_live`: [`LivePossession::push`] on each frame's tracks and ball (what a
+//!   calibrated live session adds to a push), against `possession_whole_match`: the event
+//!   detection stage on the whole match once (per frame of it).
 //!
 //! SkillCorner fixture detections (1000 frames, ~15 players per frame). Before criterion
 //! runs, per-push p50/p99 latencies are printed. Results: benches/README.md.
@@ -23,6 +26,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use footml::live::{LiveFrame, LiveInput, LiveSession, LiveSpec, PackedFormat, YuvColor};
 use footml::stages::detections_file::DetectionsFileSource;
+use footml::stages::events::{EventDetection, LivePossession};
 use footml::stages::player_tracking::PlayerTracker;
 use footml::{FrameBatch, FrameItem, FrameRecord, FrameSource, Pipeline, StageContext, StreamStage, VideoInfo};
 
@@ -30,6 +34,35 @@ fn fixture_frames() -> Vec<FrameRecord> {
     let det = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/skillcorner/det.txt");
     let mut src = DetectionsFileSource::open(&det, None, 25.0, [1920, 1080]).expect("fixture");
     std::iter::from_fn(|| src.next_frame().expect("fixture frame")).map(|i| i.record).collect()
+}
+
+/// The fixture's frames with tracks, ball and homography, as a calibrated live session
+/// returns them.
+fn tracked_frames() -> Vec<FrameRecord> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/skillcorner");
+    let mut src =
+        DetectionsFileSource::open(&root.join("det.txt"), Some(&root.join("ball_det.txt")), 25.0, [1920, 1080])
+            .expect("fixture");
+    let config = serde_json::json!({"fps": 25, "frame_size": [1920, 1080],
+        "homography_path": root.join("homography.json"),
+        "live": {"input": "detections", "ball_candidates": true},
+        "stage_configs": {"ball_tracking": {"min_ball_radius": 0.5, "max_ball_radius": 10}}});
+    let mut session =
+        LiveSession::from_config(&footml::PipelineConfig::from_json(&config.to_string()).expect("config"))
+            .expect("session");
+    let frames = std::iter::from_fn(|| src.next_frame().expect("fixture frame"))
+        .map(|i| {
+            let r = i.record;
+            let frame = LiveFrame::Detections {
+                players: r.players.as_deref().unwrap_or(&[]),
+                ball_candidates: r.ball_candidates.as_deref(),
+                timestamp_s: r.time_s,
+            };
+            session.push(frame).expect("push").record
+        })
+        .collect();
+    session.finish().expect("finish");
+    frames
 }
 
 fn tracking_session() -> LiveSession {
@@ -124,7 +157,36 @@ fn bench(c: &mut Criterion) {
         eprintln!("{name}, per push: {}", percentiles(lat));
     }
 
+    let tracked = tracked_frames();
+    let cfg = Default::default();
+    let mut live = LivePossession::new(&cfg, 25.0, None).expect("possession");
+    let lat: Vec<Duration> = tracked
+        .iter()
+        .map(|r| {
+            let t = Instant::now();
+            black_box(live.push(r));
+            t.elapsed()
+        })
+        .collect();
+    eprintln!("possession_live, per push: {}", percentiles(lat));
+
     let mut g = c.benchmark_group("live");
+    g.throughput(Throughput::Elements(tracked.len() as u64));
+    g.bench_function("possession_live", |b| {
+        b.iter(|| {
+            let mut live = LivePossession::new(&cfg, 25.0, None).expect("possession");
+            for r in &tracked {
+                black_box(live.push(r));
+            }
+        })
+    });
+    let whole = footml::MatchData {
+        video: VideoInfo { fps: 25.0, ..Default::default() },
+        frames: tracked.clone(),
+        ..Default::default()
+    };
+    let stage = EventDetection::new(&cfg).expect("stage");
+    g.bench_function("possession_whole_match", |b| b.iter(|| black_box(stage.detect(&whole).expect("detect"))));
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
     g.bench_function("tracker_direct", |b| {
