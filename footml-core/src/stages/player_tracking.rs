@@ -69,9 +69,7 @@
 //! edge, which has no kit colour; while a lost track with a kit could be him, he is not
 //! re-identified by position alone there: his detection starts a tentative track that is
 //! neither confirmed nor reported while it stays at the edge without a kit, and once he
-//! shows his kit, step 3b re-identifies him. A tentative track that is confirmed is also
-//! checked against the lost tracks first (*late* re-identification) and takes over the best
-//! one it can be, id included, instead of getting a new id.
+//! shows his kit, step 3b re-identifies him (the tentative track, unmatched, is dropped).
 //! Team classification itself runs after the match (it needs every track's samples), so the
 //! tracker compares kits directly instead of team labels: a different kit is a different team
 //! or role, whichever team it turns out to be.
@@ -579,7 +577,7 @@ impl PlayerTracker {
                 let c = cue(high_at[di]);
                 // A player coming back in through the edge of the picture shows no kit yet:
                 // rather than decide by position alone, wait until he is in view (his new
-                // tentative track is checked again when it is confirmed, step 4).
+                // tentative track is held unconfirmed meanwhile, step 4).
                 if t.kit.is_some() && c.kit.is_none() && at_edge(&high[di].bbox) {
                     return f64::INFINITY;
                 }
@@ -609,44 +607,24 @@ impl PlayerTracker {
             if st.tracks[ti].hits < cfg.min_hits {
                 continue;
             }
-            // Late re-identification: a track about to be confirmed may be a player who came
-            // back into view and was not re-identified at once (no kit colour yet at the edge
-            // of the picture); the best lost track it can be takes it over, with its id.
-            let new = &st.tracks[ti];
-            let look = Cue { kit: new.kit, team: new.team() };
-            let foot = to_pitch(&high[di].bbox);
-            let candidates: Vec<(f64, usize)> = if reid_on {
-                reid_pool(&st.tracks, &matched)
-                    .into_iter()
-                    .map(|i| (reid_cost(&st.tracks[i], foot, &look), i))
-                    .filter(|(c, _)| *c <= 1.0)
-                    .collect()
-            } else {
-                Vec::new()
-            };
             // Still at the edge with no kit seen, while a lost track with a kit could be him:
-            // not confirmed yet (nor reported), so that the kit decides once he is in view.
-            if new.kit.is_none()
-                && at_edge(&high[di].bbox)
-                && candidates.iter().any(|&(_, i)| st.tracks[i].kit.is_some())
-            {
-                continue;
+            // not confirmed yet (nor reported), so that step 3b decides by kit once he is in
+            // view. Were he confirmed now, the new id would stick.
+            let new = &st.tracks[ti];
+            if reid_on && new.kit.is_none() && at_edge(&high[di].bbox) {
+                let (foot, look) = (to_pitch(&high[di].bbox), Cue { kit: None, team: new.team() });
+                let tracks = &st.tracks;
+                if reid_pool(tracks, &matched)
+                    .into_iter()
+                    .any(|i| tracks[i].kit.is_some() && reid_cost(&tracks[i], foot, &look) <= 1.0)
+                {
+                    continue;
+                }
             }
-            let old = candidates.into_iter().min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            if let Some((_, oi)) = old {
-                let new = st.tracks[ti].clone();
-                let t = &mut st.tracks[oi];
-                t.status = Status::Tracked;
-                (t.kalman, t.hits, t.last_frame, t.score) = (new.kalman, new.hits, new.last_frame, new.score);
-                t.observe(look, cfg.reid_kit_momentum);
-                // The tentative track, unmatched, is dropped below.
-                (matched[oi], matched[ti]) = (true, false);
-            } else {
-                let t = &mut st.tracks[ti];
-                st.last_id += 1;
-                t.id = st.last_id;
-                t.status = Status::Tracked;
-            }
+            let t = &mut st.tracks[ti];
+            st.last_id += 1;
+            t.id = st.last_id;
+            t.status = Status::Tracked;
         }
 
         // Drop tentative tracks that missed and lost tracks that stayed lost too long.
