@@ -10,6 +10,8 @@
 #        MODEL=1  also run with the default person model (2x2 tiles; ~5 s per 1080p frame on a
 #                 loaded 2-core machine), so that player boxes suppress candidates on bodies
 #        OUT      output directory (default out/measure-ball)
+#        METHODS  tracking methods (default "kalman particle_filter")
+#        MODES    modes (default "no-homography homography", plus "model" with MODEL=1)
 # Runs, for each tracking_method (kalman, particle_filter):
 #   no-homography   classical candidates, no player boxes, no calibration
 #   homography      the same with the clip's homography (pitch positions, pitch-mark masking)
@@ -29,9 +31,9 @@ if [ ! -s "$CLIP/video.mp4" ] || [ ! -s "$CLIP/ball_gt.txt" ]; then
     --frames "$FRAMES"
 fi
 MODEL_PATH=$(ls .venv/lib/python3*/site-packages/fall_detection/models/best_fp16.onnx 2>/dev/null | head -n1 || true)
-modes="no-homography homography"
-if [ "${MODEL:-0}" = 1 ]; then modes="$modes model"; fi
-for method in kalman particle_filter; do
+modes=${MODES:-no-homography homography}
+if [ "${MODEL:-0}" = 1 ] && [ -z "${MODES:-}" ]; then modes="$modes model"; fi
+for method in ${METHODS:-kalman particle_filter}; do
   for mode in $modes; do
     run=$OUT/$START-$FRAMES-$mode-$method
     mkdir -p "$run"

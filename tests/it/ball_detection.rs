@@ -384,3 +384,52 @@ fn ball_track_recovers_after_a_dribble_on_rendered_match() {
         );
     }
 }
+
+/// scripts/score_ball.py (the measurement script's scorer) on a hand-built clip and report, with
+/// the values worked out by hand; malformed input is a one-line error with a non-zero exit.
+#[test]
+fn score_ball_script_scores_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path();
+    // Ten pixels per metre: pitch = pixel / 10.
+    let h = serde_json::json!({"frames": (1..=6).map(|f| serde_json::json!(
+        {"frame": f, "image_to_pitch": [[0.1, 0.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.0, 1.0]]})).collect::<Vec<_>>()});
+    std::fs::write(clip.join("homography.json"), h.to_string()).unwrap();
+    // Frames 1 and 2 on the ground, frame 3 in the air (z = 2 m).
+    std::fs::write(clip.join("ball_gt.txt"), "1,100,200,10,20,0,5\n2,110,200,11,20,0.11,5\n3,120,200,12,20,2,5\n")
+        .unwrap();
+    let ball = |frame: u64, x: f64, y: f64, state: &str| serde_json::json!({"frame": frame, "x": x, "y": y, "pitch": null, "state": state, "interpolated": false});
+    // Frame 0: 5 px and 0.5 m off; frame 1: 20 px and 2 m off; frame 2: no ball; frame 5: a
+    // ball where the truth has none.
+    let report = serde_json::json!({"ball": [ball(0, 103.0, 204.0, "tracked"), ball(1, 110.0, 220.0, "occluded"),
+                                            ball(5, 1.0, 1.0, "tracked")]});
+    std::fs::write(clip.join("report.json"), report.to_string()).unwrap();
+    let run = |report: &Path, clip: &Path| {
+        Command::new(crate::common::python())
+            .arg(crate::common::root().join("scripts/score_ball.py"))
+            .args([report, clip])
+            .output()
+            .expect("run scripts/score_ball.py")
+    };
+    let out = run(&clip.join("report.json"), clip);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("{k} in {s}"));
+    assert_eq!(f("gt_frames"), 3.0);
+    assert!((f("coverage") - 2.0 / 3.0).abs() < 1e-12 && (f("tracked") - 1.0 / 3.0).abs() < 1e-12, "{s}");
+    assert!((f("mean_px") - 12.5).abs() < 1e-9 && (f("median_px") - 12.5).abs() < 1e-9, "{s}");
+    assert!(f("ground_frames") == 2.0 && (f("mean_m") - 1.25).abs() < 1e-9, "{s}");
+    assert!(f("within_1m") == 0.5 && f("within_1m_all") == 0.5 && f("extra_frames") == 1.0, "{s}");
+    // A clip without ground truth, a malformed line, a file that is not a report.
+    let out = run(&clip.join("report.json"), &dir.path().join("nowhere"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.starts_with("score_ball.py: cannot read") && err.lines().count() == 1,
+        "{err}"
+    );
+    std::fs::write(clip.join("ball_gt.txt"), "1,100,oops\n").unwrap();
+    let err = String::from_utf8_lossy(&run(&clip.join("report.json"), clip).stderr).to_string();
+    assert!(err.contains("ball_gt.txt:1: expected frame,x_px"), "{err}");
+    let err = String::from_utf8_lossy(&run(&clip.join("homography.json"), clip).stderr).to_string();
+    assert!(err.contains("expected a footml report.json"), "{err}");
+}

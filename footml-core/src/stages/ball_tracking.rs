@@ -362,15 +362,15 @@ impl BallTracker {
             let mut h = start(&self.kf, &self.pf, self.cfg.tracking_method, id, frame, Some(prev), c);
             h.hits = 2;
             observe(&mut h, &prev, None);
-            h.still = 0;
             observe(&mut h, &c, ctx.homography);
             h.matched = Some(c);
             fresh.push(h);
         }
-        // With no ball, a confident single candidate starts one and is the ball at once.
+        // With no ball and no track good enough to be it, a confident single candidate starts
+        // one and is the ball at once.
+        let adoptable = |h: &Hypothesis| h.hits >= 2 && h.matched.is_some() && h.score() >= ADOPT_SCORE;
         if st.primary.is_none()
-            && fresh.is_empty()
-            && !st.hyps.iter().any(|h| h.hits >= 2)
+            && !fresh.iter().chain(&st.hyps).any(adoptable)
             && let Some(i) = best_single(&cands)
         {
             let c = cands.remove(i);
@@ -390,7 +390,7 @@ impl BallTracker {
             st.primary = st
                 .hyps
                 .iter()
-                .filter(|h| h.hits >= 2 && h.matched.is_some() && h.score() >= ADOPT_SCORE)
+                .filter(|h| adoptable(h))
                 .max_by(|a, b| a.score().total_cmp(&b.score()).then(b.id.cmp(&a.id)))
                 .map(|h| h.id);
         }
