@@ -146,18 +146,68 @@ impl Path {
     }
 }
 
+/// Per-frame values indexed by frame position, of which the frames before `base` may have
+/// been dropped ([`Scene::forget_before`]: live mode keeps only what later frames still read).
+#[derive(Debug)]
+struct Frames<T> {
+    base: usize,
+    items: std::collections::VecDeque<T>,
+}
+
+impl<T> Frames<T> {
+    fn new() -> Self {
+        Frames { base: 0, items: Default::default() }
+    }
+
+    /// Frames so far, dropped ones included.
+    fn len(&self) -> usize {
+        self.base + self.items.len()
+    }
+
+    fn push(&mut self, value: T) {
+        self.items.push_back(value);
+    }
+
+    fn forget_before(&mut self, base: usize) {
+        let n = base.saturating_sub(self.base).min(self.items.len());
+        self.items.drain(..n);
+        self.base += n;
+    }
+}
+
+impl<T> std::ops::Index<usize> for Frames<T> {
+    type Output = T;
+
+    fn index(&self, i: usize) -> &T {
+        &self.items[i - self.base]
+    }
+}
+
 /// The match on the pitch: ball and players per frame (by position in `MatchData.frames`).
 #[derive(Debug)]
 struct Scene {
-    ball: Vec<Option<P2>>,
-    players: Vec<Vec<Seen>>,
+    ball: Frames<Option<P2>>,
+    players: Frames<Vec<Seen>>,
     paths: HashMap<u64, Path>,
     dt: f64,
 }
 
 impl Scene {
     fn new(fps: f64) -> Self {
-        Scene { ball: Vec::new(), players: Vec::new(), paths: HashMap::new(), dt: 1.0 / fps }
+        Scene { ball: Frames::new(), players: Frames::new(), paths: HashMap::new(), dt: 1.0 / fps }
+    }
+
+    /// Drops the frames before `base` (no later lookup reaches them), and tracks last seen
+    /// before it.
+    fn forget_before(&mut self, base: usize) {
+        self.ball.forget_before(base);
+        self.players.forget_before(base);
+        self.paths.retain(|_, p| {
+            let n = base.saturating_sub(p.first).min(p.pos.len());
+            p.pos.drain(..n);
+            p.first += n;
+            !p.pos.is_empty()
+        });
     }
 
     /// Adds the next frame of the match: the ball and the players (referees left out) on the
@@ -415,6 +465,10 @@ impl Hysteresis {
     }
 }
 
+/// How many old frames [`LivePossession`] lets pile up before it drops them: memory stays
+/// bounded by this plus the look-back, whatever the match length.
+const FORGET_EVERY: usize = 32;
+
 /// Possession frame by frame as the frames arrive, for live sessions: the possession of the
 /// newest frame that [`EventDetection`] would give on the match so far.
 ///
@@ -426,7 +480,8 @@ impl Hysteresis {
 /// `detect(frames[..=i]).0[i]`. It runs the same out scan and hysteresis as the stage on each
 /// frame once they are settled (no later frame changes their inputs) and replays only the
 /// unsettled last `max(velocity_window_frames, out_min_frames, lost_out_frames)` frames per
-/// push, so a push costs the same whatever the match length.
+/// push, so a push costs the same whatever the match length; it keeps only the frames later
+/// lookups still reach (the look-back of the velocity window), so neither does its memory.
 #[derive(Debug)]
 pub struct LivePossession {
     det: EventDetection,
@@ -499,6 +554,13 @@ impl LivePossession {
             ended.clear();
             self.settled += 1;
         }
+        // Lookups reach `velocity_window_frames` (+1 for the out scan's previous frame) before
+        // the first unsettled frame; drop what is older now and then, not on every push.
+        let keep_from = self.settled.saturating_sub(self.det.cfg.velocity_window_frames as usize + 1);
+        if keep_from >= self.scene.ball.base + FORGET_EVERY {
+            self.scene.forget_before(keep_from);
+        }
+        let (det, s, teams) = (&self.det, &self.scene, self.teams.as_ref());
         // The frames after `settled` as the match so far has them, on a copy.
         let (mut hysteresis, mut last_spell, mut last_out) = (self.hysteresis.clone(), self.last_spell, self.last_out);
         for (f, &out) in (self.settled..=i).zip(&self.out_flags) {
@@ -1239,6 +1301,11 @@ mod tests {
                 let prefix = MatchData { frames: data.frames[..=i].to_vec(), ..data.clone() };
                 assert_eq!(got, stage.detect(&prefix).unwrap().0[i], "scene {k}, frame {i}");
             }
+            // Old frames are dropped as it goes (the scenes are 60-100 frames long).
+            let k_window = config().velocity_window_frames as usize;
+            assert!(live.scene.ball.base > 0 && live.scene.players.base == live.scene.ball.base);
+            assert!(live.scene.ball.items.len() <= FORGET_EVERY + live.lag + k_window + 1, "scene {k}");
+            assert!(live.scene.paths.values().all(|p| p.first >= live.scene.ball.base));
             // In the pass, from when player 1 has had the ball for the hysteresis (3 frames)
             // to the release (25), and once player 2 has it for 3 frames with a still ball
             // ahead (48 + 3 + the 3-frame window), live and the whole match agree.
