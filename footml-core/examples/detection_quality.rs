@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p footml-core --example detection_quality -- [--clip DIR] [--frames N] [--every K]
-//!     [--tiles 1x1,2x1,2x2,3x2] [--model FILE] [--confidence 0.5] [--classes 0,1]
+//!     [--tiles 1x1,2x1,2x2,3x2] [--model FILE] [--compare-model FILE] [--confidence 0.5] [--classes 0,1]
+//!     [--full-body FILE] [--no-photos]
 //! ```
 //!
 //! 1. Renders `N` frames (default 250, 10 s) of `tests/fixtures/skillcorner/tracking.csv` at
@@ -16,9 +17,16 @@
 //!    People less than half visible (`gt.txt` visibility < 0.5) are ignore regions: they are
 //!    left out of the ground truth and detections matching them (IoU ≥ 0.5) are dropped, as
 //!    MOTChallenge does.
-//! 3. The real-person reference: `data/fixtures/grace_hopper.jpg` scaled (by FFmpeg) to each
-//!    bin's median height, pasted 12 times onto an empty rendered pitch of the same camera,
-//!    detected and scored the same way (recall = fraction of pasted photos found).
+//! 3. The real-person references, each scaled (by FFmpeg) to each bin's median height, pasted
+//!    18 times onto an empty rendered pitch of the same camera, detected and scored the same way
+//!    (recall = fraction of pasted photos found): `data/fixtures/grace_hopper.jpg`, a
+//!    head-and-shoulders portrait, and the two walking men of `data/fixtures/bus.jpg` (real
+//!    full-body people, cut out at their boxes in the photo; `--full-body FILE` to use another
+//!    copy), each scaled so that the whole person is the bin's height, as a rendered player is.
+//!
+//! With `--compare-model` (e.g. the INT8 model of `scripts/quantize_int8.py`) every frame is also
+//! run through that model, right after the first one, so both are timed under the same load;
+//! `--no-photos` skips step 3.
 //!
 //! Prints a Markdown table and writes `target/detection-quality/results.json`.
 
@@ -52,6 +60,7 @@ fn default_model() -> Option<PathBuf> {
     })
 }
 
+#[derive(Clone)]
 struct Args {
     clip: PathBuf,
     frames: u64,
@@ -60,6 +69,9 @@ struct Args {
     model: PathBuf,
     confidence: f32,
     classes: Option<Vec<u32>>,
+    full_body: PathBuf,
+    compare: Option<PathBuf>,
+    photos: bool,
 }
 
 fn parse_args() -> Res<Args> {
@@ -71,6 +83,9 @@ fn parse_args() -> Res<Args> {
         model: PathBuf::new(),
         confidence: 0.5,
         classes: None,
+        full_body: root().join("data/fixtures/bus.jpg"),
+        compare: None,
+        photos: true,
     };
     let mut model = None;
     let mut it = std::env::args().skip(1);
@@ -82,6 +97,9 @@ fn parse_args() -> Res<Args> {
             "--every" => a.every = v()?.parse()?,
             "--model" => model = Some(PathBuf::from(v()?)),
             "--confidence" => a.confidence = v()?.parse()?,
+            "--full-body" => a.full_body = v()?.into(),
+            "--compare-model" => a.compare = Some(v()?.into()),
+            "--no-photos" => a.photos = false,
             "--classes" => a.classes = Some(v()?.split(',').map(str::parse).collect::<Result<_, _>>()?),
             "--tiles" => {
                 a.tiles = v()?
@@ -195,49 +213,70 @@ fn run() -> Res<()> {
         .collect::<Vec<_>>()
         .join(" / ");
     table += " | ms/frame |\n|---|---|---|---|---|---|\n";
+    // The model, then the compared one (`--compare-model`), each frame run by both in turn so
+    // that machine load hits both alike.
+    let models: Vec<(&str, &Path)> =
+        std::iter::once(("", a.model.as_path())).chain(a.compare.as_deref().map(|m| ("-compared", m))).collect();
     for &tiles in &a.tiles {
-        let mut det = detector(&a, tiles)?;
-        let (mut rows, mut next_id, mut ms) = (Vec::new(), 0u64, Vec::new());
+        let mut dets = models
+            .iter()
+            .map(|(_, m)| detector(&Args { model: m.to_path_buf(), ..a.clone() }, tiles))
+            .collect::<Res<Vec<_>>>()?;
+        let mut per_model = vec![(Vec::new(), 0u64, Vec::new()); models.len()];
         for (n, img) in &frames {
-            let t = Instant::now();
-            let d = det.detect(&[img.as_ref()])?.remove(0);
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
-            // Detections on people less than half visible are neither right nor wrong.
-            let d: Vec<Detection> =
-                d.into_iter().filter(|d| !ignored.iter().any(|g| g.frame == *n && g.b.iou(&d.bbox) >= 0.5)).collect();
-            rows.extend(det_rows(*n, &d, &mut next_id));
+            for (det, (rows, next_id, ms)) in dets.iter_mut().zip(&mut per_model) {
+                let t = Instant::now();
+                let d = det.detect(&[img.as_ref()])?.remove(0);
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+                // Detections on people less than half visible are neither right nor wrong.
+                let d: Vec<Detection> = d
+                    .into_iter()
+                    .filter(|d| !ignored.iter().any(|g| g.frame == *n && g.b.iou(&d.bbox) >= 0.5))
+                    .collect();
+                rows.extend(det_rows(*n, &d, next_id));
+            }
         }
-        let name = format!("tiles{}x{}", tiles[0], tiles[1]);
-        let all = score(&work, &name, &kept.iter().map(|g| g.line.clone()).collect::<Vec<_>>(), &rows)?;
-        let mut bins = Vec::new();
-        for (i, bin) in BINS.iter().enumerate() {
-            let sub: Vec<String> = kept.iter().filter(|g| in_bin(g, *bin)).map(|g| g.line.clone()).collect();
-            let r = if sub.is_empty() {
-                None
-            } else {
-                score(&work, &format!("{name}-bin{i}"), &sub, &rows)?["recall"].as_f64()
-            };
-            bins.push((r, sub.len()));
-        }
-        ms.sort_by(f64::total_cmp);
-        let median = ms[ms.len() / 2];
-        let inferences = tiles[0] * tiles[1] + u32::from(tiles != [1, 1]);
-        let f = |v: &serde_json::Value| v.as_f64().map_or("–".into(), |x| format!("{x:.3}"));
-        let _ = writeln!(
-            table,
-            "| {}×{} (+full frame) | {inferences} | {} | {} | {} | {median:.0} |",
-            tiles[0],
-            tiles[1],
-            f(&all["precision"]),
-            f(&all["recall"]),
-            bins.iter().map(|(r, n)| r.map_or("–".into(), |r| format!("{r:.2} ({n})"))).collect::<Vec<_>>().join(" / ")
-        );
-        results.insert(
+        for ((suffix, _), (rows, _, mut ms)) in models.iter().zip(per_model) {
+            let name = format!("tiles{}x{}{suffix}", tiles[0], tiles[1]);
+            let all = score(&work, &name, &kept.iter().map(|g| g.line.clone()).collect::<Vec<_>>(), &rows)?;
+            let mut bins = Vec::new();
+            for (i, bin) in BINS.iter().enumerate() {
+                let sub: Vec<String> = kept.iter().filter(|g| in_bin(g, *bin)).map(|g| g.line.clone()).collect();
+                let r = if sub.is_empty() {
+                    None
+                } else {
+                    score(&work, &format!("{name}-bin{i}"), &sub, &rows)?["recall"].as_f64()
+                };
+                bins.push((r, sub.len()));
+            }
+            ms.sort_by(f64::total_cmp);
+            let median = ms[ms.len() / 2];
+            let inferences = tiles[0] * tiles[1] + u32::from(tiles != [1, 1]);
+            let f = |v: &serde_json::Value| v.as_f64().map_or("–".into(), |x| format!("{x:.3}"));
+            let _ = writeln!(
+                table,
+                "| {}×{} (+full frame){} | {inferences} | {} | {} | {} | {median:.0} |",
+                tiles[0],
+                tiles[1],
+                if suffix.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", a.compare.as_deref().unwrap_or(Path::new("")).display())
+                },
+                f(&all["precision"]),
+                f(&all["recall"]),
+                bins.iter()
+                    .map(|(r, n)| r.map_or("–".into(), |r| format!("{r:.2} ({n})")))
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            );
+            results.insert(
             name,
             serde_json::json!({"precision": all["precision"], "recall": all["recall"], "num_objects": all["num_objects"],
                 "num_false_positives": all["num_false_positives"], "median_ms_per_frame": median,
                 "recall_by_height": bins.iter().zip(BINS).map(|((r, n), (lo, hi))| serde_json::json!({"from_px": lo, "to_px": hi, "recall": r, "boxes": n})).collect::<Vec<_>>()}),
         );
+        }
     }
     println!("{table}");
     eprintln!(
@@ -247,8 +286,19 @@ fn run() -> Res<()> {
         ignored.len()
     );
 
-    // The real-person reference at each bin's median rendered height.
-    let photo = root().join("data/fixtures/grace_hopper.jpg");
+    if !a.photos {
+        let doc = serde_json::json!({"frames": frames.iter().map(|f| f.0).collect::<Vec<_>>(), "model": a.model,
+            "compared_model": a.compare, "confidence": a.confidence, "classes": a.classes, "tilings": results});
+        std::fs::write(work.join("results.json"), serde_json::to_string_pretty(&doc)? + "\n")?;
+        return Ok(());
+    }
+    // The real-person references at each bin's median rendered height.
+    let portrait = root().join("data/fixtures/grace_hopper.jpg");
+    for p in [&portrait, &a.full_body] {
+        if !p.exists() {
+            return Err(format!("{}: missing (scripts/setup.sh fetches it)", p.display()).into());
+        }
+    }
     let (w, h) = (frames[0].1.width, frames[0].1.height);
     let cam = camera::camera_path(CameraMode::Broadcast, &empty_tracking(), w, h)[0];
     let mut painter = Painter::new(w, h).ok_or("bad frame size")?;
@@ -260,7 +310,8 @@ fn run() -> Res<()> {
         pitch.data[i * 3..i * 3 + 3].copy_from_slice(&px[..3]);
     }
     let mut photo_table = String::from(
-        "| box height (px) | rendered figures found, 1×1 / 2×2 | photo found, 1×1 / 2×2 |\n|---|---|---|\n",
+        "| box height (px) | rendered figures found, 1×1 / 2×2 | portrait photo found, 1×1 / 2×2 \
+         | full-body photo people found, 1×1 / 2×2 |\n|---|---|---|---|\n",
     );
     let mut photo_results = Vec::new();
     for (i, bin) in BINS.iter().enumerate() {
@@ -270,37 +321,32 @@ fn run() -> Res<()> {
         }
         hs.sort_by(f64::total_cmp);
         let ph = hs[hs.len() / 2].round() as u32;
-        let pw = (f64::from(ph) * 256.0 / 300.0).round() as u32;
-        let scaled = ffmpeg_scale(&photo, pw, ph)?;
-        let mut frame = pitch.clone();
-        let mut gt_rows = Vec::new();
-        for k in 0..12u32 {
-            let (x0, y0) = (60 + (k % 6) * (w - 120) / 6, h / 4 + (k / 6) * h / 3);
-            for y in 0..ph {
-                let at = (y0 + y) as usize * frame.stride + x0 as usize * 3;
-                frame.data[at..at + pw as usize * 3]
-                    .copy_from_slice(&scaled[(y * pw * 3) as usize..((y + 1) * pw * 3) as usize]);
-            }
-            gt_rows.push(format!("1,{},{x0},{y0},{pw},{ph},1,1,1", k + 1));
-        }
-        let mut found = Vec::new();
-        for tiles in [[1, 1], [2, 2]] {
-            let d = detector(&a, tiles)?.detect(&[&frame])?.remove(0);
-            let s = score(&work, &format!("photo{i}-{}x{}", tiles[0], tiles[1]), &gt_rows, &det_rows(1, &d, &mut 0))?;
-            found.push(s["recall"].as_f64().unwrap_or(0.0));
-        }
+        // The portrait keeps its aspect (256:300); each full-body person is scaled to be `ph` tall.
+        let portrait_img = ffmpeg_scale(&portrait, None, (f64::from(ph) * 256.0 / 300.0).round() as u32, ph)?;
+        let people: Vec<Pasted> = FULL_BODY_BOXES
+            .iter()
+            .map(|&[x, y, bw, bh]| {
+                let pw = (f64::from(ph) * f64::from(bw) / f64::from(bh)).round() as u32;
+                ffmpeg_scale(&a.full_body, Some([x, y, bw, bh]), pw, ph)
+            })
+            .collect::<Res<_>>()?;
+        let portrait_found = reference(&a, &work, &pitch, &format!("portrait{i}"), &[portrait_img])?;
+        let people_found = reference(&a, &work, &pitch, &format!("fullbody{i}"), &people)?;
         let rendered = |t: &str| results.get(t).and_then(|r| r["recall_by_height"][i]["recall"].as_f64());
         let r = |v: Option<f64>| v.map_or("–".into(), |x| format!("{x:.2}"));
         let _ = writeln!(
             photo_table,
-            "| {ph} | {} / {} | {:.2} / {:.2} |",
+            "| {ph} | {} / {} | {:.2} / {:.2} | {:.2} / {:.2} |",
             r(rendered("tiles1x1")),
             r(rendered("tiles2x2")),
-            found[0],
-            found[1]
+            portrait_found[0],
+            portrait_found[1],
+            people_found[0],
+            people_found[1]
         );
-        photo_results
-            .push(serde_json::json!({"height_px": ph, "photo_recall_1x1": found[0], "photo_recall_2x2": found[1],
+        photo_results.push(serde_json::json!({"height_px": ph,
+            "portrait_recall_1x1": portrait_found[0], "portrait_recall_2x2": portrait_found[1],
+            "full_body_recall_1x1": people_found[0], "full_body_recall_2x2": people_found[1],
             "rendered_recall_1x1": rendered("tiles1x1"), "rendered_recall_2x2": rendered("tiles2x2")}));
     }
     println!("{photo_table}");
@@ -319,16 +365,53 @@ fn empty_tracking() -> footml::sim::tracking::Tracking {
     }
 }
 
-fn ffmpeg_scale(photo: &Path, w: u32, h: u32) -> Res<Vec<u8>> {
+/// The two walking men of `data/fixtures/bus.jpg` (810 × 1080, from the `ultralytics` wheel's
+/// assets): their boxes `[x, y, w, h]` in the photo, hair to soles, read off the picture.
+const FULL_BODY_BOXES: [[u32; 4]; 2] = [[52, 394, 194, 506], [226, 404, 120, 456]];
+
+/// An RGB24 picture to paste: pixels, width, height.
+type Pasted = (Vec<u8>, u32, u32);
+
+/// Pastes the pictures (in turn) 18 times on `pitch` — three rows of six — and returns the
+/// fraction found with 1×1 and with 2×2 tiles (py-motmetrics, IoU ≥ 0.5 to the pasted box).
+fn reference(a: &Args, work: &Path, pitch: &RgbFrame, name: &str, pics: &[Pasted]) -> Res<[f64; 2]> {
+    let (w, h) = (pitch.width, pitch.height);
+    let mut frame = pitch.clone();
+    let mut gt_rows = Vec::new();
+    for k in 0..18u32 {
+        let (img, pw, ph) = &pics[k as usize % pics.len()];
+        let (x0, y0) = (60 + (k % 6) * (w - 120) / 6, h / 10 + (k / 6) * h * 3 / 10);
+        if x0 + pw > w || y0 + ph > h {
+            return Err(format!("{name}: a {pw}×{ph} picture does not fit at ({x0}, {y0})").into());
+        }
+        for y in 0..*ph {
+            let at = (y0 + y) as usize * frame.stride + x0 as usize * 3;
+            frame.data[at..at + *pw as usize * 3]
+                .copy_from_slice(&img[(y * pw * 3) as usize..((y + 1) * pw * 3) as usize]);
+        }
+        gt_rows.push(format!("1,{},{x0},{y0},{pw},{ph},1,1,1", k + 1));
+    }
+    let mut found = [0.0; 2];
+    for (j, tiles) in [[1, 1], [2, 2]].into_iter().enumerate() {
+        let d = detector(a, tiles)?.detect(&[&frame])?.remove(0);
+        let s = score(work, &format!("{name}-{}x{}", tiles[0], tiles[1]), &gt_rows, &det_rows(1, &d, &mut 0))?;
+        found[j] = s["recall"].as_f64().unwrap_or(0.0);
+    }
+    Ok(found)
+}
+
+/// `photo` (cropped to `[x, y, w, h]` first when given) scaled to `w × h` by FFmpeg, RGB24.
+fn ffmpeg_scale(photo: &Path, crop: Option<[u32; 4]>, w: u32, h: u32) -> Res<Pasted> {
+    let crop = crop.map_or(String::new(), |[x, y, cw, ch]| format!("crop={cw}:{ch}:{x}:{y},"));
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(photo)
-        .args(["-vf", &format!("scale={w}:{h}:flags=area"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .args(["-vf", &format!("{crop}scale={w}:{h}:flags=area"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
         .output()?;
     if !out.status.success() || out.stdout.len() != (w * h * 3) as usize {
         return Err(
             format!("ffmpeg could not scale {}: {}", photo.display(), String::from_utf8_lossy(&out.stderr)).into()
         );
     }
-    Ok(out.stdout)
+    Ok((out.stdout, w, h))
 }

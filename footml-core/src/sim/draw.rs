@@ -170,18 +170,20 @@ pub fn figure(pose: &Pose, cam: &Camera) -> Option<Figure> {
     let near_is_left = (cam.position - p).dot(&l) > 0.0;
     let mut prims = Vec::with_capacity(24);
 
+    // Limbs as wide as an athlete's (thigh ≈ 17 cm, calf ≈ 15 cm, upper arm ≈ 10 cm): thinner
+    // stick limbs were found less often by the default person model (benches/README.md).
     let push_leg = |i: usize, dim: f64, prims: &mut Vec<Prim>| {
         let (knee, ankle) = (legs[i].0 + up, legs[i].1 + up);
         let hip = hips[i] + up;
         let thigh_mid = hip + 0.45 * (knee - hip);
-        prims.push(Prim::Limb(thigh_mid, knee, 0.14, shade(skin, dim)));
-        prims.push(Prim::Limb(knee, ankle, 0.12, shade(kit.socks, dim)));
+        prims.push(Prim::Limb(thigh_mid, knee, 0.175, shade(skin, dim)));
+        prims.push(Prim::Limb(knee, ankle, 0.15, shade(kit.socks, dim)));
         prims.push(Prim::Limb(ankle, ankle + 0.17 * d - 0.03 * z, 0.09, BOOTS));
-        prims.push(Prim::Limb(hip, thigh_mid, 0.18, shade(kit.shorts, dim)));
+        prims.push(Prim::Limb(hip, thigh_mid, 0.225, shade(kit.shorts, dim)));
     };
     let arm = |side: f64, ph: f64| {
         let a = -arm_amp * ph.sin();
-        let shoulder = shoulder_c + 0.19 * side * l;
+        let shoulder = shoulder_c + 0.2 * side * l - 0.03 * z;
         let out = 0.12 * side * l;
         let upper = (a.sin() * d - a.cos() * z + out).normalize();
         let el = shoulder + 0.29 * upper;
@@ -192,11 +194,11 @@ pub fn figure(pose: &Pose, cam: &Camera) -> Option<Figure> {
     let push_arm = |side: f64, ph: f64, dim: f64, prims: &mut Vec<Prim>| {
         let (sh, el, wr) = arm(side, ph);
         let sleeve_end = if kit.long_sleeves { el } else { sh + 0.5 * (el - sh) };
-        prims.push(Prim::Limb(sleeve_end, el, 0.085, shade(if kit.long_sleeves { kit.shirt } else { skin }, dim)));
+        prims.push(Prim::Limb(sleeve_end, el, 0.105, shade(if kit.long_sleeves { kit.shirt } else { skin }, dim)));
         let fore_colour = if kit.long_sleeves { kit.shirt } else { skin };
-        prims.push(Prim::Limb(el, wr, 0.075, shade(fore_colour, dim)));
+        prims.push(Prim::Limb(el, wr, 0.095, shade(fore_colour, dim)));
         prims.push(Prim::Ball(wr + 0.03 * (wr - el).normalize(), 0.045, shade(skin, dim)));
-        prims.push(Prim::Limb(sh, sleeve_end, 0.11, shade(kit.shirt, dim)));
+        prims.push(Prim::Limb(sh, sleeve_end, 0.135, shade(kit.shirt, dim)));
     };
     // Far limbs first (slightly darker: in the body's shade), then the body, then near limbs.
     let (far, near) = if near_is_left { (1usize, 0usize) } else { (0, 1) };
@@ -218,9 +220,16 @@ pub fn figure(pose: &Pose, cam: &Camera) -> Option<Figure> {
     };
     let base = p + up;
     prims.push(Prim::Hull(box_pts(base, 0.17, 0.12, 0.72, 0.97), kit.shorts));
-    let mut torso = box_pts(base, 0.17, 0.11, 0.93, 1.2);
-    torso.extend(box_pts(base, 0.21, 0.12, 1.2, 1.47));
+    // A tapered torso (narrow waist, broad chest, sloping shoulders) rounded at the shoulders
+    // by the deltoids: a box-shaped torso read less as a person to the default model (fewer
+    // full-frame detections at the same height, benches/README.md).
+    let mut torso = box_pts(base, 0.15, 0.1, 0.93, 1.02);
+    torso.extend(box_pts(base, 0.2, 0.12, 1.25, 1.38));
+    torso.extend(box_pts(base, 0.16, 0.09, 1.38, 1.49));
     prims.push(Prim::Hull(torso, kit.shirt));
+    for side in [-1.0, 1.0] {
+        prims.push(Prim::Ball(top(p + 1.39 * z + 0.19 * side * l), 0.075, kit.shirt));
+    }
     push_arm(side_of(near), phases[1 - near], 1.0, &mut prims);
     let neck = top(p + 1.47 * z);
     prims.push(Prim::Limb(neck, top(p + 1.56 * z), 0.1, shade(skin, 0.9)));
