@@ -350,10 +350,12 @@ fn pipeline_ball_errors(
 ///
 /// | method | frames with a position | within 1 m | frames 44–59 within 1 m | their mean px |
 /// |---|---|---|---|---|
-/// | kalman | 40 / 60 | 16 | 16 / 16 | 0.19 |
-/// | particle_filter | 32 / 60 | 16 | 16 / 16 | 0.19 |
+/// | kalman | 45 / 60 | 16 | 16 / 16 | 0.21 |
+/// | particle_filter | 48 / 60 | 19 | 16 / 16 | 0.19 |
 ///
-/// The thresholds sit a little below the measurements.
+/// (With the figures before their tapered torso and wider limbs: kalman 40 / 16, particle
+/// filter 32 / 16, the same 16 of 16 at the end; the far player's wider socks are followed for
+/// a few frames more.) The thresholds sit a little below the measurements.
 #[test]
 fn ball_track_recovers_after_a_dribble_on_rendered_match() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,7 +380,7 @@ fn ball_track_recovers_after_a_dribble_on_rendered_match() {
         assert!(late.len() == 16 && within(&late) == 16 && late_px < 0.6, "{method:?}: the ball once free");
         // The far player followed while the ball is hidden: no more frames than measured.
         assert!(
-            all.len() - within(&all) <= 26,
+            all.len() - within(&all) <= 32,
             "{method:?}: {} positions off by more than 1 m",
             all.len() - within(&all)
         );
