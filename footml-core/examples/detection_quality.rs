@@ -17,7 +17,7 @@
 //!    People less than half visible (`gt.txt` visibility < 0.5) are ignore regions: they are
 //!    left out of the ground truth and detections matching them (IoU ≥ 0.5) are dropped, as
 //!    MOTChallenge does.
-//! 3. The real-person references, each scaled (by FFmpeg) to each bin's median height, pasted
+//! 3. The real-person references, each scaled (swscale area filter, `footml::sim::photo`) to each bin's median height, pasted
 //!    18 times onto an empty rendered pitch of the same camera, detected and scored the same way
 //!    (recall = fraction of pasted photos found): `data/fixtures/grace_hopper.jpg`, a
 //!    head-and-shoulders portrait, and the two walking men of `data/fixtures/bus.jpg` (real
@@ -30,7 +30,6 @@
 //!
 //! Prints a Markdown table and writes `target/detection-quality/results.json`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,8 +37,7 @@ use std::time::Instant;
 
 use footml::FrameSource;
 use footml::config::{PlayerDetectionConfig, VideoDecodingConfig};
-use footml::sim::draw::Painter;
-use footml::sim::{CameraMode, RenderConfig, camera};
+use footml::sim::{RenderConfig, photo};
 use footml::stages::player_detection::PlayerDetector;
 use footml::stages::video_decoding::VideoSource;
 use footml::types::{BBox, Detection, RgbFrame};
@@ -300,15 +298,9 @@ fn run() -> Res<()> {
         }
     }
     let (w, h) = (frames[0].1.width, frames[0].1.height);
-    let cam = camera::camera_path(CameraMode::Broadcast, &empty_tracking(), w, h)[0];
-    let mut painter = Painter::new(w, h).ok_or("bad frame size")?;
-    painter.background(&cam);
-    painter.lines(&cam);
-    let rgba = painter.pixmap.data();
-    let mut pitch = RgbFrame { width: w, height: h, stride: w as usize * 3, data: vec![0; (w * h * 3) as usize] };
-    for (i, px) in rgba.chunks_exact(4).enumerate() {
-        pitch.data[i * 3..i * 3 + 3].copy_from_slice(&px[..3]);
-    }
+    let pitch = photo::to_rgb(&photo::empty_pitch(w, h, 1.0)?.1);
+    let portrait_photo = photo::load_photo(&portrait)?;
+    let people_photos = photo::bus_people(&a.full_body)?;
     let mut photo_table = String::from(
         "| box height (px) | rendered figures found, 1×1 / 2×2 | portrait photo found, 1×1 / 2×2 \
          | full-body photo people found, 1×1 / 2×2 |\n|---|---|---|---|\n",
@@ -321,15 +313,13 @@ fn run() -> Res<()> {
         }
         hs.sort_by(f64::total_cmp);
         let ph = hs[hs.len() / 2].round() as u32;
-        // The portrait keeps its aspect (256:300); each full-body person is scaled to be `ph` tall.
-        let portrait_img = ffmpeg_scale(&portrait, None, (f64::from(ph) * 256.0 / 300.0).round() as u32, ph)?;
-        let people: Vec<Pasted> = FULL_BODY_BOXES
-            .iter()
-            .map(|&[x, y, bw, bh]| {
-                let pw = (f64::from(ph) * f64::from(bw) / f64::from(bh)).round() as u32;
-                ffmpeg_scale(&a.full_body, Some([x, y, bw, bh]), pw, ph)
-            })
-            .collect::<Res<_>>()?;
+        // The portrait keeps its aspect; each full-body person is scaled to be `ph` tall.
+        let scaled = |p: &RgbFrame| {
+            let pw = (f64::from(ph) * f64::from(p.width) / f64::from(p.height)).round() as u32;
+            photo::scale_area(p, [0, 0, p.width, p.height], pw, ph)
+        };
+        let portrait_img = scaled(&portrait_photo)?;
+        let people = people_photos.iter().map(scaled).collect::<Result<Vec<_>, _>>()?;
         let portrait_found = reference(&a, &work, &pitch, &format!("portrait{i}"), &[portrait_img])?;
         let people_found = reference(&a, &work, &pitch, &format!("fullbody{i}"), &people)?;
         let rendered = |t: &str| results.get(t).and_then(|r| r["recall_by_height"][i]["recall"].as_f64());
@@ -356,40 +346,17 @@ fn run() -> Res<()> {
     Ok(())
 }
 
-/// A tracking window with no people and no ball: the camera looks at the centre spot.
-fn empty_tracking() -> footml::sim::tracking::Tracking {
-    footml::sim::tracking::Tracking {
-        fps: 25.0,
-        frames: vec![footml::sim::tracking::TrackingFrame::default()],
-        identities: BTreeMap::new(),
-    }
-}
-
-/// The two walking men of `data/fixtures/bus.jpg` (810 × 1080, from the `ultralytics` wheel's
-/// assets): their boxes `[x, y, w, h]` in the photo, hair to soles, read off the picture.
-const FULL_BODY_BOXES: [[u32; 4]; 2] = [[52, 394, 194, 506], [226, 404, 120, 456]];
-
-/// An RGB24 picture to paste: pixels, width, height.
-type Pasted = (Vec<u8>, u32, u32);
-
 /// Pastes the pictures (in turn) 18 times on `pitch` — three rows of six — and returns the
 /// fraction found with 1×1 and with 2×2 tiles (py-motmetrics, IoU ≥ 0.5 to the pasted box).
-fn reference(a: &Args, work: &Path, pitch: &RgbFrame, name: &str, pics: &[Pasted]) -> Res<[f64; 2]> {
+fn reference(a: &Args, work: &Path, pitch: &RgbFrame, name: &str, pics: &[RgbFrame]) -> Res<[f64; 2]> {
     let (w, h) = (pitch.width, pitch.height);
     let mut frame = pitch.clone();
     let mut gt_rows = Vec::new();
     for k in 0..18u32 {
-        let (img, pw, ph) = &pics[k as usize % pics.len()];
+        let img = &pics[k as usize % pics.len()];
         let (x0, y0) = (60 + (k % 6) * (w - 120) / 6, h / 10 + (k / 6) * h * 3 / 10);
-        if x0 + pw > w || y0 + ph > h {
-            return Err(format!("{name}: a {pw}×{ph} picture does not fit at ({x0}, {y0})").into());
-        }
-        for y in 0..*ph {
-            let at = (y0 + y) as usize * frame.stride + x0 as usize * 3;
-            frame.data[at..at + *pw as usize * 3]
-                .copy_from_slice(&img[(y * pw * 3) as usize..((y + 1) * pw * 3) as usize]);
-        }
-        gt_rows.push(format!("1,{},{x0},{y0},{pw},{ph},1,1,1", k + 1));
+        photo::paste(&mut frame, img, x0, y0)?;
+        gt_rows.push(format!("1,{},{x0},{y0},{},{},1,1,1", k + 1, img.width, img.height));
     }
     let mut found = [0.0; 2];
     for (j, tiles) in [[1, 1], [2, 2]].into_iter().enumerate() {
@@ -398,20 +365,4 @@ fn reference(a: &Args, work: &Path, pitch: &RgbFrame, name: &str, pics: &[Pasted
         found[j] = s["recall"].as_f64().unwrap_or(0.0);
     }
     Ok(found)
-}
-
-/// `photo` (cropped to `[x, y, w, h]` first when given) scaled to `w × h` by FFmpeg, RGB24.
-fn ffmpeg_scale(photo: &Path, crop: Option<[u32; 4]>, w: u32, h: u32) -> Res<Pasted> {
-    let crop = crop.map_or(String::new(), |[x, y, cw, ch]| format!("crop={cw}:{ch}:{x}:{y},"));
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(photo)
-        .args(["-vf", &format!("{crop}scale={w}:{h}:flags=area"), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()?;
-    if !out.status.success() || out.stdout.len() != (w * h * 3) as usize {
-        return Err(
-            format!("ffmpeg could not scale {}: {}", photo.display(), String::from_utf8_lossy(&out.stderr)).into()
-        );
-    }
-    Ok((out.stdout, w, h))
 }

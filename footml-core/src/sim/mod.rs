@@ -42,6 +42,7 @@
 pub mod camera;
 pub mod draw;
 pub mod encode;
+pub mod photo;
 pub mod tracking;
 
 use std::collections::BTreeMap;
