@@ -154,6 +154,12 @@ pub struct PipelineConfig {
     /// Where models are cached.
     #[serde(default)]
     pub model_cache_dir: Option<PathBuf>,
+    /// The ONNX Runtime shared library (`libonnxruntime.so*`) detection models run on. Unset:
+    /// `ORT_DYLIB_PATH`, else the `onnxruntime` wheel of the project's `.venv` (see
+    /// `stages::player_detection`). One process loads one library: a config naming another
+    /// one than the process already loaded is an error.
+    #[serde(default)]
+    pub onnxruntime_path: Option<PathBuf>,
     /// Log level for the CLI (`error`, `warn`, `info`, `debug`, `trace`).
     #[serde(default)]
     pub log_level: Option<String>,
@@ -312,7 +318,10 @@ pub struct PlayerDetectionConfig {
     pub confidence_threshold: f32,
     /// IoU above which NMS suppresses the weaker box.
     pub nms_threshold: f32,
-    /// Frames per inference call for dynamic-batch models.
+    /// Frames per inference call for dynamic-batch models (default 4), each with all its
+    /// tiles: a call takes `batch_size × regions` images (regions = tiles, plus the whole frame
+    /// with `tile_full_frame`), 3 × H × W floats each (4.9 MB at 640 × 640). Fixed-batch models
+    /// take their own batch per call whatever this says.
     pub batch_size: Option<usize>,
     /// `[cols, rows]` of tiles for small players.
     pub tiles: [u32; 2],
@@ -1151,6 +1160,16 @@ mod tests {
         assert_eq!(c.stage_configs.player_detection.nms_threshold, 0.4);
         assert_eq!(c.stage_configs.ball_tracking.tracking_method, BallTrackingMethod::Kalman);
         assert_eq!(c.stage_configs.ball_tracking.max_missing_frames, 10);
+    }
+
+    #[test]
+    fn onnxruntime_path_is_a_key_and_its_misspelling_is_not() {
+        let c = PipelineConfig::from_json_with_env(r#"{"onnxruntime_path": "/opt/ort/libonnxruntime.so.1"}"#, no_env)
+            .unwrap();
+        assert_eq!(c.onnxruntime_path, Some(PathBuf::from("/opt/ort/libonnxruntime.so.1")));
+        assert_eq!(PipelineConfig::from_json_with_env("{}", no_env).unwrap().onnxruntime_path, None);
+        let e = PipelineConfig::from_json_with_env(r#"{"onnxruntime_pth": "x"}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "onnxruntime_pth"), "{e}");
     }
 
     #[test]

@@ -172,15 +172,22 @@ impl Error {
             #[cfg(feature = "onnx")]
             Error::Detection(DetectionError::ModelNotFound(_)) => ErrorKind::NotFound,
             #[cfg(feature = "onnx")]
-            Error::Detection(DetectionError::InvalidConfig(_) | DetectionError::ProviderUnavailable { .. }) => {
-                ErrorKind::Config
-            }
+            // A model file that is no ONNX or not the YOLO layout is a bad setting, like a bad value.
+            Error::Detection(
+                DetectionError::InvalidConfig(_)
+                | DetectionError::ProviderUnavailable { .. }
+                | DetectionError::NotOnnx { .. }
+                | DetectionError::Layout { .. }
+                | DetectionError::RuntimeConflict { .. },
+            ) => ErrorKind::Config,
             #[cfg(feature = "onnx")]
             Error::Detection(_) => ErrorKind::Stage,
             #[cfg(feature = "onnx")]
             Error::Calibration(CalibrationError::Model(DetectionError::ModelNotFound(_))) => ErrorKind::NotFound,
             #[cfg(feature = "onnx")]
-            Error::Calibration(CalibrationError::Model(DetectionError::InvalidConfig(_))) => ErrorKind::Config,
+            Error::Calibration(CalibrationError::Model(
+                DetectionError::InvalidConfig(_) | DetectionError::NotOnnx { .. } | DetectionError::Layout { .. },
+            )) => ErrorKind::Config,
             #[cfg(feature = "onnx")]
             Error::Calibration(CalibrationError::Model(_)) => ErrorKind::Stage,
             Error::Calibration(_) => ErrorKind::Config,

@@ -32,6 +32,27 @@ fn person_video(dir: &Path, frames: u32) -> PathBuf {
     video
 }
 
+/// `footml analyze VIDEO --model <default model> --config CFG --out OUT`.
+fn analyze_with_model(video: &Path, cfg: &Path, out: &Path) -> Command {
+    let mut cmd = footml();
+    cmd.arg("analyze").arg(video).arg("--model").arg(default_model()).arg("--config").arg(cfg).arg("--out").arg(out);
+    cmd
+}
+
+/// The report in `out` has one track: the one still person of [`person_video`].
+fn assert_one_track(out: &Path) {
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["tracks"].as_array().map(Vec::len), Some(1), "{}", report["tracks"]);
+}
+
+/// The one-line error of a failed run (exit code 1, one `footml: error` line, the last).
+fn error_line(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("footml: error").count(), 1, "{err}");
+    err.trim_end().lines().last().unwrap_or_default().to_string()
+}
+
 /// Reason the CUDA provider is missing in this build with the CPU `onnxruntime` wheel.
 fn cuda_missing() -> &'static str {
     if cfg!(feature = "cuda") { "has no CUDAExecutionProvider" } else { "built without the `cuda` cargo feature" }
@@ -66,8 +87,7 @@ fn demanded_gpu_fails_and_preferred_gpu_falls_back_with_a_warning_event() {
     let message = warnings[0]["message"].as_str().unwrap();
     assert!(message.contains("running on the CPU") && message.contains(cuda_missing()), "{message}");
     // It still detected and tracked the person on the CPU.
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    assert_eq!(report["tracks"].as_array().map(Vec::len), Some(1), "{}", report["tracks"]);
+    assert_one_track(&out);
 }
 
 #[test]
@@ -81,17 +101,7 @@ fn detection_stride_tracks_every_frame_from_every_third() {
         r#"{"checkpoint_enabled": false, "stage_configs": {"player_detection": {"detection_stride": 3}}}"#,
     )
     .unwrap();
-    let o = footml()
-        .arg("analyze")
-        .arg(&video)
-        .arg("--model")
-        .arg(default_model())
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = analyze_with_model(&video, &cfg, &out).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Detected on frames 0, 3, 6 (3 inference runs); tracked on all 7, one id, at the photo.
     let tracks = std::fs::read_to_string(out.join("tracks.txt")).unwrap();
@@ -104,4 +114,88 @@ fn detection_stride_tracks_every_frame_from_every_third() {
         let iou = footml::BBox::new(r[2], r[3], r[4], r[5]).iou(&photo);
         assert!(iou >= 0.6, "frame {}: IoU {iou} ({tracks})", r[0]);
     }
+}
+
+/// The detection model comes from `--model`, else the config's `model_path`, else
+/// `YOLO_MODEL_PATH`: each failing case names the file that was chosen.
+#[test]
+fn model_flag_beats_config_beats_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = person_video(dir.path(), 2);
+    let out = dir.path().join("out");
+    let not_onnx = dir.path().join("text.onnx");
+    std::fs::write(&not_onnx, "not a model\n").unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(
+        &cfg,
+        r#"{"checkpoint_enabled": false, "stage_configs": {"player_detection": {"model_path": "/nonexistent/config.onnx"}}}"#,
+    )
+    .unwrap();
+    let run = |model: Option<&Path>, config: bool, env: Option<&str>| {
+        let mut cmd = footml();
+        cmd.arg("analyze").arg(&video).arg("--out").arg(&out).env_remove("YOLO_MODEL_PATH");
+        if let Some(m) = model {
+            cmd.arg("--model").arg(m);
+        }
+        if config {
+            cmd.arg("--config").arg(&cfg);
+        }
+        if let Some(e) = env {
+            cmd.env("YOLO_MODEL_PATH", e);
+        }
+        cmd.output().unwrap()
+    };
+    let e = error_line(&run(None, false, Some("/nonexistent/env.onnx")));
+    assert!(e.contains("detection model /nonexistent/env.onnx not found"), "{e}");
+    let e = error_line(&run(None, true, Some("/nonexistent/env.onnx")));
+    assert!(e.contains("detection model /nonexistent/config.onnx not found"), "{e}");
+    let e = error_line(&run(Some(&not_onnx), true, Some("/nonexistent/env.onnx")));
+    assert!(e.contains(&format!("{} is not an ONNX model", not_onnx.display())), "{e}");
+    // The flag's real model runs although the config and the environment name missing files.
+    let o = run(Some(&default_model()), true, Some("/nonexistent/env.onnx"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_one_track(&out);
+}
+
+/// The ONNX Runtime library: a missing one is a one-line error that says how to install it;
+/// the config's `onnxruntime_path` wins over `ORT_DYLIB_PATH`. Each case is a fresh process
+/// (a process loads ONNX Runtime once).
+#[test]
+fn onnxruntime_library_missing_or_chosen_by_config_or_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = person_video(dir.path(), 2);
+    let out = dir.path().join("out");
+    let real = footml::stages::player_detection::find_onnxruntime().unwrap();
+    let text = dir.path().join("libonnxruntime.so.0");
+    std::fs::write(&text, "not a library\n").unwrap();
+    let run = |config_lib: Option<&Path>, env_lib: &Path| {
+        let cfg = dir.path().join("c.json");
+        let mut doc = serde_json::json!({"checkpoint_enabled": false});
+        if let Some(lib) = config_lib {
+            doc["onnxruntime_path"] = serde_json::json!(lib);
+        }
+        std::fs::write(&cfg, doc.to_string()).unwrap();
+        analyze_with_model(&video, &cfg, &out).env("ORT_DYLIB_PATH", env_lib).output().unwrap()
+    };
+    let one_error = |o: &std::process::Output, want: &[&str]| {
+        let last = error_line(o);
+        assert!(want.iter().all(|w| last.contains(w)), "{want:?} in {last}");
+    };
+    // Missing: where it looked and how to install it.
+    one_error(
+        &run(None, Path::new("/nonexistent/libonnxruntime.so")),
+        &[
+            "ONNX Runtime library (libonnxruntime.so) was not found",
+            "ORT_DYLIB_PATH=/nonexistent/libonnxruntime.so (no such file)",
+            "bash scripts/setup.sh",
+            "pip install onnxruntime",
+        ],
+    );
+    // The config's library wins over the environment's: a file that is no library fails
+    // although ORT_DYLIB_PATH names the real one...
+    one_error(&run(Some(&text), &real), &["cannot load ONNX Runtime from", text.to_str().unwrap()]);
+    one_error(&run(Some(Path::new("/nonexistent/ort.so")), &real), &["onnxruntime_path=/nonexistent/ort.so"]);
+    // ...and the real one runs although ORT_DYLIB_PATH names a missing file.
+    let o = run(Some(&real), Path::new("/nonexistent/libonnxruntime.so"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -578,6 +578,12 @@ impl Pipeline {
         input: SourceInput,
         mut input_identity: String,
     ) -> Result<PipelineBuilder> {
+        // The library named by the config is loaded before any model (detection or pitch
+        // keypoints) would load the one the search finds.
+        #[cfg(feature = "onnx")]
+        if let Some(lib) = &config.onnxruntime_path {
+            crate::stages::player_detection::load_onnxruntime(Some(lib))?;
+        }
         b = b
             .batch_size(config.batch_size)
             .channel_capacity(config.channel_capacity)

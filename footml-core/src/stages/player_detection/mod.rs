@@ -1,7 +1,8 @@
 //! Player detection: a YOLOv8/YOLO11 ONNX model run by ONNX Runtime on the CPU.
 //!
 //! * **Runtime.** `ort` is built with `load-dynamic`: the ONNX Runtime library is loaded at
-//!   run time, never downloaded. [`find_onnxruntime`] looks, in order, at `ORT_DYLIB_PATH`,
+//!   run time, never downloaded, once per process. The config's `onnxruntime_path` names it
+//!   ([`load_onnxruntime`]); otherwise [`find_onnxruntime`] looks, in order, at `ORT_DYLIB_PATH`,
 //!   the `onnxruntime` wheel in `$VIRTUAL_ENV`, in a `.venv` beside the executable or the
 //!   current directory (or one of their parents), and finally asks `python3` where its
 //!   `onnxruntime` package is. `scripts/setup.sh` installs the wheel into the project's `.venv`.
@@ -70,11 +71,24 @@ pub enum DetectionError {
     #[error(
         "the ONNX Runtime library (libonnxruntime.so) was not found (looked in: {searched}); install it with \
          `bash scripts/setup.sh` (puts the pinned `onnxruntime` wheel into .venv) or `pip install onnxruntime`, \
-         or set ORT_DYLIB_PATH to the library file"
+         or set ORT_DYLIB_PATH (or the config's `onnxruntime_path`) to the library file"
     )]
     RuntimeMissing {
         /// The places that were searched.
         searched: String,
+    },
+    /// The config's `onnxruntime_path` names another library than the one this process
+    /// already loaded.
+    #[error(
+        "ONNX Runtime was already set up in this process from {loaded}; it cannot also be loaded from {} \
+         (onnxruntime_path): one process holds one ONNX Runtime library",
+        requested.display()
+    )]
+    RuntimeConflict {
+        /// The library the config asked for.
+        requested: PathBuf,
+        /// The one loaded (or tried) first.
+        loaded: String,
     },
     /// A library was found but could not be loaded or initialised.
     #[error("cannot load ONNX Runtime from {}: {message}", path.display())]
@@ -141,67 +155,95 @@ pub enum DetectionError {
 // Runtime discovery and initialisation
 // ---------------------------------------------------------------------------------------------
 
-/// Finds the ONNX Runtime shared library (see the module docs for the search order).
-pub fn find_onnxruntime() -> Result<PathBuf, DetectionError> {
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(DetectionError::RuntimeMissing { searched: format!("ORT_DYLIB_PATH={} (no such file)", p.display()) })
-        };
-    }
-    let mut venvs: Vec<PathBuf> = Vec::new();
-    if let Some(v) = std::env::var_os("VIRTUAL_ENV").filter(|v| !v.is_empty()) {
-        venvs.push(PathBuf::from(v));
-    }
-    let mut starts = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
-        starts.push(dir);
-    }
-    if let Ok(dir) = std::env::current_dir() {
-        starts.push(dir);
-    }
-    for start in &starts {
-        // The executable lives in target/<profile>[/deps]; the .venv is at the workspace root.
-        for dir in start.ancestors().take(5) {
-            venvs.push(dir.join(".venv"));
+/// Where [`find_onnxruntime`] looks: the process's environment, or given ones in tests.
+#[derive(Debug, Clone, Default)]
+struct RuntimeSearch {
+    /// `ORT_DYLIB_PATH`.
+    dylib_path: Option<PathBuf>,
+    /// `VIRTUAL_ENV`.
+    virtual_env: Option<PathBuf>,
+    /// Directories whose `.venv`, or their parents' (up to 4 levels), may hold the wheel.
+    starts: Vec<PathBuf>,
+    /// The Python interpreter asked last (`python3` on `PATH`).
+    python: PathBuf,
+}
+
+impl RuntimeSearch {
+    /// The places of this process: its environment, executable and current directory.
+    fn from_process() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let mut starts = Vec::new();
+        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            starts.push(dir);
+        }
+        if let Ok(dir) = std::env::current_dir() {
+            starts.push(dir);
+        }
+        RuntimeSearch {
+            dylib_path: var("ORT_DYLIB_PATH"),
+            virtual_env: var("VIRTUAL_ENV"),
+            starts,
+            python: PathBuf::from("python3"),
         }
     }
-    let mut searched = Vec::new();
-    for venv in &venvs {
-        let lib = venv.join("lib");
-        let Ok(entries) = std::fs::read_dir(&lib) else { continue };
-        let mut pythons: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python")))
-            .collect();
-        pythons.sort();
-        for py in pythons {
-            let capi = py.join("site-packages/onnxruntime/capi");
-            searched.push(capi.display().to_string());
-            if let Some(found) = library_in(&capi) {
+
+    fn find(&self) -> Result<PathBuf, DetectionError> {
+        if let Some(p) = &self.dylib_path {
+            return if p.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(DetectionError::RuntimeMissing {
+                    searched: format!("ORT_DYLIB_PATH={} (no such file)", p.display()),
+                })
+            };
+        }
+        let mut venvs: Vec<PathBuf> = self.virtual_env.iter().cloned().collect();
+        for start in &self.starts {
+            // The executable lives in target/<profile>[/deps]; the .venv is at the workspace root.
+            for dir in start.ancestors().take(5) {
+                venvs.push(dir.join(".venv"));
+            }
+        }
+        let mut searched = Vec::new();
+        for venv in &venvs {
+            let lib = venv.join("lib");
+            let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+            let mut pythons: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python")))
+                .collect();
+            pythons.sort();
+            for py in pythons {
+                let capi = py.join("site-packages/onnxruntime/capi");
+                searched.push(capi.display().to_string());
+                if let Some(found) = library_in(&capi) {
+                    return Ok(found);
+                }
+            }
+        }
+        // Last resort: the interpreter on PATH.
+        let out = std::process::Command::new(&self.python)
+            .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
+            .stderr(std::process::Stdio::null())
+            .output();
+        searched.push(format!("{} -c 'import onnxruntime'", self.python.display()));
+        if let Ok(out) = out
+            && out.status.success()
+        {
+            let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("capi");
+            if let Some(found) = library_in(&dir) {
                 return Ok(found);
             }
         }
+        searched.dedup();
+        Err(DetectionError::RuntimeMissing { searched: searched.join(", ") })
     }
-    // Last resort: the interpreter on PATH.
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
-        .stderr(std::process::Stdio::null())
-        .output();
-    searched.push("python3 -c 'import onnxruntime'".into());
-    if let Ok(out) = out
-        && out.status.success()
-    {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("capi");
-        if let Some(found) = library_in(&dir) {
-            return Ok(found);
-        }
-    }
-    searched.dedup();
-    Err(DetectionError::RuntimeMissing { searched: searched.join(", ") })
+}
+
+/// Finds the ONNX Runtime shared library (see the module docs for the search order).
+pub fn find_onnxruntime() -> Result<PathBuf, DetectionError> {
+    RuntimeSearch::from_process().find()
 }
 
 /// `libonnxruntime.so*` in `dir` (the wheel ships only the versioned name); the highest
@@ -219,24 +261,56 @@ fn library_in(dir: &Path) -> Option<PathBuf> {
     libs.pop()
 }
 
-/// The process-wide ONNX Runtime environment, loaded on first use.
+/// The process-wide ONNX Runtime environment, loaded on first use from the library
+/// [`find_onnxruntime`] finds.
 ///
 /// The result (success or failure) is kept for the life of the process: ONNX Runtime can be
 /// loaded only once.
 pub fn onnxruntime() -> Result<&'static Environment, DetectionError> {
-    static ENV: OnceLock<Result<Environment, DetectionError>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let path = find_onnxruntime()?;
+    load_onnxruntime(None)
+}
+
+/// The process-wide ONNX Runtime environment, loaded from `library` when it is the first
+/// load of the process (the config's `onnxruntime_path`, which wins over `ORT_DYLIB_PATH`), or
+/// from the library [`find_onnxruntime`] finds when `library` is `None`.
+///
+/// # Errors
+///
+/// [`DetectionError::RuntimeMissing`] when the file does not exist,
+/// [`DetectionError::RuntimeLoad`] when it is not a usable ONNX Runtime, and
+/// [`DetectionError::RuntimeConflict`] when this process already loaded (or tried to load)
+/// another library: one process holds one ONNX Runtime.
+pub fn load_onnxruntime(library: Option<&Path>) -> Result<&'static Environment, DetectionError> {
+    static ENV: OnceLock<(Option<PathBuf>, Result<Environment, DetectionError>)> = OnceLock::new();
+    let (loaded_from, env) = ENV.get_or_init(|| {
+        let path = match library {
+            Some(p) if p.is_file() => Ok(p.to_path_buf()),
+            Some(p) => Err(DetectionError::RuntimeMissing {
+                searched: format!("onnxruntime_path={} (no such file)", p.display()),
+            }),
+            None => find_onnxruntime(),
+        };
+        let path = match path {
+            Ok(path) => path,
+            Err(e) => return (library.map(Path::to_path_buf), Err(e)),
+        };
         let load_err = |message: String| DetectionError::RuntimeLoad { path: path.clone(), message };
-        ort::init_from(&path)
-            .map_err(|e| load_err(e.to_string()))?
-            .with_name("footml")
-            .with_telemetry(false)
-            .build()
+        let env = ort::init_from(&path)
             .map_err(|e| load_err(e.to_string()))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
+            .and_then(|b| b.with_name("footml").with_telemetry(false).build().map_err(|e| load_err(e.to_string())));
+        (Some(path.clone()), env)
+    });
+    if let Some(want) = library {
+        let same =
+            |a: &Path| std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(want).ok()).is_some_and(|(a, b)| a == b);
+        if !loaded_from.as_deref().is_some_and(|l| l == want || same(l)) {
+            return Err(DetectionError::RuntimeConflict {
+                requested: want.to_path_buf(),
+                loaded: loaded_from.as_ref().map_or_else(|| "the search".into(), |p| p.display().to_string()),
+            });
+        }
+    }
+    env.as_ref().map_err(Clone::clone)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,6 +338,9 @@ pub struct YoloModel {
     /// Class count when the model states it (`None`: dynamic, read from the first output).
     classes: Option<usize>,
     provider: ProviderChoice,
+    /// The number of images of every inference call, in order (tests check the batching).
+    #[cfg(test)]
+    call_sizes: Mutex<Vec<usize>>,
 }
 
 type CacheKey = (PathBuf, u64, u128, usize, ProviderChoice);
@@ -400,6 +477,8 @@ impl YoloModel {
             batch,
             classes,
             provider: provider.clone(),
+            #[cfg(test)]
+            call_sizes: Mutex::default(),
         })
     }
 
@@ -444,6 +523,8 @@ impl YoloModel {
             .map_err(|e| err(e.to_string()))?;
         let tensor = TensorRef::from_array_view(view).map_err(|e| err(e.to_string()))?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        #[cfg(test)]
+        self.call_sizes.lock().unwrap_or_else(|p| p.into_inner()).push(n);
         let outputs = session.run(ort::inputs![self.input_name.as_str() => tensor]).map_err(|e| err(e.to_string()))?;
         let (shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(|e| err(e.to_string()))?;
         let dims: Vec<i64> = shape.iter().copied().collect();
@@ -714,6 +795,7 @@ pub struct PlayerDetector {
     ball_params: Option<DecodeParams>,
     stride: u64,
     nms: f32,
+    /// Images per call of a fixed-batch model; frames per call of a dynamic-batch one.
     batch_size: usize,
     tiles: [u32; 2],
     tile_overlap: f32,
@@ -888,12 +970,19 @@ impl PlayerDetector {
             .collect();
         let (in_w, in_h) = self.model.input_size();
         let per_image = 3 * in_w * in_h;
-        // Fixed-batch models always get their full batch; the padding images are ignored.
+        // Fixed-batch models always get their full batch (the padding images are ignored),
+        // image by image across frames and tiles. Dynamic-batch models get `batch_size` whole
+        // frames per call: the tiles of a frame always go through the model together.
         let call_size = |chunk: &[Job]| match self.model.batch() {
             BatchDim::Fixed(n) => n,
             BatchDim::Dynamic => chunk.len(),
         };
-        let chunks: Vec<(&[Job], usize)> = jobs.chunks(self.batch_size).map(|c| (c, call_size(c))).collect();
+        let per_call = match self.model.batch() {
+            BatchDim::Fixed(n) => n,
+            // Every frame has the same number of regions (they depend on the settings only).
+            BatchDim::Dynamic => self.batch_size * (jobs.len() / frames.len().max(1)).max(1),
+        };
+        let chunks: Vec<(&[Job], usize)> = jobs.chunks(per_call).map(|c| (c, call_size(c))).collect();
         let decoders: Vec<(usize, &DecodeParams)> = [Some(&self.params), self.ball_params.as_ref()]
             .into_iter()
             .enumerate()
@@ -1109,6 +1198,9 @@ mod tests {
     ///   anchor at (40, 30) 4×4 whose class scores are the mean R and mean G of the input.
     /// * `dynamic.onnx`: input [N,3,64,64] → output [N,6,1]: only the input-dependent anchor.
     /// * `rank2.onnx`: input [1,3,64,64] → output [1,3] (per-channel means): a bad layout.
+    /// * bad inputs: `gray.onnx` [1,1,64,64], `rank3.onnx` [3,64,64], `uint8.onnx` uint8
+    ///   [1,3,64,64]; bad outputs: `transposed.onnx` [1,1024,6] (anchors first),
+    ///   `two_outputs.onnx` (two [1,6,1] heads).
     const GRAPHS: &str = r#"
 import sys, numpy as np, onnx
 from onnx import helper as h, TensorProto as T, numpy_helper as nh
@@ -1146,6 +1238,24 @@ save("fixed", mean_anchor() + [const("C", C), h.make_node("Concat", ["C", "ancho
      1, "output0", [1, 6, 6])
 save("dynamic", mean_anchor(), "N", "anchor", ["N", 6, 1])
 save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdims=0)], 1, "m", [1, 3])
+def bad_input(name, elem, shape):
+    nodes = [h.make_node("Cast", ["images"], ["f"], to=T.FLOAT),
+             h.make_node("ReduceMean", ["f"], ["output0"], keepdims=1)]
+    g = h.make_graph(nodes, name, [h.make_tensor_value_info("images", elem, shape)],
+        [h.make_tensor_value_info("output0", T.FLOAT, [1] * len(shape))])
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8), f"{out}/{name}.onnx")
+bad_input("gray", T.FLOAT, [1, 1, 64, 64])
+bad_input("rank3", T.FLOAT, [3, 64, 64])
+bad_input("uint8", T.UINT8, [1, 3, 64, 64])
+# [1, anchors, 4 + C]: a transposed head (input used, so it stays a graph input).
+t = [h.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+     const("zeros", np.zeros((1, 1024, 6), np.float32)),
+     h.make_node("Add", ["zeros", "m"], ["output0"])]
+save("transposed", t, 1, "output0", [1, 1024, 6])
+g = h.make_graph(mean_anchor() + [h.make_node("Identity", ["anchor"], ["copy"])], "two_outputs",
+    [h.make_tensor_value_info("images", T.FLOAT, [1, 3, 64, 64])],
+    [h.make_tensor_value_info(o, T.FLOAT, [1, 6, 1]) for o in ["anchor", "copy"]])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8), f"{out}/two_outputs.onnx")
 "#;
 
     /// Builds the test graphs once per test process.
@@ -1333,6 +1443,52 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         assert!(out[2].is_empty(), "black frame: both scores {PAD_MEAN} < 0.5: {:?}", out[2]);
     }
 
+    /// A copy of test graph `name` under a file name of its own, so that its session (and
+    /// its call log) is not shared with other tests running at the same time.
+    fn own_copy(name: &str, tag: &str) -> PathBuf {
+        let p = graphs().join(format!("{tag}-{name}"));
+        std::fs::copy(graphs().join(name), &p).unwrap();
+        p
+    }
+
+    fn call_sizes(det: &PlayerDetector) -> Vec<usize> {
+        det.model().call_sizes.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn fixed_batch_models_run_frame_by_frame_whatever_batch_size_says() {
+        let mut c = cfg(own_copy("fixed.onnx", "frame-by-frame"));
+        c.batch_size = Some(8);
+        c.player_class_ids = Some(vec![0]);
+        let mut det = PlayerDetector::new(&c).unwrap();
+        assert_eq!(det.model().batch(), BatchDim::Fixed(1));
+        let (red, black) = (solid(128, 64, [255, 0, 0], 0), solid(128, 64, [0, 0, 0], 0));
+        let out = det.detect(&[&red, &black, &red]).unwrap();
+        assert_eq!(call_sizes(&det), vec![1, 1, 1], "one call per frame");
+        // Each frame got its own output: the mean-R anchor only on the red ones.
+        let mean_r = |d: &[Detection]| d.iter().any(|d| (d.score - RED_MEAN).abs() < 1e-4);
+        assert_eq!(out.iter().map(|d| mean_r(d)).collect::<Vec<_>>(), vec![true, false, true]);
+    }
+
+    #[test]
+    fn tiles_of_a_frame_go_through_a_dynamic_batch_model_together() {
+        let mut c = cfg(own_copy("dynamic.onnx", "tiles-together"));
+        c.tiles = [2, 2];
+        c.batch_size = Some(2);
+        let mut det = PlayerDetector::new(&c).unwrap();
+        let red = solid(128, 64, [255, 0, 0], 0);
+        // 5 regions per frame (4 tiles + the whole frame), 2 frames per call: 3 frames → 10 + 5.
+        let out = det.detect(&[&red, &red, &red]).unwrap();
+        assert_eq!(call_sizes(&det), vec![10, 5]);
+        assert_eq!(out.len(), 3);
+        // Without the whole frame, 4 per frame; one frame per call.
+        c.tile_full_frame = false;
+        c.batch_size = Some(1);
+        let mut det = PlayerDetector::new(&c).unwrap();
+        det.detect(&[&red, &red]).unwrap();
+        assert_eq!(call_sizes(&det)[2..], [4, 4]);
+    }
+
     #[test]
     fn stage_writes_player_detections_into_the_records() {
         use crate::types::{FrameItem, FrameRecord, VideoInfo};
@@ -1495,11 +1651,29 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         let e = YoloModel::load(&text, 1).unwrap_err();
         assert!(matches!(e, DetectionError::NotOnnx { .. }), "{e:?}");
         assert!(e.to_string().contains("is not an ONNX model"), "{e}");
+        assert_eq!(Error::from(e).kind(), crate::ErrorKind::Config);
 
         let e = YoloModel::load(&graphs().join("rank2.onnx"), 1).unwrap_err();
         assert!(matches!(e, DetectionError::Layout { .. }), "{e:?}");
         let msg = e.to_string();
         assert!(msg.contains("expected float32 [N, 4 + classes, anchors]") && msg.contains("found [1, 3]"), "{msg}");
+
+        // Each bad layout names what was expected and what the model has.
+        for (file, what, expected, found) in [
+            ("gray.onnx", "input shape", "expected float32 [N, 3, H, W]", "found [1, 1, 64, 64]"),
+            ("rank3.onnx", "input shape", "expected float32 [N, 3, H, W]", "found [3, 64, 64]"),
+            ("uint8.onnx", "input", "expected float32 [N, 3, H, W]", "Uint8"),
+            ("transposed.onnx", "output shape", "expected float32 [N, 4 + classes, anchors]", "[1, 1024, 6]"),
+            ("two_outputs.onnx", "outputs", "expected 1 output (YOLO detection head)", "found 2 outputs"),
+        ] {
+            let e = YoloModel::load(&graphs().join(file), 1).unwrap_err();
+            let DetectionError::Layout { what: w, .. } = &e else { panic!("{file}: {e:?}") };
+            assert_eq!(w, what, "{file}");
+            let msg = e.to_string();
+            assert!(msg.contains(file) && msg.contains(expected) && msg.contains(found), "{file}: {msg}");
+            let e: Error = PlayerDetector::new(&cfg(graphs().join(file))).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{file}: {e}");
+        }
 
         let missing = dir.path().join("nope.onnx");
         let e = YoloModel::load(&missing, 1).unwrap_err();
@@ -1516,6 +1690,60 @@ save("rank2", [h.make_node("ReduceMean", ["images"], ["m"], axes=[2, 3], keepdim
         assert!(Arc::ptr_eq(&a, &b), "same file and options: one session");
         let c = YoloModel::load(&p, 2).unwrap();
         assert!(!Arc::ptr_eq(&a, &c), "other thread count: another session");
+    }
+
+    #[test]
+    fn runtime_search_order_and_the_install_hint() {
+        let dir = tempfile::tempdir().unwrap();
+        let search = |dylib: Option<PathBuf>, venv: Option<PathBuf>, starts: Vec<PathBuf>| RuntimeSearch {
+            dylib_path: dylib,
+            virtual_env: venv,
+            starts,
+            python: dir.path().join("no-python"),
+        };
+        // Nothing anywhere: the error lists the places and says how to install the library.
+        let e = search(None, None, vec![dir.path().join("a/b")]).find().unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, DetectionError::RuntimeMissing { .. }), "{e:?}");
+        for want in ["was not found", "bash scripts/setup.sh", "pip install onnxruntime", "ORT_DYLIB_PATH", "no-python"]
+        {
+            assert!(msg.contains(want), "{want:?} in {msg}");
+        }
+        // A wheel in a .venv two levels above a start directory; the highest version wins.
+        let capi = dir.path().join(".venv/lib/python3.11/site-packages/onnxruntime/capi");
+        std::fs::create_dir_all(&capi).unwrap();
+        for v in ["1.31.0", "1.32.0"] {
+            std::fs::write(capi.join(format!("libonnxruntime.so.{v}")), "").unwrap();
+        }
+        let newest = capi.join("libonnxruntime.so.1.32.0");
+        assert_eq!(search(None, None, vec![dir.path().join("a/b")]).find().unwrap(), newest);
+        // VIRTUAL_ENV is searched too.
+        assert_eq!(search(None, Some(dir.path().join(".venv")), vec![]).find().unwrap(), newest);
+        // ORT_DYLIB_PATH comes first, and a missing file there is an error (no fallback).
+        let lib = dir.path().join("libonnxruntime.so.9");
+        std::fs::write(&lib, "").unwrap();
+        assert_eq!(search(Some(lib.clone()), Some(dir.path().join(".venv")), vec![]).find().unwrap(), lib);
+        let e = search(Some(dir.path().join("nope.so")), Some(dir.path().join(".venv")), vec![]).find().unwrap_err();
+        assert!(e.to_string().contains("ORT_DYLIB_PATH=") && e.to_string().contains("nope.so"), "{e}");
+    }
+
+    #[test]
+    fn config_library_must_be_the_one_the_process_loaded() {
+        let loaded = find_onnxruntime().unwrap();
+        onnxruntime().unwrap();
+        // The same library, by its own path or another route to it: fine.
+        load_onnxruntime(Some(&loaded)).unwrap();
+        let via_dot = loaded.parent().unwrap().join(".").join(loaded.file_name().unwrap());
+        load_onnxruntime(Some(&via_dot)).unwrap();
+        // Another file: a typed config error naming both.
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("libonnxruntime.so.1.99.0");
+        std::fs::write(&other, "").unwrap();
+        let e = load_onnxruntime(Some(&other)).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, DetectionError::RuntimeConflict { .. }), "{e:?}");
+        assert!(msg.contains(&loaded.display().to_string()) && msg.contains("libonnxruntime.so.1.99.0"), "{msg}");
+        assert_eq!(Error::from(e).kind(), crate::ErrorKind::Config);
     }
 
     #[test]
