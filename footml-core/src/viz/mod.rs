@@ -13,7 +13,9 @@
 //! * `formations/team<t>_<from>-<to>.png` — per formation window, each player's mean position
 //!   in the window with the formation string and its confidence.
 //! * `annotated.mp4` — the video with boxes in team colours and track ids, the ball with a
-//!   short trail and a possession banner (needs the video).
+//!   short trail and a possession banner (needs the video). The banner (also on the radar)
+//!   names the team of the possession phase, the team possession the report's possession %
+//!   counts, and the player on the ball when one of that team has it.
 //!
 //! Text is drawn with a public-domain 8×8 bitmap font, so no font files are needed.
 

@@ -123,6 +123,30 @@ pub(crate) fn clock(seconds: f64) -> String {
     format!("{:02}:{:02}", s / 60, s % 60)
 }
 
+/// The possession banner's text and team at `frame`: the team of the possession phase the
+/// frame is in (what the report's possession % counts: the team keeps the ball through passes,
+/// loose balls and brief challenges), with the player on the ball when there is one. Reports
+/// without phases (written before they existed) fall back to the per-frame ball owner's team.
+/// `None` outside any possession (before the first control, ball out of play) and when event
+/// detection did not run.
+pub(crate) fn possession_banner(report: &MatchReport, frame: u64) -> Option<(String, u32)> {
+    let team = if report.possession_phases.is_empty() {
+        report.possession.get(frame as usize).copied().flatten()
+    } else {
+        let phases = &report.possession_phases;
+        let k = phases.partition_point(|p| p.to_frame < frame);
+        phases.get(k).filter(|p| p.from_frame <= frame).map(|p| p.team)
+    }?;
+    let owner = report.ball_owner.get(frame as usize).copied().flatten();
+    // Only the holders' player: a challenger's brief touch inside the phase is not shown as
+    // the team's ball.
+    let on_ball = owner.filter(|id| report.tracks.iter().any(|t| t.track_id == *id && t.team == Some(team)));
+    Some(match on_ball {
+        Some(id) => (format!("Team {team} in possession, {id} on the ball"), team),
+        None => (format!("Team {team} in possession"), team),
+    })
+}
+
 /// Draws every picture of `report` that `options` asks for into `out_dir`.
 ///
 /// # Errors
@@ -261,7 +285,7 @@ fn heatmaps(
 }
 
 /// The top-down picture of one frame: players as discs in their colours with their ids, the
-/// ball, a banner with the time and the team in possession.
+/// ball, a banner with the time and the team in possession ([`possession_banner`]).
 pub(crate) fn radar_frame(
     report: &MatchReport,
     view: &PitchView,
@@ -291,12 +315,9 @@ pub(crate) fn radar_frame(
         view.dot(&mut pm, b[0], b[1], (0.45 * view.scale).max(3.0), BALL);
     }
     let fps = report_fps(report);
-    let mut banner = clock(frame as f64 / fps);
-    let possession = report.possession.get(frame as usize).copied().flatten();
-    let x = canvas::draw_label(&mut pm, &banner, 8, 8, 2, [20, 20, 20]) as i32 + 16;
-    if let Some(team) = possession {
-        banner = format!("Team {team} ball");
-        canvas::draw_label(&mut pm, &banner, x, 8, 2, palette.team(team));
+    let x = canvas::draw_label(&mut pm, &clock(frame as f64 / fps), 8, 8, 2, [20, 20, 20]) as i32 + 16;
+    if let Some((text, team)) = possession_banner(report, frame) {
+        canvas::draw_label(&mut pm, &text, x, 8, 2, palette.team(team));
     }
     Ok(pm)
 }
@@ -365,7 +386,7 @@ fn formations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{FormationWindow, Team};
+    use crate::analysis::{FormationWindow, PossessionPhase, Team};
     use crate::report::{Metrics, PlayerMetrics, TrackFrame, TrackReport};
 
     const RED: [u8; 3] = [200, 20, 20];
@@ -436,6 +457,35 @@ mod tests {
         // A track without a team is grey, never a guessed team colour.
         let (u, v) = VIEW.px(-30.0, -20.0);
         assert!(close(pixel(&pm, u - 4.0, v - 4.0), NO_TEAM, 10));
+    }
+
+    #[test]
+    fn the_banner_shows_the_possession_phase() {
+        let mut r = report();
+        // Per frame: track 7 (team 0) has the ball, it is loose (nobody), track 8 (no team)
+        // touches it; team 0's phase covers frames 0–2 and nothing covers frame 3.
+        r.possession = vec![Some(0), None, None, None];
+        r.ball_owner = vec![Some(7), None, Some(8), None];
+        r.possession_phases = vec![PossessionPhase { team: 0, from_frame: 0, to_frame: 2 }];
+        let banners: Vec<_> = (0..4).map(|f| possession_banner(&r, f)).collect();
+        let team0 = |s: &str| Some((s.to_string(), 0));
+        assert_eq!(
+            banners,
+            [
+                team0("Team 0 in possession, 7 on the ball"),
+                team0("Team 0 in possession"),
+                team0("Team 0 in possession"),
+                None
+            ]
+        );
+        // On the radar, the label beside the clock is in team 0's colour in the loose frame.
+        let pm = radar_frame(&r, &VIEW, &Palette::new(&r), &PitchFrames::new(&r), 1, None).unwrap();
+        let x = 8.0 + canvas::text_width("00:00", 2) as f32 + 8.0 + 16.0 + 1.0;
+        assert!(close(pixel(&pm, x, 9.0), RED, 10), "{:?}", pixel(&pm, x, 9.0));
+        // A report without phases (written before them) shows the ball owner's team per frame.
+        r.possession_phases.clear();
+        assert_eq!(possession_banner(&r, 0), team0("Team 0 in possession, 7 on the ball"));
+        assert_eq!(possession_banner(&r, 1), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tiny_skia::{Paint, PathBuilder, Rect, Stroke, Transform};
 
 use super::VizError;
 use super::canvas::{self, PitchView};
-use super::pictures::{BALL, Palette, PitchFrames, clock, radar_frame, report_fps};
+use super::pictures::{BALL, Palette, PitchFrames, clock, possession_banner, radar_frame, report_fps};
 use crate::config::VideoDecodingConfig;
 use crate::pipeline::stage::FrameSource;
 use crate::report::MatchReport;
@@ -53,7 +53,7 @@ pub(crate) fn radar_video(
 
 /// `annotated.mp4`: `video` decoded as it was analysed (the report's frame rate and size), each
 /// frame with its tracks' boxes in team colours and their ids, the ball with a trail of
-/// `trail` frames, the clock and the team in possession.
+/// `trail` frames, the clock and the team in possession ([`possession_banner`]).
 pub(crate) fn annotated_video(
     report: &MatchReport,
     video: &Path,
@@ -154,8 +154,8 @@ pub(crate) fn annotated_video(
         }
         // Banner: clock, and the team in possession when event detection ran.
         let x = canvas::draw_label(&mut pm, &clock(frame as f64 / fps), 8, 8, scale, [20, 20, 20]) as i32 + 8;
-        if let Some(team) = report.possession.get(frame as usize).copied().flatten() {
-            canvas::draw_label(&mut pm, &format!("Team {team} in possession"), x, 8, scale, palette.team(team));
+        if let Some((text, team)) = possession_banner(report, frame) {
+            canvas::draw_label(&mut pm, &text, x, 8, scale, palette.team(team));
         }
         writer.write(pm.data()).map_err(encode_err)?;
     }
