@@ -623,6 +623,16 @@ const char *footml_pipeline_last_error(const footml_pipeline *pipeline);
 void footml_pipeline_free(footml_pipeline *pipeline);
 
 /**
+ * The message of the last failed call on `report`, or NULL when none failed (or `report` is
+ * NULL). Valid until the next failing call on it or `footml_report_free`.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed.
+ */
+const char *footml_report_last_error(const footml_report *report);
+
+/**
  * The report as JSON (the layout of `report.json`). `*json_out` points into the report:
  * valid until `footml_report_free`, not to be freed by the caller.
  *

@@ -26,3 +26,5 @@ echo "== Python binding (maturin develop, stubtest, pytest)"
 maturin develop --release -q -m footml-py/Cargo.toml
 python -m mypy.stubtest footml
 pytest python/tests -q
+echo "== pip install . into a fresh venv (abi3 wheel, no index)"
+bash scripts/check_install.sh

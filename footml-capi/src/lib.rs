@@ -23,6 +23,8 @@
 //! `tests/header.rs` fails when it is stale.
 #![deny(missing_docs)]
 
+#[cfg(test)]
+mod abi_tests;
 mod analyze;
 mod error;
 mod live;
@@ -46,8 +48,8 @@ pub use pipeline::{
 pub use report::{
     FOOTML_BALL_OCCLUDED, FOOTML_BALL_TRACKED, FOOTML_CALIBRATION_GIVEN, FOOTML_CALIBRATION_KEYPOINTS,
     FOOTML_CALIBRATION_REUSED, FOOTML_CALIBRATION_UNKNOWN, footml_ball_row, footml_calibration_row, footml_report,
-    footml_report_ball, footml_report_calibration, footml_report_free, footml_report_json, footml_report_tracks,
-    footml_track_row,
+    footml_report_ball, footml_report_calibration, footml_report_free, footml_report_json, footml_report_last_error,
+    footml_report_tracks, footml_track_row,
 };
 pub use result::{footml_result, footml_result_message};
 pub use string::footml_string_free;

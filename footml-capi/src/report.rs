@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use footml::report::{CalibrationFrame, MatchReport};
 use footml::{BallObservation, BallState, Calibration};
 
-use crate::error::{Failure, non_null};
+use crate::error::{Failure, LastError, non_null};
 use crate::result::footml_result;
 
 /// `footml_ball_row::state`: a candidate was matched in this frame.
@@ -160,6 +160,7 @@ pub struct footml_report {
     tracks: Vec<footml_track_row>,
     ball: Vec<footml_ball_row>,
     calibration: Vec<footml_calibration_row>,
+    last_error: LastError,
 }
 
 impl footml_report {
@@ -189,18 +190,38 @@ impl footml_report {
             })
             .collect();
         let calibration = report.calibration.iter().map(calibration_row).collect();
-        Box::into_raw(Box::new(footml_report { report, json: OnceLock::new(), tracks, ball, calibration }))
+        let last_error = LastError::default();
+        Box::into_raw(Box::new(footml_report { report, json: OnceLock::new(), tracks, ball, calibration, last_error }))
     }
 }
 
-/// Runs `f` on a report argument inside the panic boundary.
+/// Runs `f` on a report argument inside the panic boundary, recording a failure as the
+/// report's last error.
 fn with_report(r: *const footml_report, f: impl FnOnce(&footml_report) -> Result<(), Failure>) -> footml_result {
     crate::panic::boundary(|| {
-        let outcome = non_null(r, "report").and_then(|()| {
-            // SAFETY: non-NULL, and a live report from this library by the caller's contract.
-            f(unsafe { &*r })
-        });
-        outcome.err().map_or(footml_result::FOOTML_OK, |(code, _)| code)
+        if r.is_null() {
+            return footml_result::FOOTML_ERR_NULL_POINTER;
+        }
+        // SAFETY: non-NULL, and a live report from this library by the caller's contract.
+        let r = unsafe { &*r };
+        r.last_error.record(f(r))
+    })
+}
+
+/// The message of the last failed call on `report`, or NULL when none failed (or `report` is
+/// NULL). Valid until the next failing call on it or `footml_report_free`.
+///
+/// # Safety
+///
+/// `report` must be NULL or a report from this library not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_report_last_error(report: *const footml_report) -> *const c_char {
+    crate::panic::boundary(|| {
+        if report.is_null() {
+            return std::ptr::null();
+        }
+        // SAFETY: non-NULL and alive by the caller's contract.
+        unsafe { &*report }.last_error.as_ptr()
     })
 }
 

@@ -301,42 +301,66 @@ fn readme_c_program_runs() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("smallest.c");
     std::fs::write(&src, program).unwrap();
-    let exe = dir.path().join("smallest");
-    compile_shared(&src, &exe);
-    let out = run(Command::new(&exe).current_dir(root()));
-    assert!(out.status.success(), "the README's C program failed");
     let config = footml::PipelineConfig::from_json(
         r#"{"detections_path": "../tests/fixtures/skillcorner/det.txt", "fps": 25, "frame_size": [1920, 1080]}"#,
     )
     .unwrap();
     let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
     let rows: usize = report.tracks.iter().map(|t| t.frames.len()).sum();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{rows} track rows\n"));
+    // The section is "C and C++": the same text is the smallest C++ program too (g++ compiles
+    // a .c file as C++).
+    let exe = dir.path().join("smallest");
+    let exe_cpp = dir.path().join("smallest_cpp");
+    compile_shared(&src, &exe);
+    compile_cpp(&src, &exe_cpp);
+    for exe in [exe, exe_cpp] {
+        let out = run(Command::new(&exe).current_dir(root()));
+        assert!(out.status.success(), "the README's program failed: {}", exe.display());
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{rows} track rows\n"));
+    }
 }
 
-/// Static linking needs the Rust standard library's system libraries and FFmpeg's.
+/// Static linking needs the Rust standard library's system libraries and FFmpeg's. The ABI
+/// checks and the C example both run linked against libfootml.a.
 #[test]
 fn static_library_links() {
     let lib = lib_dir();
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("abi-static");
     let ffmpeg = run(Command::new("pkg-config")
         .args(["--libs", "libavformat", "libavcodec", "libavfilter", "libavdevice"])
         .args(["libswscale", "libswresample", "libavutil"]));
     assert!(ffmpeg.status.success(), "pkg-config does not know FFmpeg");
     let ffmpeg = String::from_utf8(ffmpeg.stdout).unwrap();
-    let out = run(Command::new(cc())
-        .args(["-std=c11", "-Wall", "-Werror", "-I"])
-        .arg(root().join("include"))
-        .arg(root().join("footml-capi/tests/c/abi.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(lib.join("libfootml.a"))
-        .args(ffmpeg.split_whitespace())
-        .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]));
-    assert!(out.status.success(), "static link failed");
+    let link_static = |src: &str, exe: &Path| {
+        let out = run(Command::new(cc())
+            .args(["-std=c11", "-Wall", "-Werror", "-I"])
+            .arg(root().join("include"))
+            .arg(root().join(src))
+            .arg("-o")
+            .arg(exe)
+            .arg(lib.join("libfootml.a"))
+            .args(ffmpeg.split_whitespace())
+            .args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]));
+        assert!(out.status.success(), "static link of {src} failed");
+    };
+    let exe = dir.path().join("abi-static");
+    link_static("footml-capi/tests/c/abi.c", &exe);
     let out = run(&mut Command::new(&exe));
     assert!(out.status.success(), "statically linked tests/c/abi.c failed");
+
+    // The example, linked against libfootml.a the same way, analyses as it does with the .so.
+    let example = dir.path().join("analyze-static");
+    link_static("examples/c/analyze.c", &example);
+    let det = fixture_head(dir.path(), "det.txt", 100);
+    let config_json = serde_json::json!({"detections_path": det, "fps": 25, "frame_size": [1920, 1080]});
+    let config_path = dir.path().join("config.json");
+    std::fs::write(&config_path, config_json.to_string()).unwrap();
+    let out = run(Command::new(&example).arg(&config_path));
+    assert!(out.status.success(), "statically linked examples/c/analyze.c failed");
+    let config = footml::PipelineConfig::from_json(&config_json.to_string()).unwrap();
+    let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
+    assert!(!report.tracks.is_empty());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("tracks: {}", report.tracks.len()));
 }
 
 /// The header is valid C++ too (extern "C", the enum's underlying type).

@@ -35,7 +35,7 @@ use crate::report::PyReport;
 /// The GIL is released while the pipeline runs. Ctrl-C (or any exception a signal handler
 /// raises) cancels the run and is re-raised once the pipeline has stopped.
 #[pyfunction]
-#[pyo3(signature = (source, config = None, *, on_event = None))]
+#[pyo3(signature = (source, config = None, on_event = None))]
 fn analyze(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -65,7 +65,8 @@ fn analyze(
     };
     let text = Value::Object(std::mem::take(&mut map)).to_string();
     let config = footml::PipelineConfig::from_json(&text).map_err(|e| to_py_err(py, &e.into()))?;
-    let builder = Pipeline::builder_from_config(&config).map_err(|e| to_py_err(py, &e))?;
+    // Opening the input (probing a video, scanning a detections file) is Rust work too.
+    let builder = py.detach(|| Pipeline::builder_from_config(&config)).map_err(|e| to_py_err(py, &e))?;
     let pipeline = PyPipeline::new(builder);
     if let Some(cb) = on_event {
         pipeline.add_callback(py, cb.unbind())?;

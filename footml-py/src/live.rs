@@ -96,8 +96,10 @@ impl PyFrameResult {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let tracks = self.tracks.bind(py).len();
-        format!("FrameResult(index={}, time_s={}, tracks={tracks} rows)", self.index, self.time_s)
+        // Rows, not elements (`len()` of a 2-D array counts every value); the time as Python
+        // prints a float.
+        let tracks = self.tracks.bind(py).shape()[0];
+        format!("FrameResult(index={}, time_s={:?}, tracks={tracks} rows)", self.index, self.time_s)
     }
 }
 

@@ -156,7 +156,8 @@ impl PyPipeline {
             return Err(PyTypeError::new_err("config must be a dict or a JSON string, found None"));
         }
         let config = parse_config(py, &config_object(py, Some(config))?)?;
-        let builder = Pipeline::builder_from_config(&config).map_err(|e| to_py_err(py, &e))?;
+        // The GIL is released while the input is opened (a video probed, a detections file scanned).
+        let builder = py.detach(|| Pipeline::builder_from_config(&config)).map_err(|e| to_py_err(py, &e))?;
         Ok(PyPipeline::new(builder))
     }
 
@@ -346,12 +347,15 @@ impl PyPipelineBuilder {
     /// Checks the config and opens the inputs; returns the pipeline.
     fn build(&self, py: Python<'_>) -> PyResult<PyPipeline> {
         let config = parse_config(py, &self.config)?;
-        let mut builder = match &self.arrays {
-            Some((players, ball, fps, size)) => DetectionsArraySource::new(players, ball.as_deref(), *fps, *size)
-                .and_then(|src| Pipeline::builder_from_detections(&config, src)),
-            None => Pipeline::builder_from_config(&config),
-        }
-        .map_err(|e| to_py_err(py, &e))?;
+        // Inputs are opened (and arrays checked) with the GIL released.
+        let arrays = &self.arrays;
+        let mut builder = py
+            .detach(|| match arrays {
+                Some((players, ball, fps, size)) => DetectionsArraySource::new(players, ball.as_deref(), *fps, *size)
+                    .and_then(|src| Pipeline::builder_from_detections(&config, src)),
+                None => Pipeline::builder_from_config(&config),
+            })
+            .map_err(|e| to_py_err(py, &e))?;
         for stage in &self.stages {
             builder = match stages::from_object(stage.bind(py))? {
                 PyStage::Stream(s) => builder.boxed_stream_stage(Box::new(s)),

@@ -220,7 +220,6 @@ class LiveSession:
 def analyze(
     source: _StrPath | _Config,
     config: _Config | None = None,
-    *,
     on_event: Callable[[dict[str, Any]], object] | None = None,
 ) -> Report:
     """Analyses a match and returns its Report."""

@@ -11,6 +11,7 @@ mod live;
 mod metrics;
 mod model_scripts;
 mod pipeline;
+mod readme;
 mod sim;
 mod teams;
 mod tracking;

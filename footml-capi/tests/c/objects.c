@@ -52,6 +52,7 @@ static void pipelines(const char *dets) {
     CHECK(contains(footml_pipeline_last_error(p), "report_out"));
     CHECK(footml_pipeline_run(p, on_event, &c, &report) == FOOTML_OK && report != NULL);
     CHECK(c.started >= 2 && c.completed == 1);
+    CHECK(footml_report_last_error(report) == NULL); /* no failed call on it yet */
     const footml_track_row *rows = NULL;
     size_t len = 0;
     CHECK(footml_report_tracks(report, &rows, &len) == FOOTML_OK && len > 0 && rows != NULL);
@@ -63,12 +64,16 @@ static void pipelines(const char *dets) {
     const footml_calibration_row *cal = (const footml_calibration_row *)1;
     CHECK(footml_report_calibration(report, &cal, &len) == FOOTML_OK && len == 0 && cal == NULL);
     CHECK(footml_report_calibration(report, NULL, &len) == FOOTML_ERR_NULL_POINTER);
+    CHECK(contains(footml_report_last_error(report), "rows_out"));
     CHECK(footml_report_calibration(NULL, &cal, &len) == FOOTML_ERR_NULL_POINTER);
     const char *json = NULL;
     CHECK(footml_report_json(report, &json) == FOOTML_OK && contains(json, "\"schema_version\""));
     CHECK(footml_report_json(report, NULL) == FOOTML_ERR_NULL_POINTER);
+    CHECK(contains(footml_report_last_error(report), "json_out"));
     CHECK(footml_report_json(NULL, &json) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_report_tracks(report, &rows, NULL) == FOOTML_ERR_NULL_POINTER);
+    CHECK(contains(footml_report_last_error(report), "len_out"));
+    CHECK(footml_report_last_error(NULL) == NULL);
     footml_report_free(report);
     /* A pipeline runs once. */
     CHECK(footml_pipeline_run(p, NULL, NULL, &report) == FOOTML_ERR_CLOSED && report == NULL);
