@@ -11,6 +11,12 @@
 //! * `possession_live`: [`LivePossession::push`] on each frame's tracks and ball (what a
 //!   calibrated live session adds to a push), against `possession_whole_match`: the event
 //!   detection stage on the whole match once (per frame of it).
+//! * `teams_live`: [`LiveTeams::push`] (provisional teams: what a pixels session with kit
+//!   colours adds to a push, refits included) on the fixture's ground-truth boxes with a kit
+//!   sample per box (the team's colour by `meta.json`, plus noise; the colours do not change
+//!   the work), against `teams_whole_match`: the team classification stage on the whole match
+//!   once (per frame of it). The live assignment is checked against the ground truth first,
+//!   so the bench cannot time a broken path.
 //!
 //! SkillCorner fixture detections (1000 frames, ~15 players per frame). Before criterion
 //! runs, per-push p50/p99 latencies are printed. Results: benches/README.md.
@@ -28,6 +34,7 @@ use footml::live::{LiveFrame, LiveInput, LiveSession, LiveSpec, PackedFormat, Yu
 use footml::stages::detections_file::DetectionsFileSource;
 use footml::stages::events::{EventDetection, LivePossession};
 use footml::stages::player_tracking::PlayerTracker;
+use footml::stages::teams::{LiveTeams, TeamClassification};
 use footml::{FrameBatch, FrameItem, FrameRecord, FrameSource, Pipeline, StageContext, StreamStage, VideoInfo};
 
 fn fixture_frames() -> Vec<FrameRecord> {
@@ -63,6 +70,53 @@ fn tracked_frames() -> Vec<FrameRecord> {
         .collect();
     session.finish().expect("finish");
     frames
+}
+
+/// The fixture's ground-truth boxes as tracks, with its homography and a kit sample per box:
+/// home red, away yellow, goalkeepers purple and grey, the referee black (CIELAB), ±3 noise.
+/// Also each id's ground-truth team.
+fn kit_frames() -> (Vec<FrameRecord>, std::collections::BTreeMap<u64, String>) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/skillcorner");
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("meta.json")).expect("meta.json")).expect("meta");
+    let h: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("homography.json")).expect("homography")).expect("json");
+    let homography: [[f64; 3]; 3] = serde_json::from_value(h["image_to_pitch"].clone()).expect("matrix");
+    let mut teams = std::collections::BTreeMap::new();
+    let mut kit_of = std::collections::BTreeMap::new();
+    for (id, v) in meta["ids"].as_object().expect("ids") {
+        let id: u64 = id.parse().expect("id");
+        let (team, role) = (v["team"].as_str().unwrap_or("none"), v["role"].as_str().unwrap_or(""));
+        let lab = match (team, role) {
+            (_, "referee") | ("none", _) => [12.0, 0.0, 0.0],
+            ("home", "goalkeeper") => [40.0, 45.0, -55.0],
+            (_, "goalkeeper") => [55.0, 0.0, -10.0],
+            ("home", _) => [45.0, 65.0, 45.0],
+            _ => [85.0, 0.0, 80.0],
+        };
+        teams.insert(id, team.to_string());
+        kit_of.insert(id, lab);
+    }
+    let mut rng = footml::vision::particle::SplitMix64(11);
+    let mut frames: Vec<FrameRecord> = (0..1000)
+        .map(|i| FrameRecord {
+            index: i,
+            time_s: i as f64 / 25.0,
+            tracks: Some(Vec::new()),
+            kit: Some(Vec::new()),
+            homography: Some(homography),
+            ..Default::default()
+        })
+        .collect();
+    for line in std::fs::read_to_string(root.join("gt.txt")).expect("gt.txt").lines() {
+        let c: Vec<f32> = line.split(',').map(|v| v.trim().parse().expect("number")).collect();
+        let (f, id) = (c[0] as usize - 1, c[1] as u64);
+        let bbox = footml::BBox::new(c[2], c[3], c[4], c[5]);
+        frames[f].tracks.as_mut().expect("tracks").push(footml::TrackedBox { track_id: id, bbox, score: 1.0 });
+        let lab: [f32; 3] = kit_of[&id].map(|v: f32| v + (rng.uniform() as f32 - 0.5) * 6.0);
+        frames[f].kit.as_mut().expect("kit").push(footml::types::KitSample { track_id: id, lab, pixels: 100 });
+    }
+    (frames, teams)
 }
 
 fn tracking_session() -> LiveSession {
@@ -170,7 +224,51 @@ fn bench(c: &mut Criterion) {
         .collect();
     eprintln!("possession_live, per push: {}", percentiles(lat));
 
+    let (kits, gt_teams) = kit_frames();
+    let (tc, live_cfg) = (Default::default(), Default::default());
+    let mut live = LiveTeams::new(&tc, &live_cfg).expect("live teams");
+    // Per push, and a check that the provisional teams are the ground truth's.
+    let mut names: [Option<String>; 2] = [None, None];
+    let lat: Vec<Duration> = kits
+        .iter()
+        .map(|r| {
+            let t = Instant::now();
+            black_box(live.push(r));
+            let d = t.elapsed();
+            for tt in &live.assignment().tracks {
+                if let Some(k) = tt.team {
+                    let name = names[k as usize].get_or_insert_with(|| gt_teams[&tt.track_id].clone());
+                    assert_eq!(*name, gt_teams[&tt.track_id], "frame {}: track {}", r.index, tt.track_id);
+                }
+            }
+            d
+        })
+        .collect();
+    assert!(live.warmed_up_at().is_some() && names[0] != names[1], "{names:?}");
+    eprintln!(
+        "teams_live, per push: {} (warm-up {:?} frames, held at the end {:?} tracks/samples)",
+        percentiles(lat),
+        live.warmed_up_at(),
+        live.held()
+    );
+
     let mut g = c.benchmark_group("live");
+    g.throughput(Throughput::Elements(kits.len() as u64));
+    g.bench_function("teams_live", |b| {
+        b.iter(|| {
+            let mut live = LiveTeams::new(&tc, &live_cfg).expect("live teams");
+            for r in &kits {
+                black_box(live.push(r));
+            }
+        })
+    });
+    let whole_kits = footml::MatchData {
+        video: VideoInfo { fps: 25.0, ..Default::default() },
+        frames: kits.clone(),
+        ..Default::default()
+    };
+    let stage = TeamClassification::new(&tc).expect("stage");
+    g.bench_function("teams_whole_match", |b| b.iter(|| black_box(stage.classify(&whole_kits))));
     g.throughput(Throughput::Elements(tracked.len() as u64));
     g.bench_function("possession_live", |b| {
         b.iter(|| {

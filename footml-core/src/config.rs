@@ -205,6 +205,44 @@ pub struct LiveConfig {
     /// With detections input: pushes may carry ball candidates, and the ball is tracked
     /// (as `ball_detections_path` does in file mode).
     pub ball_candidates: bool,
+    /// Provisional teams while the feed runs (pixels input).
+    pub teams: LiveTeamsConfig,
+}
+
+/// Provisional team classification in a live session ([`crate::stages::teams::LiveTeams`]):
+/// the kit samples of the frames pushed so far are clustered as `team_classification` does
+/// on the whole match (its `stage_configs.team_classification` settings apply), so that a
+/// frame's tracks and possession have a team before [`crate::live::LiveSession::finish`]
+/// gives the whole-match vote. Needs kit colours, so pixels input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveTeamsConfig {
+    /// Classify teams while the feed runs (when the pipeline measures kit colours).
+    pub enabled: bool,
+    /// Warm-up: the teams are first fitted once this many tracks have `min_samples` kit
+    /// samples each (a handful of tracks would let one referee or goalkeeper pass for a team).
+    pub min_tracks: u32,
+    /// Frames between refits of the two team kits after the first fit (a decision for a new
+    /// track does not wait for a refit: it is voted against the current kits).
+    pub refit_interval_frames: u32,
+    /// Most kit samples kept per track (the newest; memory stays bounded however long a
+    /// track lives). At least `team_classification.min_samples`.
+    pub max_samples_per_track: u32,
+    /// A track not seen for this many frames is forgotten (its samples and team), and
+    /// positions older than this are not used to place goalkeepers.
+    pub forget_after_frames: u32,
+}
+
+impl Default for LiveTeamsConfig {
+    fn default() -> Self {
+        LiveTeamsConfig {
+            enabled: true,
+            min_tracks: 6,
+            refit_interval_frames: 25,
+            max_samples_per_track: 100,
+            forget_after_frames: 250,
+        }
+    }
 }
 
 /// Retry policy settings (see [`crate::RetryPolicy`]).
@@ -1009,6 +1047,7 @@ impl PipelineConfig {
         crate::stages::formations::validate_config(&self.stage_configs.formation_analysis)?;
         crate::stages::pitch_calibration::validate_config(self)?;
         crate::stages::teams::validate_config(&self.stage_configs.team_classification)?;
+        crate::stages::teams::validate_live_config(&self.live.teams, &self.stage_configs.team_classification)?;
         if self.video_path.is_some() && self.detections_path.is_some() {
             // Players from the file, everything else from the video: the video gives the frame
             // rate and size and the ball, and a model would be a second source of players.
@@ -1318,12 +1357,44 @@ mod tests {
             no_env,
         )
         .unwrap();
-        assert_eq!(c.live, LiveConfig { input: LiveInputKind::Detections, ball_candidates: true });
+        assert_eq!(
+            c.live,
+            LiveConfig { input: LiveInputKind::Detections, ball_candidates: true, teams: Default::default() }
+        );
         assert_eq!(PipelineConfig::default().live.input, LiveInputKind::Auto);
         let e = PipelineConfig::from_json_with_env(r#"{"live": {"inputs": "pixels"}}"#, no_env).unwrap_err();
         assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "live.inputs"), "{e}");
         let e = PipelineConfig::from_json_with_env(r#"{"live": {"input": "audio"}}"#, no_env).unwrap_err();
         assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "live.input"), "{e}");
+        // Provisional teams: settings read, checked, unknown keys named.
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"live": {"teams": {"min_tracks": 10, "refit_interval_frames": 50}}}"#,
+            no_env,
+        )
+        .unwrap();
+        let t = &c.live.teams;
+        assert_eq!((t.enabled, t.min_tracks, t.refit_interval_frames), (true, 10, 50));
+        assert_eq!(t.max_samples_per_track, LiveTeamsConfig::default().max_samples_per_track);
+        for (json, key) in [
+            (r#"{"min_tracks": 1}"#, "live.teams.min_tracks"),
+            (r#"{"refit_interval_frames": 0}"#, "live.teams.refit_interval_frames"),
+            (r#"{"forget_after_frames": 0}"#, "live.teams.forget_after_frames"),
+            (r#"{"max_samples_per_track": 4}"#, "live.teams.max_samples_per_track"),
+        ] {
+            let e =
+                PipelineConfig::from_json_with_env(&format!(r#"{{"live": {{"teams": {json}}}}}"#), no_env).unwrap_err();
+            assert!(matches!(&e, ConfigError::Invalid { key: k, .. } if k == key), "{json}: {e}");
+        }
+        // max_samples_per_track is checked against team classification's min_samples.
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"live": {"teams": {"max_samples_per_track": 9}},
+                "stage_configs": {"team_classification": {"min_samples": 10}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("min_samples (10)"), "{e}");
+        let e = PipelineConfig::from_json_with_env(r#"{"live": {"teams": {"refit_every": 3}}}"#, no_env).unwrap_err();
+        assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "live.teams.refit_every"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //! detections computed elsewhere ([`LiveFrame::Detections`]), which need no model. What a
 //! session takes is fixed when it starts ([`LiveInput`]; `live.input` in the config).
 //!
+//! Each [`FrameResult`] has the frame's tracks, ball, possession and the tracks' teams. The
+//! teams are provisional ([`crate::stages::teams::LiveTeams`], `live.teams`): kit colours of
+//! the frames so far, clustered as the `team_classification` stage does, from a short warm-up
+//! on, with stable team ids; possession takes its team from them. Teams the user knows
+//! ([`LiveSession::estimate_possession`]) are used instead, and nothing is guessed without
+//! kit colours (detections input). [`LiveSession::finish`] gives the whole-match vote.
+//!
 //! ```
 //! use footml::live::{LiveFrame, LiveSession};
 //! use footml::{BBox, Detection, PipelineConfig};
@@ -41,11 +48,14 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 
-use crate::analysis::{Possession, TeamAssignment};
-use crate::config::{ConfigError, EventDetectionConfig, LiveInputKind, PipelineConfig};
+use crate::analysis::{Possession, Role, TeamAssignment, TeamSource, TrackTeam};
+use crate::config::{
+    ConfigError, EventDetectionConfig, LiveInputKind, LiveTeamsConfig, PipelineConfig, TeamClassificationConfig,
+};
 use crate::pipeline::SourceInput;
 use crate::report::apply_homography;
 use crate::stages::events::{EventDetection, LivePossession};
+use crate::stages::teams::LiveTeams;
 use crate::types::{BallObservation, Detection, FrameItem, FrameRecord, RgbFrame, TrackedBox, VideoInfo};
 use crate::{Artifact, CancellationToken, Error, FrameSource, MatchReport, Pipeline, PipelineBuilder, Result};
 
@@ -191,7 +201,19 @@ pub enum LiveFrame<'a> {
     },
 }
 
-impl LiveFrame<'_> {
+impl<'a> LiveFrame<'a> {
+    /// An engine RGB frame (e.g. a decoder's, with its padded stride) as a packed RGB push.
+    pub fn from_rgb(frame: &'a RgbFrame, timestamp_s: f64) -> Self {
+        LiveFrame::Packed {
+            format: PackedFormat::Rgb24,
+            width: frame.width,
+            height: frame.height,
+            stride: frame.stride,
+            data: &frame.data,
+            timestamp_s,
+        }
+    }
+
     /// The frame's presentation time in seconds.
     pub fn timestamp_s(&self) -> f64 {
         match *self {
@@ -239,8 +261,15 @@ pub struct FrameResult {
     pub record: FrameRecord,
     /// Who has the ball, as far as the frames so far tell ([`LivePossession`]); `None` when
     /// the session does not estimate possession (its pipeline has no event detection: no
-    /// calibration or no ball).
+    /// calibration or no ball). Its team is the provisional one of [`FrameResult::teams`].
     pub possession: Option<Possession>,
+    /// The team of each confirmed track, parallel to [`FrameResult::tracks`], as far as the
+    /// frames so far tell: the user's teams when given ([`LiveSession::estimate_possession`]),
+    /// else the provisional classification of [`LiveTeams`] (`unknown` during its warm-up
+    /// and for tracks with too few kit samples); [`LiveSession::finish`] gives the
+    /// whole-match vote. `None` when the session knows no teams (no kit colours: detections
+    /// input, or `live.teams.enabled` off).
+    pub teams: Option<Vec<TrackTeam>>,
 }
 
 impl FrameResult {
@@ -268,6 +297,18 @@ impl FrameResult {
     /// Who has the ball in this frame (see [`FrameResult::possession`]).
     pub fn possession(&self) -> Option<Possession> {
         self.possession
+    }
+
+    /// The team of each confirmed track, parallel to [`FrameResult::tracks`] (empty when the
+    /// session knows no teams; see [`FrameResult::teams`]).
+    pub fn track_teams(&self) -> &[TrackTeam] {
+        self.teams.as_deref().unwrap_or(&[])
+    }
+
+    /// The team (0 or 1) of a confirmed track of this frame; `None` for referees, undecided
+    /// tracks, tracks not in this frame, and sessions without teams.
+    pub fn team_of(&self, track_id: u64) -> Option<u32> {
+        self.track_teams().iter().find(|t| t.track_id == track_id).and_then(|t| t.team)
     }
 
     /// Where a box's feet are on the pitch, in metres, when the frame is calibrated.
@@ -356,6 +397,10 @@ pub struct LiveSession {
     last_timestamp: Option<f64>,
     /// Possession of each pushed frame, when estimated.
     possession: Option<LivePossession>,
+    /// Teams the user gave ([`LiveSession::estimate_possession`]): used as they are.
+    user_teams: Option<TeamAssignment>,
+    /// Provisional teams from kit colours, when classified and no user teams were given.
+    live_teams: Option<LiveTeams>,
     #[cfg(feature = "video")]
     scaler: crate::stages::video_decoding::Scaler,
 }
@@ -437,9 +482,14 @@ impl LiveSession {
         let builder = customize(builder)?;
         // Possession per frame wherever the match stages will detect events.
         let with_events = builder.has_stage(EventDetection::NAME);
+        // Provisional teams wherever kit colours are measured.
+        let with_kits = builder.has_stage("team_features") && config.live.teams.enabled;
         let mut session = Self::start(builder, spec)?;
         if with_events {
             session.estimate_possession(&config.stage_configs.event_detection, None)?;
+        }
+        if with_kits {
+            session.classify_teams(&config.stage_configs.team_classification, &config.live.teams)?;
         }
         Ok(session)
     }
@@ -504,19 +554,49 @@ impl LiveSession {
             closed: None,
             last_timestamp: None,
             possession: None,
+            user_teams: None,
+            live_teams: None,
             #[cfg(feature = "video")]
             scaler: crate::stages::video_decoding::Scaler::new(),
         })
     }
 
     /// Estimates possession in each pushed frame from now on ([`FrameResult::possession`])
-    /// with these event detection settings; `teams`, when known (live sessions do not
-    /// classify teams until [`LiveSession::finish`]), gives it a team. Sessions from
-    /// [`LiveSession::from_config`] do this already when their pipeline detects events.
+    /// with these event detection settings. `teams`, when the user knows them, are the
+    /// frames' teams ([`FrameResult::teams`]) and give possession a team; nothing is guessed
+    /// then (the provisional classification stops). With `None`, the provisional teams of
+    /// [`LiveSession::classify_teams`] give possession its team, when classified. Sessions
+    /// from [`LiveSession::from_config`] do this already when their pipeline detects events.
     /// After a resume it sees the pushed frames only, not those in the checkpoints.
     pub fn estimate_possession(&mut self, cfg: &EventDetectionConfig, teams: Option<TeamAssignment>) -> Result<()> {
         self.ensure_open()?;
-        self.possession = Some(LivePossession::new(cfg, self.spec.fps, teams)?);
+        let mut possession = LivePossession::new(cfg, self.spec.fps, teams.clone())?;
+        match teams {
+            Some(teams) => {
+                self.user_teams = Some(teams);
+                self.live_teams = None;
+            }
+            None => possession.set_teams(self.live_teams.as_ref().map(|t| t.assignment().clone())),
+        }
+        self.possession = Some(possession);
+        Ok(())
+    }
+
+    /// Classifies teams provisionally from now on ([`LiveTeams`]: the kit colours of the
+    /// frames pushed so far, clustered as `team_classification` does at the end), for
+    /// [`FrameResult::teams`] and possession's team; replaces teams given to
+    /// [`LiveSession::estimate_possession`]. Needs a pipeline that measures kit colours (the
+    /// `team_features` stage); without, every track stays `unknown`. Sessions from
+    /// [`LiveSession::from_config`] do this already when their pipeline has that stage and
+    /// `live.teams.enabled` is on. After a resume it sees the pushed frames only.
+    pub fn classify_teams(&mut self, tc: &TeamClassificationConfig, cfg: &LiveTeamsConfig) -> Result<()> {
+        self.ensure_open()?;
+        let live = LiveTeams::new(tc, cfg)?;
+        if let Some(p) = &mut self.possession {
+            p.set_teams(Some(live.assignment().clone()));
+        }
+        self.user_teams = None;
+        self.live_teams = Some(live);
         Ok(())
     }
 
@@ -576,8 +656,36 @@ impl LiveSession {
             return Err(e);
         }
         self.last_timestamp = Some(timestamp_s);
+        let teams = match (&self.user_teams, &mut self.live_teams) {
+            (Some(user), _) => Some(user),
+            (None, Some(live)) => {
+                if live.push(&record)
+                    && let Some(p) = &mut self.possession
+                {
+                    p.set_teams(Some(live.assignment().clone()));
+                }
+                Some(live.assignment())
+            }
+            (None, None) => None,
+        };
+        let teams = teams.map(|a| {
+            let source = if self.user_teams.is_some() { TeamSource::User } else { TeamSource::KitColour };
+            let tracks = record.tracks.as_deref().unwrap_or_default();
+            tracks
+                .iter()
+                .map(|t| {
+                    a.track(t.track_id).cloned().unwrap_or(TrackTeam {
+                        track_id: t.track_id,
+                        team: None,
+                        role: Role::Unknown,
+                        confidence: 0.0,
+                        source,
+                    })
+                })
+                .collect()
+        });
         let possession = self.possession.as_mut().map(|p| p.push(&record));
-        Ok(FrameResult { record, possession })
+        Ok(FrameResult { record, possession, teams })
     }
 
     /// Ends the feed: the stream closes, the match stages run on the whole match and the
@@ -965,6 +1073,45 @@ mod tests {
         assert_eq!(report.tracks.len(), 2);
         assert_eq!(report.video.frame_count, Some(5));
         assert_eq!(report.stages[0].name, "live_input");
+    }
+
+    /// Without kit colours a session knows no teams; teams the user gives are the frames'
+    /// teams as given (nothing guessed for the others), and later ones replace them.
+    #[test]
+    fn frame_teams_are_the_users_when_given() {
+        use crate::analysis::Role;
+        let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
+        let push = |s: &mut LiveSession, i: u64| {
+            let players = [det(10.0 + 2.0 * i as f32), det(300.0)];
+            s.push(LiveFrame::Detections { players: &players, ball_candidates: None, timestamp_s: i as f64 * 0.04 })
+                .unwrap()
+        };
+        let r = push(&mut s, 0);
+        assert_eq!((r.teams.as_deref(), r.team_of(1)), (None, None));
+        let user = TeamAssignment::from_tracks([TrackTeam::user(1, Some(1), Role::Player)]);
+        s.estimate_possession(&Default::default(), Some(user)).unwrap();
+        for i in 1..4 {
+            let r = push(&mut s, i);
+            let ids: Vec<u64> = r.tracks().iter().map(|t| t.track_id).collect();
+            let want: Vec<TrackTeam> = ids
+                .iter()
+                .map(|&id| match id {
+                    1 => TrackTeam::user(1, Some(1), Role::Player),
+                    _ => TrackTeam { confidence: 0.0, ..TrackTeam::user(id, None, Role::Unknown) },
+                })
+                .collect();
+            assert_eq!(r.track_teams(), want.as_slice(), "frame {i}");
+            assert_eq!((r.team_of(1), r.team_of(2), r.team_of(99)), (Some(1), None, None));
+        }
+        // Provisional classification replaces the user's teams: no kit colours here, so every
+        // track is unknown.
+        s.classify_teams(&Default::default(), &Default::default()).unwrap();
+        let r = push(&mut s, 4);
+        assert!(r.track_teams().len() == 2 && r.track_teams().iter().all(|t| t.role == Role::Unknown), "{r:?}");
+        let bad = LiveTeamsConfig { min_tracks: 0, ..Default::default() };
+        let e = s.classify_teams(&Default::default(), &bad).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+        s.finish().unwrap();
     }
 
     #[test]

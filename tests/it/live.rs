@@ -205,7 +205,7 @@ fn ckpt_files(dir: &std::path::Path) -> usize {
 /// the tracks of the file run on the clip, frame by frame.
 #[test]
 fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
-    use footml::live::{PackedFormat, YuvColor, YuvMatrix};
+    use footml::live::{YuvColor, YuvMatrix};
     let root = crate::common::root();
     let model = root.join(".venv/lib/python3.11/site-packages/fall_detection/models/best_fp16.onnx");
     let jpg = root.join("data/fixtures/grace_hopper.jpg");
@@ -260,16 +260,7 @@ fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
     for i in 0..n {
         let item = source.next_frame().unwrap().unwrap();
         let img = item.image.unwrap();
-        let r = session
-            .push(LiveFrame::Packed {
-                format: PackedFormat::Rgb24,
-                width: img.width,
-                height: img.height,
-                stride: img.stride,
-                data: &img.data,
-                timestamp_s: item.record.time_s,
-            })
-            .unwrap();
+        let r = session.push(LiveFrame::from_rgb(&img, item.record.time_s)).unwrap();
         assert_eq!(rows(&r), file_rows(i as u64), "rgb frame {i}");
     }
     session.finish().unwrap();

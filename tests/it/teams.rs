@@ -193,3 +193,197 @@ fn detections_file_team_column_bad_values_and_plain_files() {
     let names = footml::Pipeline::from_config(&config).unwrap().stage_names();
     assert!(!names.iter().any(|s| s == "user_teams" || s == "team_classification"), "{names:?}");
 }
+
+/// Ground-truth tracks, homographies and ball of a rendered clip, as a stream stage: the
+/// live session's pipeline then measures kits on the pushed pixels (no detector needed).
+struct GtStage {
+    boxes: BTreeMap<u64, Vec<TrackedBox>>,
+    homographies: Vec<[[f64; 3]; 3]>,
+    ball: BTreeMap<u64, crate::common::BallGt>,
+}
+
+impl footml::pipeline::stage::Stage for GtStage {
+    fn name(&self) -> &str {
+        "gt_tracks"
+    }
+
+    fn requires(&self) -> Vec<footml::Artifact> {
+        vec![footml::Artifact::FRAMES]
+    }
+
+    fn provides(&self) -> Vec<footml::Artifact> {
+        vec![footml::Artifact::PLAYER_TRACKS]
+    }
+}
+
+impl StreamStage for GtStage {
+    fn process(&mut self, batch: &mut FrameBatch, _ctx: &StageContext) -> footml::Result<()> {
+        for item in &mut batch.items {
+            let i = item.record.index;
+            item.record.tracks = Some(self.boxes.get(&i).cloned().unwrap_or_default());
+            item.record.homography = Some(self.homographies[i as usize]);
+            item.record.ball =
+                self.ball.get(&i).map(|b| footml::BallObservation::tracked(b.px[0] as f32, b.px[1] as f32, 1.0));
+        }
+        Ok(())
+    }
+
+    fn save_state(&self) -> footml::Result<Vec<u8>> {
+        Ok(Vec::new())
+    }
+
+    fn load_state(&mut self, _state: &[u8]) -> footml::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a live session said about one rendered stretch, scored against ground truth.
+#[derive(Default)]
+struct LiveScore {
+    warm_up: Vec<usize>,
+    /// Track-frames after the warm-up: right, decided (not `unknown`), in all.
+    right: usize,
+    decided: usize,
+    scored: usize,
+    /// Frames where possession had a player and that player's live team.
+    possession_teams: usize,
+    /// Tracks decided both live and by `finish()`: agreeing, in all.
+    agree: usize,
+    compared: usize,
+    roles: BTreeSet<String>,
+}
+
+/// Renders `frames` frames from tracking frame `start` and pushes their pixels through a live
+/// session whose tracks are the ground-truth boxes, scoring its provisional teams into `score`.
+fn live_rendered(start: u64, frames: u64, score: &mut LiveScore) {
+    use footml::config::{EventDetectionConfig, LiveTeamsConfig, TeamClassificationConfig};
+    use footml::live::{LiveFrame, LiveInput, LiveSession, LiveSpec};
+
+    const SIZE: [u32; 2] = [960, 540];
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RenderConfig { start_frame: start, size: SIZE, ..RenderConfig::new(fixture("tracking.csv"), dir.path()) }
+        .frames(frames);
+    render(&cfg).unwrap();
+    let boxes = crate::common::read_gt_boxes(&dir.path().join("gt.txt"))
+        .into_iter()
+        .map(|(f, v)| (f, v.into_iter().map(|(track_id, bbox)| TrackedBox { track_id, bbox, score: 1.0 }).collect()))
+        .collect();
+    let h: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("homography.json")).unwrap()).unwrap();
+    let homographies = (0..frames)
+        .map(|i| serde_json::from_value(h["frames"][i as usize]["image_to_pitch"].clone()).unwrap())
+        .collect();
+    let ball = crate::common::read_ball_gt(&dir.path().join("ball_gt.txt"));
+    let gt: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("teams.json")).unwrap()).unwrap();
+    let gt_team = |id: u64| gt["ids"][id.to_string()]["team"].as_str().unwrap().to_string();
+
+    let tc = TeamClassificationConfig::default();
+    let builder = footml::Pipeline::builder()
+        .stream_stage(GtStage { boxes, homographies, ball })
+        .stream_stage(TeamFeatures::new())
+        .match_stage(TeamClassification::new(&tc).unwrap());
+    let spec = LiveSpec { fps: 25.0, frame_size: SIZE, input: LiveInput::Pixels };
+    let mut session = LiveSession::start(builder, spec).unwrap();
+    session.estimate_possession(&EventDetectionConfig::default(), None).unwrap();
+    // Refits every 10 frames, so that a short clip goes through several.
+    let live_cfg = LiveTeamsConfig { refit_interval_frames: 10, ..Default::default() };
+    session.classify_teams(&tc, &live_cfg).unwrap();
+
+    let mut src = VideoSource::open(&dir.path().join("video.mp4"), &VideoDecodingConfig::default(), None).unwrap();
+    // Per frame: (track, live team, role) of every track, and possession.
+    let mut pushed = Vec::new();
+    while let Some(item) = src.next_frame().unwrap() {
+        let image = item.image.unwrap();
+        let r = session.push(LiveFrame::from_rgb(&image, item.record.time_s)).unwrap();
+        assert_eq!(r.track_teams().len(), r.tracks().len());
+        let teams: Vec<(u64, Option<u32>, Role)> =
+            r.track_teams().iter().map(|t| (t.track_id, t.team, t.role)).collect();
+        for &(id, team, _) in &teams {
+            assert_eq!(r.team_of(id), team);
+        }
+        pushed.push((teams, r.possession().unwrap()));
+    }
+    assert_eq!(pushed.len() as u64, frames);
+    let warm_up = pushed.iter().position(|(t, _)| t.iter().any(|x| x.2 != Role::Unknown)).expect("warmed up");
+    score.warm_up.push(warm_up);
+
+    // The names of team 0 and 1: the first decided track of each names it for the whole clip,
+    // so a swap of names after the warm-up counts as wrong teams.
+    let mut names: [Option<String>; 2] = [None, None];
+    let mut decision: BTreeMap<u64, (Option<u32>, Role)> = BTreeMap::new();
+    for (teams, possession) in &pushed[warm_up..] {
+        for &(id, team, role) in teams {
+            score.scored += 1;
+            if role == Role::Unknown {
+                continue;
+            }
+            score.decided += 1;
+            let want = gt_team(id);
+            let got = match team {
+                Some(k) => names[k as usize].get_or_insert_with(|| want.clone()).clone(),
+                None => "none".to_string(),
+            };
+            score.right += usize::from(got == want);
+            // One vote per track: once decided, a track's team stays.
+            let first = *decision.entry(id).or_insert((team, role));
+            assert_eq!(first, (team, role), "track {id} changed its team");
+        }
+        // Possession's team is its player's live team.
+        if let Some(track) = possession.track_id
+            && let Some(&(_, team, _)) = teams.iter().find(|t| t.0 == track)
+        {
+            assert_eq!(possession.team, team, "{possession:?}");
+            score.possession_teams += usize::from(team.is_some());
+        }
+    }
+    assert_ne!(names[0], names[1], "{names:?}");
+
+    // The whole-match vote at the end agrees with the provisional decisions.
+    let report = session.finish().unwrap();
+    for t in &report.tracks {
+        if let (Some(&(team, role)), Some(final_role)) = (decision.get(&t.track_id), t.role)
+            && final_role != Role::Unknown
+        {
+            score.compared += 1;
+            score.agree += usize::from(team == t.team && role == final_role);
+            score.roles.insert(format!("{role:?}"));
+            if team != t.team || role != final_role {
+                eprintln!("  track {}: live {team:?} {role:?}, finish {:?} {final_role:?}", t.track_id, t.team);
+            }
+        }
+    }
+}
+
+/// A live session fed the pixels of the rendered clip (ground-truth boxes as its tracks), on
+/// the two stretches `rendered_clip_teams_match_ground_truth` scores: after the warm-up each
+/// track's provisional team is its ground-truth team, the names of the teams never swap, a
+/// track's team never changes once decided, possession takes the team of its player, and the
+/// provisional teams agree with the whole-match vote of `finish()`.
+#[test]
+fn live_teams_on_the_rendered_clip_match_ground_truth() {
+    let mut s = LiveScore::default();
+    for start in [200, 800] {
+        live_rendered(start, 40, &mut s);
+    }
+    let accuracy = s.right as f64 / s.decided as f64;
+    eprintln!(
+        "live teams: warm-up {:?} frames; {} of {} decided track-frames right ({:.1} %), {} of {} track-frames \
+         decided; possession with a team in {} frames; live vs finish(): {} of {} tracks agree, roles {:?}",
+        s.warm_up,
+        s.right,
+        s.decided,
+        100.0 * accuracy,
+        s.decided,
+        s.scored,
+        s.possession_teams,
+        s.agree,
+        s.compared,
+        s.roles
+    );
+    assert!(s.warm_up.iter().all(|&w| w <= 10), "warm-up {:?} frames", s.warm_up);
+    assert!(accuracy >= 0.98, "{} of {}", s.right, s.decided);
+    assert!(s.decided as f64 >= 0.9 * s.scored as f64, "{} of {} decided", s.decided, s.scored);
+    assert!(s.possession_teams > 0, "possession never had a team");
+    assert_eq!(s.roles.len(), 3, "players, a goalkeeper and a referee compared: {:?}", s.roles);
+    assert!(s.compared >= 20 && s.agree == s.compared, "{} of {}", s.agree, s.compared);
+}

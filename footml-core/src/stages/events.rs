@@ -580,9 +580,23 @@ impl LivePossession {
             ended.clear();
         }
         match hysteresis.open_spell(teams).or(last_spell) {
-            Some(sp) => sp.held(i, self.loose, last_out.is_some_and(|o| o > sp.end)),
+            // The team as the latest assignment has it (teams given by `set_teams` may have
+            // changed since the spell began); with fixed teams this is the spell's own.
+            Some(sp) => Spell { team: teams.and_then(|a| a.team_of(sp.track)), ..sp }.held(
+                i,
+                self.loose,
+                last_out.is_some_and(|o| o > sp.end),
+            ),
             None => Possession::default(),
         }
+    }
+
+    /// Replaces the teams from the next push on: a live session's provisional teams
+    /// ([`crate::stages::teams::LiveTeams`]) as they are decided and refitted. A frame's team
+    /// is then the team its player in control has in the latest assignment; who controls the
+    /// ball does not depend on teams (except that referees, once known, are no candidates).
+    pub fn set_teams(&mut self, teams: Option<TeamAssignment>) {
+        self.teams = teams;
     }
 }
 

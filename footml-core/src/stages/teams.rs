@@ -48,13 +48,13 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::{Role, Team, TeamAssignment, TeamSource, TrackTeam};
-use crate::config::{ConfigError, TeamClassificationConfig};
+use crate::config::{ConfigError, LiveTeamsConfig, TeamClassificationConfig};
 use crate::pipeline::stage::{
     Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch, require_pixels,
 };
 use crate::report::apply_homography;
 use crate::stages::ball_detection::GrassModel;
-use crate::types::{BBox, FrameBatch, KitSample, MatchData, RgbFrame};
+use crate::types::{BBox, FrameBatch, FrameRecord, KitSample, MatchData, RgbFrame};
 use crate::vision::colour::{delta_e, from_shade_normalised, lab_to_srgb, shade_normalised, srgb_to_lab};
 use crate::vision::particle::SplitMix64;
 use crate::{Error, Result};
@@ -89,6 +89,33 @@ pub(crate) fn validate_config(cfg: &TeamClassificationConfig) -> std::result::Re
             "a distance ≥ 0",
             cfg.goalkeeper_min_abs_x_m,
         ));
+    }
+    Ok(())
+}
+
+/// Checks a [`LiveTeamsConfig`] (`live.teams`) against the team classification settings it
+/// works with; errors name the key as in the pipeline config.
+pub(crate) fn validate_live_config(
+    cfg: &LiveTeamsConfig,
+    tc: &TeamClassificationConfig,
+) -> std::result::Result<(), ConfigError> {
+    const SECTION: &str = "live.teams";
+    if cfg.min_tracks < 2 {
+        return Err(ConfigError::invalid(SECTION, "min_tracks", "at least 2 (two teams)", cfg.min_tracks));
+    }
+    if cfg.refit_interval_frames == 0 {
+        return Err(ConfigError::invalid(SECTION, "refit_interval_frames", "at least 1", 0));
+    }
+    if cfg.max_samples_per_track < tc.min_samples {
+        return Err(ConfigError::invalid(
+            SECTION,
+            "max_samples_per_track",
+            &format!("at least stage_configs.team_classification.min_samples ({})", tc.min_samples),
+            cfg.max_samples_per_track,
+        ));
+    }
+    if cfg.forget_after_frames == 0 {
+        return Err(ConfigError::invalid(SECTION, "forget_after_frames", "at least 1", 0));
     }
     Ok(())
 }
@@ -336,6 +363,44 @@ struct Place {
     pitch: Option<[f64; 2]>,
 }
 
+/// What team classification decides on: each track's kit samples (shade-normalised CIELAB,
+/// those of at least `min_pixels` pixels; their order does not matter) and where it stood in
+/// each frame (`Place::frame` in `0..n_frames`).
+#[derive(Debug, Default)]
+struct Evidence {
+    samples: BTreeMap<u64, Vec<[f32; 3]>>,
+    places: BTreeMap<u64, Vec<Place>>,
+    n_frames: usize,
+}
+
+/// The places of the tracked people of one frame, numbered `frame`.
+fn places(frame: usize, rec: &FrameRecord) -> impl Iterator<Item = (u64, Place)> + '_ {
+    rec.tracks.iter().flatten().map(move |t| {
+        let (u, v) = t.bbox.foot();
+        let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, u as f64, v as f64));
+        (t.track_id, Place { frame, u: u as f64, pitch })
+    })
+}
+
+/// A track without a team or role.
+fn unknown(track_id: u64) -> TrackTeam {
+    TrackTeam { track_id, team: None, role: Role::Unknown, confidence: 0.0, source: TeamSource::KitColour }
+}
+
+/// `assignment` with each team's colour from `kits` (team `i` wears `kits[i]`); both teams are
+/// reported when their kits were found, even if one has no track (left).
+fn with_kit_colours(mut assignment: TeamAssignment, kits: [[f32; 3]; 2]) -> TeamAssignment {
+    for (id, kit) in kits.iter().enumerate() {
+        let colour = Some(lab_to_srgb(from_shade_normalised(*kit)));
+        match assignment.teams.iter_mut().find(|t| t.id == id as u32) {
+            Some(team) => team.colour = colour,
+            None => assignment.teams.push(Team { id: id as u32, colour, track_ids: Vec::new() }),
+        }
+    }
+    assignment.teams.sort_by_key(|t| t.id);
+    assignment
+}
+
 impl TeamClassification {
     /// A stage with the given settings (checked).
     pub fn new(cfg: &TeamClassificationConfig) -> Result<Self> {
@@ -345,46 +410,57 @@ impl TeamClassification {
 
     /// Classifies the tracks of `data` (the stage's work, without the pipeline around it).
     pub fn classify(&self, data: &MatchData) -> TeamAssignment {
-        let cfg = &self.cfg;
-        let mut samples: BTreeMap<u64, Vec<[f32; 3]>> = BTreeMap::new();
-        let mut places: BTreeMap<u64, Vec<Place>> = BTreeMap::new();
+        let mut ev = Evidence { n_frames: data.frames.len(), ..Default::default() };
         for (i, rec) in data.frames.iter().enumerate() {
-            for t in rec.tracks.iter().flatten() {
-                let (u, v) = t.bbox.foot();
-                let pitch = rec.homography.as_ref().and_then(|h| apply_homography(h, u as f64, v as f64));
-                places.entry(t.track_id).or_default().push(Place { frame: i, u: u as f64, pitch });
+            for (id, place) in places(i, rec) {
+                ev.places.entry(id).or_default().push(place);
             }
             for s in rec.kit.iter().flatten() {
-                if s.pixels >= cfg.min_pixels {
-                    samples.entry(s.track_id).or_default().push(shade_normalised(s.lab));
+                if s.pixels >= self.cfg.min_pixels {
+                    ev.samples.entry(s.track_id).or_default().push(shade_normalised(s.lab));
                 }
             }
         }
-        let unknown = |track_id| TrackTeam {
-            track_id,
-            team: None,
-            role: Role::Unknown,
-            confidence: 0.0,
-            source: TeamSource::KitColour,
-        };
+        match self.fit_kits(&ev) {
+            Some(mut kits) => {
+                kits.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                self.assign(&ev, kits)
+            }
+            None => self.undecided(&ev),
+        }
+    }
+
+    /// Every track of `ev` without a team: the teams cannot be told apart.
+    fn undecided(&self, ev: &Evidence) -> TeamAssignment {
+        TeamAssignment::from_tracks(ev.places.keys().map(|&id| unknown(id)))
+    }
+
+    /// Steps 1–2 of the [module docs](self): the two team kits (shade-normalised CIELAB, in
+    /// no particular order) fitted to the colours of the tracks with at least `min_samples`
+    /// samples; `None` when there are fewer than two such tracks or the kits are closer than
+    /// `outlier_distance` (one kit: the teams cannot be told apart).
+    fn fit_kits(&self, ev: &Evidence) -> Option<[[f32; 3]; 2]> {
+        let cfg = &self.cfg;
         // Track colours (per-channel median of the samples), weighted by sample count.
-        let eligible: Vec<(u64, [f32; 3], f64)> = samples
-            .iter()
-            .filter(|(_, s)| s.len() >= cfg.min_samples as usize)
-            .map(|(&id, s)| {
+        let points: Vec<WeightedLab> = ev
+            .samples
+            .values()
+            .filter(|s| s.len() >= cfg.min_samples as usize)
+            .map(|s| {
                 let mut ch: [Vec<f32>; 3] = std::array::from_fn(|c| s.iter().map(|l| l[c]).collect());
-                (id, [median(&mut ch[0]), median(&mut ch[1]), median(&mut ch[2])], s.len() as f64)
+                ([median(&mut ch[0]), median(&mut ch[1]), median(&mut ch[2])], s.len() as f64)
             })
             .collect();
-        let points: Vec<([f32; 3], f64)> = eligible.iter().map(|&(_, c, w)| (c, w)).collect();
-        let kits = match trimmed_two_means(&points, cfg.trim as f64).map(|k| refit(&points, k, cfg.outlier_distance)) {
-            Some(mut k) if delta_e(k[0], k[1]) >= cfg.outlier_distance => {
-                k.sort_by(|a, b| a[0].total_cmp(&b[0]));
-                k
-            }
-            // One kit or none: the teams cannot be told apart.
-            _ => return TeamAssignment::from_tracks(places.keys().map(|&id| unknown(id))),
-        };
+        trimmed_two_means(&points, cfg.trim as f64)
+            .map(|k| refit(&points, k, cfg.outlier_distance))
+            .filter(|k| delta_e(k[0], k[1]) >= cfg.outlier_distance)
+    }
+
+    /// Steps 3–4 of the [module docs](self) with the team kits `kits` (team `i` wears
+    /// `kits[i]`): one vote per track with enough samples, outliers placed as goalkeepers or
+    /// referees, the others `unknown`.
+    fn assign(&self, ev: &Evidence, kits: [[f32; 3]; 2]) -> TeamAssignment {
+        let cfg = &self.cfg;
         let vote = |lab: [f32; 3]| {
             let d = [delta_e(lab, kits[0]), delta_e(lab, kits[1])];
             let near = usize::from(d[1] < d[0]);
@@ -392,27 +468,30 @@ impl TeamClassification {
         };
         // One decision per track: the majority of its samples' votes.
         let mut decided: BTreeMap<u64, (Vote, f32)> = BTreeMap::new();
-        for (id, _, _) in &eligible {
+        for (&id, samples) in &ev.samples {
+            if samples.len() < cfg.min_samples as usize {
+                continue;
+            }
             let mut counts: BTreeMap<Vote, usize> = BTreeMap::new();
-            for &lab in &samples[id] {
+            for &lab in samples {
                 *counts.entry(vote(lab)).or_default() += 1;
             }
             let total: usize = counts.values().sum();
             let (&best, &n) = counts.iter().max_by_key(|&(v, &n)| (n, std::cmp::Reverse(*v))).expect("samples");
-            decided.insert(*id, (best, n as f32 / total as f32));
+            decided.insert(id, (best, n as f32 / total as f32));
         }
         // Outfield players of each team visible in each frame, for the outliers' sides.
-        let n_frames = data.frames.len();
+        let n_frames = ev.n_frames;
         let mut team_sides: [Vec<Vec<Place>>; 2] = [vec![Vec::new(); n_frames], vec![Vec::new(); n_frames]];
         for (id, (v, _)) in &decided {
             if let Vote::Team(t) = v {
-                for p in &places[id] {
+                for p in ev.places.get(id).into_iter().flatten() {
                     team_sides[*t][p.frame].push(*p);
                 }
             }
         }
-        let mut entries = Vec::with_capacity(places.len());
-        for (&id, track_places) in &places {
+        let mut entries = Vec::with_capacity(ev.places.len());
+        for (&id, track_places) in &ev.places {
             let Some(&(v, confidence)) = decided.get(&id) else {
                 entries.push(unknown(id));
                 continue;
@@ -425,7 +504,7 @@ impl TeamClassification {
                     confidence,
                     source: TeamSource::KitColour,
                 },
-                Vote::Outlier => match self.goalkeeper_team(track_places, &team_sides, &places) {
+                Vote::Outlier => match self.goalkeeper_team(track_places, &team_sides, &ev.places) {
                     Some((team, share)) => TrackTeam {
                         track_id: id,
                         team,
@@ -444,19 +523,7 @@ impl TeamClassification {
             };
             entries.push(entry);
         }
-        let mut assignment = TeamAssignment::from_tracks(entries);
-        for team in &mut assignment.teams {
-            team.colour = Some(lab_to_srgb(from_shade_normalised(kits[team.id as usize])));
-        }
-        // Both teams are reported when their kits were found, even if one has no track left.
-        for (id, kit) in kits.iter().enumerate() {
-            if !assignment.teams.iter().any(|t| t.id == id as u32) {
-                let colour = Some(lab_to_srgb(from_shade_normalised(*kit)));
-                assignment.teams.push(Team { id: id as u32, colour, track_ids: Vec::new() });
-            }
-        }
-        assignment.teams.sort_by_key(|t| t.id);
-        assignment
+        with_kit_colours(TeamAssignment::from_tracks(entries), kits)
     }
 
     /// Whether an outlier track is a goalkeeper and, if so, his team (`None` when no outfield
@@ -707,6 +774,221 @@ impl MatchStage for UserTeams {
         data.teams = Some(self.assign(data));
         Ok(())
     }
+}
+
+/// Provisional teams while a live feed runs ([`crate::live::LiveSession`], `live.teams`):
+/// [`TeamClassification`] on the frames pushed so far, kept up to date.
+///
+/// Each pushed frame's kit samples ([`crate::FrameRecord::kit`], from [`TeamFeatures`]) are
+/// added to their track's. After the **warm-up** — `min_tracks` tracks with `min_samples`
+/// samples each — the two team kits are fitted and the tracks decided exactly as the match
+/// stage does (the same code: trimmed k-means, one majority vote per track, outliers placed as
+/// goalkeepers or referees); team 0 is then the darker kit, as in the match stage. The kits are
+/// **refitted** every `refit_interval_frames` frames, and the new kits are matched to the
+/// previous ones (the pairing with the smaller total ΔE), so a team keeps its id through
+/// refits even when the light changes which kit is darker. Between refits the decisions stay:
+/// a track that reaches `min_samples` is voted against the current kits, the others keep
+/// theirs. At a refit a decided track changes only when at least two thirds of its votes say
+/// so: its team does not flicker when its torso is hidden or shaded for a while.
+///
+/// Memory is bounded whatever the match length: at most `max_samples_per_track` samples per
+/// track (the newest), tracks unseen for `forget_after_frames` frames are forgotten, and only
+/// that many frames of positions (for goalkeepers) are kept.
+///
+/// The whole-match vote of [`TeamClassification`] at the end sees every sample (and later
+/// frames): it can differ from the provisional one, and is the one the report gives.
+#[derive(Debug)]
+pub struct LiveTeams {
+    stage: TeamClassification,
+    cfg: LiveTeamsConfig,
+    /// Per track: its newest samples, a ring of at most `max_samples_per_track` (the vote and
+    /// the median do not depend on the order).
+    samples: BTreeMap<u64, Vec<[f32; 3]>>,
+    /// Per track: samples taken in all (the ring's next slot) and the last frame seen.
+    seen: BTreeMap<u64, (u64, u64)>,
+    /// Places of the last `forget_after_frames` frames, `Place::frame` the frame's number.
+    frames: std::collections::VecDeque<Vec<(u64, Place)>>,
+    /// The team kits, once fitted (team `i` wears `kits[i]`).
+    kits: Option<[[f32; 3]; 2]>,
+    assignment: TeamAssignment,
+    /// Frames pushed.
+    pushed: u64,
+    /// The frame at which the kits are next fitted (once warmed up).
+    next_fit: u64,
+    /// The frame whose push first fitted the kits.
+    warmed_up_at: Option<u64>,
+}
+
+impl LiveTeams {
+    /// Provisional classification with the match stage's settings `tc` and the live ones
+    /// `cfg` (both checked).
+    pub fn new(tc: &TeamClassificationConfig, cfg: &LiveTeamsConfig) -> Result<Self> {
+        validate_live_config(cfg, tc)?;
+        Ok(LiveTeams {
+            stage: TeamClassification::new(tc)?,
+            cfg: cfg.clone(),
+            samples: BTreeMap::new(),
+            seen: BTreeMap::new(),
+            frames: Default::default(),
+            kits: None,
+            assignment: TeamAssignment::default(),
+            pushed: 0,
+            next_fit: 0,
+            warmed_up_at: None,
+        })
+    }
+
+    /// Takes the next frame's record (tracks and kit samples) and returns whether the
+    /// assignment changed.
+    pub fn push(&mut self, rec: &FrameRecord) -> bool {
+        let frame = self.pushed;
+        self.pushed += 1;
+        let window = self.cfg.forget_after_frames as u64;
+        self.frames.push_back(places(frame as usize, rec).collect());
+        if self.frames.len() as u64 > window {
+            self.frames.pop_front();
+        }
+        for t in rec.tracks.iter().flatten() {
+            self.seen.entry(t.track_id).or_default().1 = frame;
+        }
+        let (cap, min_samples) = (self.cfg.max_samples_per_track as usize, self.stage.cfg.min_samples as usize);
+        let mut newly_eligible = false;
+        for s in rec.kit.iter().flatten() {
+            if s.pixels < self.stage.cfg.min_pixels {
+                continue;
+            }
+            let (taken, last) = self.seen.entry(s.track_id).or_default();
+            *last = frame;
+            let ring = self.samples.entry(s.track_id).or_default();
+            let lab = shade_normalised(s.lab);
+            if ring.len() < cap {
+                ring.push(lab);
+            } else {
+                ring[(*taken % cap as u64) as usize] = lab;
+            }
+            *taken += 1;
+            newly_eligible |= *taken == min_samples as u64;
+        }
+        // Tracks gone for the whole window: their samples and team go.
+        if let Some(cutoff) = frame.checked_sub(window) {
+            let samples = &mut self.samples;
+            self.seen.retain(|id, (_, last)| {
+                let keep = *last > cutoff;
+                if !keep {
+                    samples.remove(id);
+                }
+                keep
+            });
+        }
+        if frame >= self.next_fit {
+            return self.fit(frame);
+        }
+        match self.kits {
+            // A track just decidable: voted against the current kits, the others kept.
+            Some(kits) if newly_eligible => {
+                let fresh = self.decide(kits);
+                self.merge(fresh, kits, |_| false)
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes the decisions of `fresh` for the tracks not decided yet, and for decided ones
+    /// where `revise` says so; the other decided tracks keep theirs.
+    fn merge(&mut self, fresh: TeamAssignment, kits: [[f32; 3]; 2], revise: impl Fn(&TrackTeam) -> bool) -> bool {
+        let entries = fresh.tracks.into_iter().map(|t| match self.assignment.track(t.track_id) {
+            Some(old) if old.role != Role::Unknown && !revise(&t) => old.clone(),
+            _ => t,
+        });
+        let merged = with_kit_colours(TeamAssignment::from_tracks(entries), kits);
+        let changed = merged != self.assignment;
+        self.assignment = merged;
+        changed
+    }
+
+    /// Fits the kits (when enough tracks have enough samples) and decides every track.
+    fn fit(&mut self, frame: u64) -> bool {
+        let min_samples = self.stage.cfg.min_samples as usize;
+        let eligible = self.samples.values().filter(|s| s.len() >= min_samples).count();
+        if self.kits.is_none() && eligible < self.cfg.min_tracks as usize {
+            // Still warming up: try again with the next frame's samples.
+            return false;
+        }
+        self.next_fit = frame + self.cfg.refit_interval_frames as u64;
+        let ev = self.evidence();
+        let fitted = self.stage.fit_kits(&ev);
+        self.samples = ev.samples;
+        let kits = match (fitted, self.kits) {
+            (Some(new), Some(old)) => match_kits(old, new),
+            (Some(mut new), None) => {
+                // The first fit names the teams as the match stage does: team 0 darker.
+                new.sort_by(|a, b| a[0].total_cmp(&b[0]));
+                self.warmed_up_at = Some(frame);
+                new
+            }
+            // The kits cannot be told apart (now): keep the last ones, if any.
+            (None, Some(old)) => old,
+            (None, None) => return false,
+        };
+        self.kits = Some(kits);
+        let fresh = self.decide(kits);
+        // A decided track changes its team or role only on a clear majority of its samples
+        // (or, for a goalkeeper, of the frames placing him): a track whose torso was hidden
+        // or shaded for a while splits its votes, and its team must not flicker for that.
+        self.merge(fresh, kits, |t| t.confidence >= REVISE_SHARE)
+    }
+
+    /// Every track decided with the kits `kits`.
+    fn decide(&mut self, kits: [[f32; 3]; 2]) -> TeamAssignment {
+        let ev = self.evidence();
+        let assignment = self.stage.assign(&ev, kits);
+        self.samples = ev.samples;
+        assignment
+    }
+
+    /// The samples (moved out, to be put back) and the window's places as the match stage's
+    /// evidence, frames numbered from the window's first.
+    fn evidence(&mut self) -> Evidence {
+        let first = self.pushed - self.frames.len() as u64;
+        let mut places: BTreeMap<u64, Vec<Place>> = BTreeMap::new();
+        for row in &self.frames {
+            for &(id, p) in row {
+                places.entry(id).or_default().push(Place { frame: p.frame - first as usize, ..p });
+            }
+        }
+        Evidence { samples: std::mem::take(&mut self.samples), places, n_frames: self.frames.len() }
+    }
+
+    /// The provisional assignment of the tracks seen in the last `forget_after_frames` frames
+    /// when it was last decided (empty during the warm-up; a track with fewer than
+    /// `min_samples` samples is `unknown` or absent).
+    pub fn assignment(&self) -> &TeamAssignment {
+        &self.assignment
+    }
+
+    /// The index (from 0, in pushes) of the frame whose push first fitted the team kits:
+    /// the end of the warm-up; `None` while warming up.
+    pub fn warmed_up_at(&self) -> Option<u64> {
+        self.warmed_up_at
+    }
+
+    /// Tracks and kit samples held now (bounded by `forget_after_frames` and
+    /// `max_samples_per_track`).
+    pub fn held(&self) -> (usize, usize) {
+        (self.seen.len(), self.samples.values().map(Vec::len).sum())
+    }
+}
+
+/// The share of agreeing votes a new decision needs to replace a track's earlier one at a
+/// refit of [`LiveTeams`] (a clear majority, not a split).
+const REVISE_SHARE: f32 = 2.0 / 3.0;
+
+/// `new` kits in the order of `old`: the pairing with the smaller total ΔE, so that a team
+/// keeps its id when its kit is refitted.
+fn match_kits(old: [[f32; 3]; 2], new: [[f32; 3]; 2]) -> [[f32; 3]; 2] {
+    let same = delta_e(old[0], new[0]) + delta_e(old[1], new[1]);
+    let swapped = delta_e(old[0], new[1]) + delta_e(old[1], new[0]);
+    if swapped < same { [new[1], new[0]] } else { new }
 }
 
 #[cfg(test)]
@@ -1015,5 +1297,122 @@ mod tests {
         let mut batch = FrameBatch { items: vec![item(0, Some(vec![]), None)], ..Default::default() };
         let e = stage.process(&mut batch, &ctx).unwrap_err();
         assert!(e.to_string().contains("player_appearance: frame 0 has no pixels"), "{e}");
+    }
+
+    /// A frame of hand-made kit samples: `(track id, CIELAB kit, feet u)` per person.
+    fn kit_frame(index: u64, people: &[(u64, [f32; 3], f32)]) -> FrameRecord {
+        let tracks = people
+            .iter()
+            .map(|&(track_id, _, u)| TrackedBox { track_id, bbox: BBox::new(u - 10.0, 100.0, 20.0, 50.0), score: 0.9 })
+            .collect();
+        let kit = people.iter().map(|&(track_id, lab, _)| KitSample { track_id, lab, pixels: 100 }).collect();
+        FrameRecord { index, tracks: Some(tracks), kit: Some(kit), ..Default::default() }
+    }
+
+    fn live_config(min_tracks: u32, refit: u32, max_samples: u32, forget: u32) -> LiveTeamsConfig {
+        LiveTeamsConfig {
+            enabled: true,
+            min_tracks,
+            refit_interval_frames: refit,
+            max_samples_per_track: max_samples,
+            forget_after_frames: forget,
+        }
+    }
+
+    /// Two teams whose kits change with the light over the match — red darker than blue at
+    /// first, lighter at the end — and a referee: the warm-up ends as soon as enough tracks
+    /// have `min_samples` samples, red is team 0 (darker at the first fit) in every frame
+    /// after, through refits that would name the teams the other way round if they sorted the
+    /// kits by lightness as the match stage does, and the referee has no team.
+    #[test]
+    fn live_teams_keep_their_labels_through_refits() {
+        let mut live = LiveTeams::new(&Default::default(), &live_config(8, 5, 5, 50)).unwrap();
+        let mut rng = SplitMix64(7);
+        let frames = 200u64;
+        for f in 0..frames {
+            let t = f as f32 / frames as f32;
+            let mut noise = || (rng.uniform() as f32 - 0.5) * 4.0;
+            let mut people = Vec::new();
+            for i in 0..5u64 {
+                people.push((
+                    1 + i,
+                    [35.0 + 30.0 * t + noise(), 55.0 + noise(), 40.0 + noise()],
+                    50.0 + 40.0 * i as f32,
+                ));
+                people.push((
+                    6 + i,
+                    [65.0 - 30.0 * t + noise(), -5.0 + noise(), -45.0 + noise()],
+                    330.0 + 40.0 * i as f32,
+                ));
+            }
+            people.push((11, [15.0 + noise(), noise(), noise()], 300.0));
+            let changed = live.push(&kit_frame(f, &people));
+            let a = live.assignment();
+            if f < 4 {
+                // Fewer than `min_samples` (5) samples per track: still warming up.
+                assert!(!changed && a.tracks.is_empty() && live.warmed_up_at().is_none(), "frame {f}: {a:?}");
+                continue;
+            }
+            assert_eq!(live.warmed_up_at(), Some(4));
+            for id in 1..=11 {
+                let want = match id {
+                    1..=5 => (Some(0), Role::Player),
+                    6..=10 => (Some(1), Role::Player),
+                    _ => (None, Role::Referee),
+                };
+                let got = a.track(id).map(|t| (t.team, t.role));
+                assert_eq!(got, Some(want), "frame {f}, track {id}");
+            }
+        }
+        // The light has turned the order round: red (team 0) is now the lighter kit, which a
+        // fresh fit sorted by lightness would call team 1.
+        let colour = |team: usize| srgb_to_lab(live.assignment().teams[team].colour.unwrap());
+        assert!(colour(0)[0] > colour(1)[0] + 10.0, "{:?} {:?}", colour(0), colour(1));
+        assert!(colour(0)[1] > 30.0 && colour(1)[2] < -20.0, "red and blue: {:?} {:?}", colour(0), colour(1));
+        // Label matching alone: the pairing with the smaller total distance.
+        let (red, blue) = ([30.0, 60.0, 40.0], [25.0, 0.0, -50.0]);
+        assert_eq!(match_kits([red, blue], [blue, red]), [red, blue]);
+        assert_eq!(match_kits([red, blue], [red, blue]), [red, blue]);
+    }
+
+    /// A track decidable between refits is voted against the current kits at once while the
+    /// others keep their decisions; tracks gone for `forget_after_frames` are forgotten, and a
+    /// track keeps at most `max_samples_per_track` samples.
+    #[test]
+    fn live_teams_decide_new_tracks_at_once_and_stay_bounded() {
+        let (red, blue) = ([40.0, 55.0, 40.0], [50.0, -5.0, -45.0]);
+        let team = |first: u64, lab: [f32; 3], u0: f32| (0..4u64).map(move |i| (first + i, lab, u0 + 40.0 * i as f32));
+        let mut live = LiveTeams::new(&Default::default(), &live_config(8, 1000, 20, 30)).unwrap();
+        let base: Vec<_> = team(1, red, 50.0).chain(team(5, blue, 330.0)).collect();
+        for f in 0..10 {
+            live.push(&kit_frame(f, &base));
+        }
+        assert_eq!(live.warmed_up_at(), Some(4));
+        // A new blue player: not decided for 4 frames, team 1 from his 5th sample on, with no
+        // refit due (every 1000 frames).
+        let mut with_new = base.clone();
+        with_new.push((20, blue, 600.0));
+        for f in 10..15 {
+            let changed = live.push(&kit_frame(f, &with_new));
+            let got = live.assignment().track(20).map(|t| t.team);
+            assert_eq!((changed, got), if f < 14 { (false, None) } else { (true, Some(Some(1))) }, "frame {f}");
+        }
+        // Everybody but the new player leaves; 30 frames later the others are forgotten, and
+        // no track holds more than 20 samples.
+        for f in 15..60 {
+            live.push(&kit_frame(f, &with_new[8..]));
+            assert!(live.held().1 <= 20 * live.held().0, "{:?}", live.held());
+        }
+        assert_eq!(live.held(), (1, 20));
+        // Bad live settings are typed errors naming the key.
+        for (cfg, key) in [
+            (live_config(1, 5, 20, 30), "live.teams.min_tracks"),
+            (live_config(8, 0, 20, 30), "live.teams.refit_interval_frames"),
+            (live_config(8, 5, 4, 30), "live.teams.max_samples_per_track"),
+            (live_config(8, 5, 20, 0), "live.teams.forget_after_frames"),
+        ] {
+            let e = LiveTeams::new(&Default::default(), &cfg).unwrap_err();
+            assert!(matches!(&e, Error::Config(ConfigError::Invalid { key: k, .. }) if k == key), "{e}");
+        }
     }
 }
