@@ -199,3 +199,37 @@ fn onnxruntime_library_missing_or_chosen_by_config_or_environment() {
     let o = run(Some(&real), Path::new("/nonexistent/libonnxruntime.so"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// "Model caching": two pipelines built in one process from configs naming the same model run
+/// on one ONNX Runtime session. The model is a private copy, so that no other test holds it:
+/// the cache, the two pipelines' detectors and this test's handle are then its only owners.
+#[test]
+fn two_pipelines_in_one_process_share_one_session() {
+    use footml::stages::player_detection::YoloModel;
+
+    let dir = tempfile::tempdir().unwrap();
+    let video = person_video(dir.path(), 2);
+    let model = dir.path().join("shared.onnx");
+    std::fs::copy(default_model(), &model).unwrap();
+    let config = |out: &str| {
+        let mut c = footml::PipelineConfig {
+            video_path: Some(video.clone()),
+            output_dir: Some(dir.path().join(out)),
+            checkpoint_enabled: false,
+            ..Default::default()
+        };
+        c.stage_configs.player_detection.model_path = Some(model.clone());
+        c
+    };
+    let first = footml::Pipeline::from_config(&config("a")).unwrap();
+    let second = footml::Pipeline::from_config(&config("b")).unwrap();
+    let threads = footml::config::PlayerDetectionConfig::default().intra_threads;
+    let session = YoloModel::load(&model, threads).unwrap();
+    // The cache, the two detectors and `session`: one model, four handles.
+    assert_eq!(std::sync::Arc::strong_count(&session), 4);
+    drop((first, second));
+    assert_eq!(std::sync::Arc::strong_count(&session), 2, "the cache and `session` remain");
+    // Other options are another session.
+    let other = YoloModel::load(&model, threads + 1).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&session, &other));
+}

@@ -1383,6 +1383,23 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8),
     }
 
     #[test]
+    fn boxes_on_inner_tile_borders_are_cut_and_on_frame_borders_not() {
+        // The top-left tile of 2×2 on 1920×1080: [0, 0, 1011, 569]; inner borders x = 1011, y = 569.
+        let tile = frame_regions(1920, 1080, [2, 2], 0.1, false)[0].0;
+        assert_eq!(tile, [0, 0, 1011, 569]);
+        let cut = |x, y, w, h| touches_inner_border(&BBox::new(x, y, w, h), tile, 1920, 1080);
+        assert!(cut(980.0, 100.0, 31.0, 80.0), "ends at the right border x = 1011");
+        assert!(cut(980.0, 100.0, 30.5, 80.0), "within 1 px of it");
+        assert!(!cut(980.0, 100.0, 29.0, 80.0), "2 px inside");
+        assert!(cut(500.0, 500.0, 20.0, 69.0), "ends at the bottom border y = 569");
+        assert!(!cut(0.0, 0.0, 30.0, 80.0), "the frame's own top-left corner is no cut");
+        // The bottom-right tile [909, 511, 1011, 569]: its left and top borders are inner.
+        let br = frame_regions(1920, 1080, [2, 2], 0.1, false)[3].0;
+        assert!(touches_inner_border(&BBox::new(909.0, 700.0, 30.0, 80.0), br, 1920, 1080));
+        assert!(!touches_inner_border(&BBox::new(1890.0, 1000.0, 30.0, 80.0), br, 1920, 1080));
+    }
+
+    #[test]
     fn tile_merge_keeps_one_box_for_a_player_cut_by_a_border() {
         let whole = Detection { bbox: BBox::new(100.0, 100.0, 20.0, 60.0), score: 0.8, class_id: 0 };
         let cut = Detection { bbox: BBox::new(100.0, 100.0, 12.0, 60.0), score: 0.9, class_id: 0 };
