@@ -170,3 +170,54 @@ fn kalman_ball_on_skillcorner_fixture() {
 fn particle_filter_ball_on_skillcorner_fixture() {
     check(BallTrackingMethod::ParticleFilter, 0.47);
 }
+
+/// Both `tracking_method`s through the whole engine (config JSON → report): a ball rolling
+/// 4 px per frame, unseen in frames 20–25 (6 frames, within `max_missing_frames` = 10) and
+/// 40–59 (20). The report has the short gap occluded and interpolated, the long one occluded
+/// at the prediction for exactly 10 frames and then absent (lost: the report keeps no
+/// position), and the ball tracked again once it is back.
+#[test]
+fn report_ball_states_honour_max_missing_frames_with_both_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = |t: usize| (100.0 + 4.0 * t as f64, 300.0);
+    let (mut players, mut balls) = (String::new(), String::new());
+    for t in 0..80 {
+        players.push_str(&format!("{},-1,900,500,20,50,0.9,-1,-1,-1\n", t + 1));
+        if !(20..=25).contains(&t) && !(40..=59).contains(&t) {
+            let (x, y) = truth(t);
+            balls.push_str(&format!("{},-1,{:.2},{:.2},6,6,0.7,-1,-1,-1\n", t + 1, x - 3.0, y - 3.0));
+        }
+    }
+    std::fs::write(dir.path().join("players.txt"), players).unwrap();
+    std::fs::write(dir.path().join("ball.txt"), balls).unwrap();
+    for method in ["kalman", "particle_filter"] {
+        let json = format!(
+            r#"{{"stage_configs": {{"ball_tracking": {{"tracking_method": "{method}", "min_ball_radius": 1,
+                "max_ball_radius": 10, "max_missing_frames": 10}}}}}}"#
+        );
+        let mut config = PipelineConfig::from_json(&json).unwrap();
+        config.detections_path = Some(dir.path().join("players.txt"));
+        config.ball_detections_path = Some(dir.path().join("ball.txt"));
+        config.fps = Some(25.0);
+        config.frame_size = Some([1280, 720]);
+        let report = Pipeline::from_config(&config).unwrap().run().unwrap();
+        let at: BTreeMap<u64, &footml::report::BallFrame> = report.ball.iter().map(|b| (b.frame, b)).collect();
+        for t in 2..80usize {
+            let b = at.get(&(t as u64));
+            let (x, y) = truth(t);
+            let expect = match t {
+                20..=25 => Some((BallState::Occluded, true)),
+                40..=49 => Some((BallState::Occluded, false)),
+                50..=59 => None,
+                60 | 61 => continue, // found again from a pair of candidates
+                _ => Some((BallState::Tracked, false)),
+            };
+            assert_eq!(b.map(|b| (b.state, b.interpolated)), expect, "{method} frame {t}");
+            if let Some(b) = b.filter(|b| !(40..=61).contains(&t) || b.interpolated) {
+                let e = (b.x as f64 - x).hypot(b.y as f64 - y);
+                assert!(e < 1.0, "{method} frame {t}: {e} px off");
+            }
+        }
+        assert!(at.get(&62).is_some_and(|b| b.state == BallState::Tracked), "{method}: found again");
+    }
+}
