@@ -12,6 +12,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo clippy, core without default features (pure-Rust build: no FFmpeg, ONNX Runtime, CLI)"
 cargo clippy -p footml-core --no-default-features -q -- -D warnings
+echo "== cargo doc (core): rustdoc warnings (broken links, bad markup) are errors"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p footml-core
 echo "== cargo test"
 cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log
 

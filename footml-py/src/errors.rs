@@ -7,6 +7,7 @@
 //! ├── DetectionsError(FootmlError, ValueError)      Error::Detections
 //! ├── VideoError(FootmlError)                       Error::Video
 //! ├── CheckpointError(FootmlError)                  Error::Checkpoint
+//! ├── FileError(FootmlError, OSError)               Error::Io: a file could not be read or written
 //! ├── StageError(FootmlError)                       Error::Stage, StageFailed, Panicked
 //! ├── CancelledError(FootmlError)                   Error::Cancelled
 //! ├── ArrayError(FootmlError, ValueError)           a NumPy argument of the wrong type, dtype or shape
@@ -17,10 +18,10 @@
 //! ```
 //! A stage that failed after its retries raises the class of the error that made it fail
 //! (a missing file is an `InputNotFoundError` wherever it surfaced). Errors with no class
-//! of their own (`Error::Io`, variants added later) raise `FootmlError`.
+//! of their own (variants added later) raise `FootmlError`.
 
 use footml::{Error, ErrorKind};
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
@@ -40,10 +41,11 @@ pub(crate) enum Kind {
     Report,
     Usage,
     InvalidInput,
+    File,
 }
 
 impl Kind {
-    const ALL: [Kind; 12] = [
+    const ALL: [Kind; 13] = [
         Kind::Footml,
         Kind::Config,
         Kind::InputNotFound,
@@ -56,6 +58,7 @@ impl Kind {
         Kind::Report,
         Kind::Usage,
         Kind::InvalidInput,
+        Kind::File,
     ];
 
     fn name(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Report => "ReportError",
             Kind::Usage => "UsageError",
             Kind::InvalidInput => "InvalidInputError",
+            Kind::File => "FileError",
         }
     }
 
@@ -91,6 +95,7 @@ impl Kind {
                 "A call made in the wrong state (a pipeline run twice, events() after run(), a closed session)."
             }
             Kind::InvalidInput => "A pushed live frame has the wrong size, stride or timestamp.",
+            Kind::File => "A file could not be read or written (an output directory, a report file).",
         }
     }
 
@@ -106,6 +111,7 @@ impl Kind {
             ErrorKind::Cancelled => Kind::Cancelled,
             ErrorKind::InvalidInput => Kind::InvalidInput,
             ErrorKind::Closed => Kind::Usage,
+            ErrorKind::Io => Kind::File,
             _ => Kind::Footml,
         }
     }
@@ -126,6 +132,7 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
                 }
                 Kind::Usage => vec![footml(), py.get_type::<PyRuntimeError>()],
                 Kind::InputNotFound => vec![footml(), py.get_type::<PyFileNotFoundError>()],
+                Kind::File => vec![footml(), py.get_type::<PyOSError>()],
                 _ => vec![footml()],
             };
             // `type(name, bases, namespace)`, as a `class` statement would: several bases,

@@ -21,6 +21,7 @@ __all__ = [
     "DetectionsError",
     "VideoError",
     "CheckpointError",
+    "FileError",
     "StageError",
     "CancelledError",
     "ArrayError",
@@ -53,6 +54,9 @@ class VideoError(FootmlError):
 
 class CheckpointError(FootmlError):
     """The checkpoint store failed."""
+
+class FileError(FootmlError, OSError):
+    """A file could not be read or written (an output directory, a report file)."""
 
 class StageError(FootmlError):
     """A pipeline stage failed (or panicked)."""

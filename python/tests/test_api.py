@@ -212,6 +212,15 @@ def test_checkpoint_error_when_the_directory_cannot_be_made(tmp_path: pathlib.Pa
     assert isinstance(info.value, footml.FootmlError)
 
 
+def test_file_error_when_the_output_directory_cannot_be_made(tmp_path: pathlib.Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output directory should go")
+    with pytest.raises(footml.FileError, match="out") as info:
+        footml.analyze(fixture_config(output_dir=str(blocker / "out")))
+    assert isinstance(info.value, OSError) and isinstance(info.value, footml.FootmlError)
+    assert not isinstance(info.value, FileNotFoundError)
+
+
 def test_every_error_class_is_a_footml_error_with_the_standard_bases() -> None:
     expected = {
         "ConfigError": ValueError,
@@ -223,6 +232,7 @@ def test_every_error_class_is_a_footml_error_with_the_standard_bases() -> None:
         "UsageError": RuntimeError,
         "VideoError": None,
         "CheckpointError": None,
+        "FileError": OSError,
         "StageError": None,
         "CancelledError": None,
     }

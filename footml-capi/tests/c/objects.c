@@ -106,6 +106,17 @@ static void pipelines(const char *dets) {
     CHECK(contains(footml_pipeline_last_error(p), "cancelled"));
     footml_pipeline_free(p);
 
+    /* An output directory that cannot be made (the detections file is in the way): an I/O
+     * error from the run, with the path in the message. */
+    char unwritable[1280];
+    snprintf(unwritable, sizeof unwritable,
+             "{\"detections_path\": \"%s\", \"fps\": 25, \"frame_size\": [1920, 1080], \"output_dir\": \"%s/out\"}",
+             dets, dets);
+    CHECK(footml_pipeline_new(unwritable, &p, NULL) == FOOTML_OK);
+    CHECK(footml_pipeline_run(p, NULL, NULL, &report) == FOOTML_ERR_IO && report == NULL);
+    CHECK(contains(footml_pipeline_last_error(p), "/out"));
+    footml_pipeline_free(p);
+
     CHECK(footml_pipeline_cancel(NULL) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_pipeline_run(NULL, NULL, NULL, &report) == FOOTML_ERR_NULL_POINTER);
     CHECK(footml_pipeline_last_error(NULL) == NULL);
