@@ -1082,6 +1082,11 @@ mod tests {
         assert_eq!(st.name(), "event_detection");
         st.run(data, &StageContext::standalone("event_detection", data.video.clone())).unwrap();
         assert_eq!(data.possession.len(), data.frames.len());
+        // Every event carries its frame's time and where on the pitch it happened.
+        for e in &data.events {
+            assert_eq!(e.time_s, data.frames[e.frame as usize].time_s, "{e:?}");
+            assert!(e.pitch.is_some(), "{e:?}");
+        }
         (data.possession.clone(), data.events.clone())
     }
 
