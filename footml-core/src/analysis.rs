@@ -184,6 +184,11 @@ pub struct FormationWindow {
     pub formation: String,
     /// How well the shape fits, 0..=1.
     pub confidence: f64,
+    /// Which way the team attacked in the window, as the shape was read: `1` toward +x, `-1`
+    /// toward −x (away from its goalkeeper, or toward the other team without one). Absent in
+    /// reports written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_direction: Option<i8>,
 }
 
 #[cfg(test)]

@@ -449,6 +449,7 @@ impl FormationAnalysis {
                     to_frame: data.frames[end - 1].index,
                     formation: fit.formation.to_string(),
                     confidence: fit.confidence,
+                    attack_direction: signs.get(&team).map(|s| *s as i8),
                 });
             }
         }
@@ -602,14 +603,17 @@ mod tests {
             vec![(0, 100, 249, "4-4-2"), (1, 100, 249, "4-3-3"), (0, 250, 349, "4-4-2"), (1, 250, 349, "4-3-3")]
         );
         assert!(data.formations.iter().all(|f| f.confidence > 0.5 && f.confidence <= 1.0), "{:?}", data.formations);
+        // Team 0 attacks away from its goalkeeper at x = −50, team 1 the other way.
+        let dirs: Vec<_> = data.formations.iter().map(|f| (f.team, f.attack_direction)).collect();
+        assert_eq!(dirs, vec![(0, Some(1)), (1, Some(-1)), (0, Some(1)), (1, Some(-1))]);
     }
 
     #[test]
     fn without_a_goalkeeper_the_direction_comes_from_the_other_team() {
         let data = match_data(50, "3-5-2", "5-3-2", false);
         let got = stage(FormationAnalysisConfig::default()).analyse(&data).unwrap();
-        let names: Vec<_> = got.iter().map(|f| (f.team, f.formation.as_str())).collect();
-        assert_eq!(names, vec![(0, "3-5-2"), (1, "5-3-2")]);
+        let names: Vec<_> = got.iter().map(|f| (f.team, f.formation.as_str(), f.attack_direction)).collect();
+        assert_eq!(names, vec![(0, "3-5-2", Some(1)), (1, "5-3-2", Some(-1))]);
     }
 
     #[test]

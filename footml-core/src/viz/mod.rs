@@ -11,7 +11,8 @@
 //!   best-covered frame; `radar.mp4` — the same for every frame (needs the `sim` feature's
 //!   encoder).
 //! * `formations/team<t>_<from>-<to>.png` — per formation window, each player's mean position
-//!   in the window with the formation string and its confidence.
+//!   in the window with the formation string, its confidence and the way the team attacked
+//!   (the formation reads from its own goal forward).
 //! * `annotated.mp4` — the video with boxes in team colours and track ids, the ball with a
 //!   short trail and a possession banner (needs the video). The banner (also on the radar)
 //!   names the team of the possession phase, the team possession the report's possession %

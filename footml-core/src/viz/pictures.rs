@@ -376,6 +376,14 @@ fn formations(
             clock((win.to_frame + 1) as f64 / fps)
         );
         canvas::draw_label(&mut pm, &title, 8, 8, 2, colour);
+        // The formation reads from the team's own goal forward: say which goal that is.
+        if let Some(dir) = win.attack_direction {
+            let text = if dir > 0 { "attacking -->" } else { "<-- attacking" };
+            let (w, h) = view.size();
+            let tw = canvas::text_width(text, 2) as i32 + 8;
+            let x = if dir > 0 { w as i32 - tw - 8 } else { 8 };
+            canvas::draw_label(&mut pm, text, x, h as i32 - 28, 2, colour);
+        }
         let path = out_dir.join("formations").join(format!("team{}_{}-{}.png", win.team, win.from_frame, win.to_frame));
         canvas::save_png(&pm, &path)?;
         out.files.push(path);
@@ -526,8 +534,14 @@ mod tests {
     #[test]
     fn formation_diagram_per_window() {
         let mut r = report();
-        r.formations =
-            vec![FormationWindow { team: 0, from_frame: 0, to_frame: 1, formation: "4-3-3".into(), confidence: 0.8 }];
+        r.formations = vec![FormationWindow {
+            team: 0,
+            from_frame: 0,
+            to_frame: 1,
+            formation: "4-3-3".into(),
+            confidence: 0.8,
+            attack_direction: Some(-1),
+        }];
         let dir = tempfile::tempdir().unwrap();
         let opts = RenderOptions { radar: false, heatmaps: false, ..Default::default() };
         let out = render_report(&r, dir.path(), &opts).unwrap();
@@ -536,6 +550,10 @@ mod tests {
         // Mean position of track 7 over the window: (10.25, 5); the disc's rim is team red.
         let (u, v) = VIEW.px(10.25, 5.0);
         assert!(close(pixel(&pm, u + 9.0, v), RED, 10), "{:?}", pixel(&pm, u + 9.0, v));
+        // Attacking toward −x: the label sits bottom left, in the team's colour (its padding).
+        let (_, h) = VIEW.size();
+        assert!(close(pixel(&pm, 9.0, h as f32 - 27.0), RED, 10), "{:?}", pixel(&pm, 9.0, h as f32 - 27.0));
+        assert!(!close(pixel(&pm, 1000.0, h as f32 - 27.0), RED, 60));
     }
 
     #[test]
