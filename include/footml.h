@@ -267,7 +267,8 @@ typedef struct {
      */
     float score;
     /**
-     * Team id (0 or 1), or -1 when unknown (no team classification, referee, live frame).
+     * Team id (0 or 1), or -1 when unknown (no team classification, referee; in a live frame,
+     * also while the provisional classification warms up).
      */
     int32_t team;
     /**
@@ -325,8 +326,8 @@ typedef struct {
      */
     uint32_t estimated;
     /**
-     * Team in possession (0 or 1), -1 when nobody has the ball or the team is unknown (live
-     * sessions decide teams at the end).
+     * Team in possession (0 or 1): the live team of the player in control (the `team` of
+     * `footml_live_frame_tracks`); -1 when nobody has the ball or the team is unknown.
      */
     int32_t team;
     /**
@@ -473,9 +474,12 @@ footml_result footml_live_push_detections(const footml_live *live,
                                           double timestamp_s);
 
 /**
- * The confirmed player tracks of the last pushed frame (team -1: teams are decided at the
- * end). `*rows_out` points into the session (valid until the next push or
- * `footml_live_free`; NULL when there are none), `*len_out` is the number of rows.
+ * The confirmed player tracks of the last pushed frame. `team` is the track's provisional
+ * team from the kit colours of the frames so far (`live.teams`; the report of
+ * `footml_live_finish` has the whole-match vote): -1 while the classification warms up, for
+ * referees and undecided tracks, and in sessions without kit colours (detections input).
+ * `*rows_out` points into the session (valid until the next push or `footml_live_free`; NULL
+ * when there are none), `*len_out` is the number of rows.
  *
  * # Safety
  *

@@ -109,10 +109,20 @@ struct LiveDeleter {
 // One pushed frame's results, copied out of the session (the C API's rows are only valid
 // until the next push).
 struct LiveFrame {
+    // Each row's `team` is the track's provisional live team (-1 while the classification
+    // warms up, for referees, undecided tracks and sessions without kit colours).
     std::vector<footml_track_row> tracks;
     std::optional<footml_ball_row> ball;
     // Not estimated (no calibration or no ball) when `estimated` is 0.
     footml_possession possession;
+
+    // The provisional team (0 or 1) of a track of this frame; -1 when it has none or is not
+    // in the frame.
+    int32_t team_of(uint64_t track_id) const {
+        for (const auto &t : tracks)
+            if (t.track_id == track_id) return t.team;
+        return -1;
+    }
 };
 
 // A live session: push frames one at a time, read each frame's results at once, finish()

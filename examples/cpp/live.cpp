@@ -61,6 +61,12 @@ int main(int argc, char **argv) {
             auto b = ball.find(frame);
             footml::LiveFrame r = session.push(p == players.end() ? none : p->second,
                                                b == ball.end() ? &none : &b->second, (frame - 1) / 25.0);
+            // Possession's team is its player's live team.
+            if (r.possession.track_id != 0 && r.possession.team != r.team_of(r.possession.track_id)) {
+                std::cerr << "frame " << frame - 1 << ": possession team " << r.possession.team << ", its player's "
+                          << r.team_of(r.possession.track_id) << "\n";
+                return 1;
+            }
             double bx = r.ball ? r.ball->x : NAN, by = r.ball ? r.ball->y : NAN;
             std::cout << frame - 1 << "," << r.tracks.size() << "," << bx << "," << by << ","
                       << r.possession.track_id << "," << r.possession.team << "\n";

@@ -73,8 +73,8 @@ pub struct footml_possession {
     /// 1 when the session estimates possession (its pipeline is calibrated and tracks the
     /// ball), 0 when not (then `team` is -1 and `track_id` 0).
     pub estimated: u32,
-    /// Team in possession (0 or 1), -1 when nobody has the ball or the team is unknown (live
-    /// sessions decide teams at the end).
+    /// Team in possession (0 or 1): the live team of the player in control (the `team` of
+    /// `footml_live_frame_tracks`); -1 when nobody has the ball or the team is unknown.
     pub team: i32,
     /// Track controlling the ball, 0 when none (track ids start at 1).
     pub track_id: u64,
@@ -131,7 +131,8 @@ fn last_frame(r: &FrameResult) -> LastFrame {
         .iter()
         .map(|t| {
             let b = t.bbox;
-            track_row(r.index(), t.track_id, [b.x, b.y, b.w, b.h], t.score, None, r.pitch_position(&b))
+            let team = r.team_of(t.track_id);
+            track_row(r.index(), t.track_id, [b.x, b.y, b.w, b.h], t.score, team, r.pitch_position(&b))
         })
         .collect();
     let ball = r.ball().and_then(|b| {
@@ -335,9 +336,12 @@ pub unsafe extern "C" fn footml_live_push_detections(
     })
 }
 
-/// The confirmed player tracks of the last pushed frame (team -1: teams are decided at the
-/// end). `*rows_out` points into the session (valid until the next push or
-/// `footml_live_free`; NULL when there are none), `*len_out` is the number of rows.
+/// The confirmed player tracks of the last pushed frame. `team` is the track's provisional
+/// team from the kit colours of the frames so far (`live.teams`; the report of
+/// `footml_live_finish` has the whole-match vote): -1 while the classification warms up, for
+/// referees and undecided tracks, and in sessions without kit colours (detections input).
+/// `*rows_out` points into the session (valid until the next push or `footml_live_free`; NULL
+/// when there are none), `*len_out` is the number of rows.
 ///
 /// # Safety
 ///
@@ -500,4 +504,34 @@ pub unsafe extern "C" fn footml_live_free(live: *mut footml_live) {
             drop(unsafe { Box::from_raw(live) });
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use footml::analysis::{Possession, Role, TrackTeam};
+    use footml::live::FrameResult;
+    use footml::{FrameRecord, TrackedBox};
+
+    use super::*;
+
+    /// The rows of a live frame carry each track's team (-1 for none), and possession its
+    /// team.
+    #[test]
+    fn frame_rows_carry_the_live_teams() {
+        let track = |track_id| TrackedBox { track_id, bbox: BBox::new(10.0, 20.0, 30.0, 60.0), score: 0.9 };
+        let record = FrameRecord { index: 7, tracks: Some(vec![track(3), track(5), track(8)]), ..Default::default() };
+        let teams = vec![
+            TrackTeam::user(3, Some(1), Role::Player),
+            TrackTeam::user(5, None, Role::Referee),
+            TrackTeam::user(8, Some(0), Role::Goalkeeper),
+        ];
+        let possession = Some(Possession { team: Some(1), track_id: Some(3) });
+        let frame = last_frame(&FrameResult { record: record.clone(), possession, teams: Some(teams) });
+        let rows: Vec<(u64, u64, i32)> = frame.tracks.iter().map(|r| (r.frame, r.track_id, r.team)).collect();
+        assert_eq!(rows, vec![(7, 3, 1), (7, 5, -1), (7, 8, 0)]);
+        assert_eq!(frame.possession, possession);
+        // A session without teams: every row -1.
+        let frame = last_frame(&FrameResult { record, possession: None, teams: None });
+        assert!(frame.tracks.iter().all(|r| r.team == -1));
+    }
 }

@@ -46,7 +46,8 @@ pub struct footml_track_row {
     pub h: f32,
     /// Detection score.
     pub score: f32,
-    /// Team id (0 or 1), or -1 when unknown (no team classification, referee, live frame).
+    /// Team id (0 or 1), or -1 when unknown (no team classification, referee; in a live frame,
+    /// also while the provisional classification warms up).
     pub team: i32,
     /// Feet position on the pitch in metres (origin at the centre spot), NaN when the frame
     /// is not calibrated.

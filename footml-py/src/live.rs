@@ -1,5 +1,5 @@
 //! `footml.LiveSession`: frames pushed one at a time as NumPy arrays, each frame's results
-//! (`footml.FrameResult`: tracks, ball, possession) returned at once (the core
+//! (`footml.FrameResult`: tracks, their teams, ball, possession) returned at once (the core
 //! `footml::live::LiveSession`).
 
 use std::sync::Mutex;
@@ -20,7 +20,7 @@ const LIVE_COLUMNS: [&str; 8] = ["track_id", "x", "y", "w", "h", "score", "pitch
 const DETECTION_COLUMNS: [&str; 6] = ["x", "y", "w", "h", "score", "class"];
 const DETECTIONS_SHAPE: &str = "(N, 6) (x, y, w, h, score, class)";
 
-/// One pushed frame's results.
+/// One pushed frame's results: tracks, their teams, ball and possession.
 #[pyclass(module = "footml", frozen, name = "FrameResult")]
 pub(crate) struct PyFrameResult {
     /// The frame's index in the session, from 0.
@@ -30,6 +30,8 @@ pub(crate) struct PyFrameResult {
     #[pyo3(get)]
     time_s: f64,
     tracks: Py<PyArray2<f64>>,
+    /// The track id and team of each row of `tracks` (`None`: unknown, referee, or no teams).
+    teams: Vec<(u64, Option<u32>)>,
     ball: Py<PyAny>,
     possession: Py<PyAny>,
 }
@@ -61,10 +63,12 @@ impl PyFrameResult {
             Some(p) => to_py(serde_json::to_value(p).unwrap_or_default())?,
             None => py.None(),
         };
+        let teams = r.tracks().iter().map(|t| (t.track_id, r.team_of(t.track_id))).collect();
         Ok(PyFrameResult {
             index: r.index(),
             time_s: r.time_s(),
             tracks: tracks.into_pyarray(py).unbind(),
+            teams,
             ball,
             possession,
         })
@@ -80,6 +84,21 @@ impl PyFrameResult {
         self.tracks.bind(py).clone()
     }
 
+    /// The team (0 or 1) of each row of `tracks`, as far as the frames so far tell: the
+    /// provisional live classification of kit colours (`live.teams`; `finish()` gives the
+    /// whole-match vote), `None` while it warms up, for referees and undecided tracks, and in
+    /// sessions without kit colours (detections input).
+    #[getter]
+    fn teams(&self) -> Vec<Option<u32>> {
+        self.teams.iter().map(|t| t.1).collect()
+    }
+
+    /// The team (0 or 1) of the track `track_id` in this frame (see `teams`); `None` when it
+    /// has none or is not in the frame.
+    fn team_of(&self, track_id: u64) -> Option<u32> {
+        self.teams.iter().find(|t| t.0 == track_id).and_then(|t| t.1)
+    }
+
     /// The ball (`x`, `y`, `state`, `interpolated`, `score`, `pitch_x`, `pitch_y`, ...) when the
     /// pipeline tracks it, else `None`.
     #[getter]
@@ -88,8 +107,8 @@ impl PyFrameResult {
     }
 
     /// Who has the ball as far as the frames so far tell (`{"team": ..., "track_id": ...}`,
-    /// each `None` when nobody or unknown); `None` when the session does not estimate
-    /// possession (no calibration or no ball).
+    /// each `None` when nobody or unknown; the team is the player's live team, see `teams`);
+    /// `None` when the session does not estimate possession (no calibration or no ball).
     #[getter]
     fn possession<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.possession.bind(py).clone()

@@ -69,6 +69,36 @@ def test_push_rgb_bgr_and_strided_give_the_same_tracks() -> None:
     np.testing.assert_array_equal(push_all([view] * 3)[2], results[2])
 
 
+@pytest.mark.skipif(not MODEL.exists() or not PHOTO.exists(), reason="needs scripts/setup.sh")
+def test_live_teams_from_kit_colours() -> None:
+    """Two people on grass, one with the red and blue channels swapped (another kit): once each
+    has five kit samples (`min_samples`), they are in different teams in every frame, and the
+    report of finish() has the same teams."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=c=0x3c783c:s={W}x{H}", "-i", str(PHOTO)]
+        + ["-filter_complex", "[1]scale=-2:220,split[a][b];[b]colorchannelmixer=rr=0:rb=1:br=1:bb=0[c];"
+           + "[0][a]overlay=x=60:y=80[t];[t][c]overlay=x=380:y=80"]
+        + ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    frame = np.frombuffer(raw, dtype=np.uint8).reshape(H, W, 3)
+    session = footml.LiveSession({**config(), "live": {"teams": {"min_tracks": 2}}})
+    results = [session.push(frame, i / 25) for i in range(8)]
+    report = session.finish()
+    # Both tracked from the first frame (the tracker's first frame confirms at once): five kit
+    # samples each, so teams, from the fifth.
+    assert [len(r.tracks) for r in results] == [2] * 8
+    assert all(r.teams == [None, None] for r in results[:4]), [r.teams for r in results]
+    ids = [int(i) for i in results[-1].tracks[:, 0]]
+    for r in results[4:]:
+        assert sorted(t for t in r.teams if t is not None) == [0, 1], r.teams
+        assert [r.team_of(i) for i in ids] == r.teams
+    assert results[-1].team_of(999) is None
+    final = {i: team["id"] for team in report.teams for i in team["track_ids"]}
+    assert [final.get(i) for i in ids] == results[-1].teams
+
+
 @pytest.mark.skipif(not MODEL.exists(), reason="needs scripts/setup.sh")
 def test_push_bad_frames_and_closed_session() -> None:
     session = footml.LiveSession(config())
@@ -155,6 +185,7 @@ def test_push_detections_gives_the_file_run_and_possession(tmp_path: pathlib.Pat
         # The owner, when there is one, is a player tracked in that frame with the ball seen.
         assert r.possession is not None and set(r.possession) == {"team", "track_id"}
         assert r.possession["team"] is None  # no teams from detections
+        assert r.teams == [None] * len(got) and r.team_of(int(got[0, 0])) is None
         if r.possession["track_id"] is not None:
             owners += 1
             assert r.possession["track_id"] in set(got[:, 0].astype(int).tolist())
