@@ -167,7 +167,9 @@ impl Error {
             Error::Video(crate::stages::video_decoding::VideoError::NotFound(_)) => ErrorKind::NotFound,
             #[cfg(feature = "video")]
             Error::Video(_) => ErrorKind::InvalidVideo,
-            Error::Detections(DetectionsError::NotFound(_)) => ErrorKind::NotFound,
+            Error::Detections(DetectionsError::NotFound(_) | DetectionsError::HomographyNotFound(_)) => {
+                ErrorKind::NotFound
+            }
             Error::Detections(_) => ErrorKind::InvalidDetections,
             #[cfg(feature = "onnx")]
             Error::Detection(DetectionError::ModelNotFound(_)) => ErrorKind::NotFound,

@@ -220,7 +220,8 @@ impl EventIterator {
 
 /// Puts a pipeline together step by step, mirroring Rust's `PipelineBuilder`: a source
 /// (video, detections file or NumPy detections), stage settings by name, Python stages,
-/// a checkpoint directory and event callbacks. Every method returns the builder.
+/// a checkpoint directory and interval, the run's id, batching, retries and event callbacks.
+/// Every method returns the builder.
 #[pyclass(module = "footml", name = "PipelineBuilder")]
 pub(crate) struct PyPipelineBuilder {
     config: Map<String, Value>,
@@ -330,6 +331,68 @@ impl PyPipelineBuilder {
     fn output_dir(mut slf: PyRefMut<'_, Self>, path: PathBuf) -> PyRefMut<'_, Self> {
         slf.config.insert("output_dir".into(), path_value(path));
         slf
+    }
+
+    /// Names the run (`pipeline_id`): checkpoints are kept under it, so a run with the same
+    /// id resumes them. Without it the id is derived from the input, stages and settings.
+    fn pipeline_id(mut slf: PyRefMut<'_, Self>, pipeline_id: String) -> PyRefMut<'_, Self> {
+        slf.config.insert("pipeline_id".into(), Value::String(pipeline_id));
+        slf
+    }
+
+    /// Frames per batch between streaming stages (at least 1, checked by `build()`).
+    fn batch_size(mut slf: PyRefMut<'_, Self>, frames: usize) -> PyRefMut<'_, Self> {
+        slf.config.insert("batch_size".into(), frames.into());
+        slf
+    }
+
+    /// Batches buffered between two streaming stages: the memory bound (at least 1).
+    fn channel_capacity(mut slf: PyRefMut<'_, Self>, batches: usize) -> PyRefMut<'_, Self> {
+        slf.config.insert("channel_capacity".into(), batches.into());
+        slf
+    }
+
+    /// Frames per checkpoint chunk (with `checkpoint_dir`): a crash costs at most this many.
+    fn checkpoint_interval(mut slf: PyRefMut<'_, Self>, frames: u64) -> PyRefMut<'_, Self> {
+        slf.config.insert("checkpoint_interval_frames".into(), frames.into());
+        slf
+    }
+
+    /// The model version label carried into the report.
+    fn model_version(mut slf: PyRefMut<'_, Self>, version: String) -> PyRefMut<'_, Self> {
+        slf.config.insert("model_version".into(), Value::String(version));
+        slf
+    }
+
+    /// How failing stages are retried (only transient failures are): the settings given
+    /// replace those of the config, the others keep their values. Bad values are a
+    /// `ConfigError` from `build()`.
+    #[pyo3(signature = (*, max_attempts = None, initial_backoff_ms = None, max_backoff_ms = None, multiplier = None, jitter = None))]
+    fn retry_policy(
+        mut slf: PyRefMut<'_, Self>,
+        max_attempts: Option<u32>,
+        initial_backoff_ms: Option<u64>,
+        max_backoff_ms: Option<u64>,
+        multiplier: Option<f64>,
+        jitter: Option<f64>,
+    ) -> PyResult<PyRefMut<'_, Self>> {
+        let retry = slf.config.entry("retry").or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(retry) = retry else {
+            return Err(PyTypeError::new_err("config key `retry` must be an object"));
+        };
+        let given: [(&str, Option<Value>); 5] = [
+            ("max_attempts", max_attempts.map(Value::from)),
+            ("initial_backoff_ms", initial_backoff_ms.map(Value::from)),
+            ("max_backoff_ms", max_backoff_ms.map(Value::from)),
+            ("multiplier", multiplier.map(Value::from)),
+            ("jitter", jitter.map(Value::from)),
+        ];
+        for (key, value) in given {
+            if let Some(v) = value {
+                retry.insert(key.into(), v);
+            }
+        }
+        Ok(slf)
     }
 
     /// Calls `callback(event)` for each pipeline event, from another thread.

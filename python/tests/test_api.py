@@ -157,6 +157,13 @@ def bad_calls() -> list[tuple[str, Callable[[], object], type[BaseException], st
                                                                "live": {"input": "audio"}}), footml.ConfigError,
          "audio"),
         ("LiveSession(no fps)", lambda: footml.LiveSession({"frame_size": [8, 8]}), footml.ConfigError, "fps"),
+        ("analyze(missing homography)", lambda: footml.analyze(fixture_config(homography_path="/no/h.json")),
+         footml.InputNotFoundError, "/no/h.json"),
+        ("LiveSession(missing model)", lambda: footml.LiveSession(
+            {"fps": 25, "frame_size": [8, 8], "stage_configs": {"player_detection": {"model_path": "/no/m.onnx"}}}),
+         footml.InputNotFoundError, "/no/m.onnx"),
+        ("LiveSession(missing homography)", lambda: footml.LiveSession(
+            {"fps": 25, "frame_size": [8, 8], "homography_path": "/no/h.json"}), footml.InputNotFoundError, "/no/h.json"),
     ]
 
 
@@ -362,3 +369,62 @@ def test_analyze_takes_config_and_on_event_by_position() -> None:
     iterator = footml.Pipeline.from_config(fixture_config()).events()
     assert isinstance(iterator, footml.EventIterator) and iter(iterator) is iterator
     assert events[-1]["type"] == "pipeline_completed" and events[-1]["pipeline_id"] == report.pipeline_id
+
+
+class CountBatches:
+    """A streaming stage that only counts the batches it sees."""
+
+    name = "count_batches"
+    requires = ["player_tracks"]
+    provides: list[str] = []
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, records: list[dict[str, Any]]) -> None:
+        self.calls += 1
+
+
+def test_builder_run_settings_mirror_rust(tmp_path: pathlib.Path) -> None:
+    counter = CountBatches()
+    events: list[dict[str, Any]] = []
+    report = (
+        footml.PipelineBuilder(fixture_config())
+        .pipeline_id("match-42")
+        .batch_size(16)
+        .channel_capacity(2)
+        .checkpoint_dir(tmp_path / "ck")
+        .checkpoint_interval(250)
+        .model_version("v9")
+        .retry_policy(max_attempts=5, jitter=0.0)
+        .stage(counter)
+        .on_event(events.append)
+        .build()
+        .run()
+    )
+    assert report.pipeline_id == "match-42" and report["model_version"] == "v9"
+    # Batches of 16 frames, cut at the 250-frame checkpoint chunks: 4 chunks of ⌈250 / 16⌉.
+    assert counter.calls == 4 * 16
+    # One checkpoint per 250-frame chunk: frames_done 250, 500, 750, 1000.
+    saved = sorted({e["frames_done"] for e in events if e["type"] == "checkpoint_saved"})
+    assert saved == [250, 500, 750, 1000], saved
+    # Settings are checked when the pipeline is built, as in the config.
+    builder = footml.PipelineBuilder
+    for bad, key in [
+        (builder(fixture_config()).batch_size(0), "batch_size"),
+        (builder(fixture_config()).channel_capacity(0), "channel_capacity"),
+        (builder(fixture_config()).retry_policy(max_attempts=0), "max_attempts"),
+        (builder(fixture_config()).retry_policy(jitter=2.0), "jitter"),
+        # Keys the config already had stay, unknown ones included.
+        (builder(fixture_config(retry={"bogus": 1})).retry_policy(max_attempts=2), "bogus"),
+    ]:
+        with pytest.raises(footml.ConfigError, match=key):
+            bad.build()
+    with pytest.raises(OverflowError):
+        builder().batch_size(-1)
+    with pytest.raises(TypeError):
+        builder().pipeline_id(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        builder().retry_policy(3)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="`retry` must be an object"):
+        builder({"retry": 3}).retry_policy(max_attempts=2)

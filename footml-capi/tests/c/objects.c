@@ -130,6 +130,11 @@ static void live_pixels(void) {
     CHECK(footml_live_new("{\"fps\": 25}", NULL, NULL, &live, &error) == FOOTML_ERR_CONFIG && live == NULL &&
           contains(error, "frame_size"));
     footml_string_free(error);
+    /* A missing homography file is a missing input, like a missing detections file. */
+    CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [64, 48], \"homography_path\": \"/nonexistent/h.json\"}",
+                          NULL, NULL, &live, &error) == FOOTML_ERR_NOT_FOUND &&
+          contains(error, "homography file not found: /nonexistent/h.json"));
+    footml_string_free(error);
     CHECK(footml_live_new("{\"fps\": 25, \"frame_size\": [64, 48], \"live\": {\"input\": \"pixels\"}}", NULL, NULL, &live, NULL) ==
           FOOTML_OK);
     uint64_t next = 99;

@@ -50,6 +50,9 @@ pub enum DetectionsError {
         /// What was expected and found.
         message: String,
     },
+    /// The homography file does not exist (`ErrorKind::NotFound`, as for a detections file).
+    #[error("homography file not found: {}", .0.display())]
+    HomographyNotFound(PathBuf),
     /// The homography file is invalid.
     #[error("homography file {}: {message}", path.display())]
     Homography {
@@ -560,7 +563,7 @@ impl HomographyFile {
         let bad =
             |message: String| Error::Detections(DetectionsError::Homography { path: path.to_path_buf(), message });
         let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => bad("file not found".into()),
+            std::io::ErrorKind::NotFound => Error::Detections(DetectionsError::HomographyNotFound(path.to_path_buf())),
             _ => Error::io(path, e),
         })?;
         let json: HomographyJson = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
@@ -755,6 +758,11 @@ mod tests {
                 "{bad}"
             );
         }
+        // A missing file is not a malformed one: the bindings raise FileNotFoundError / NOT_FOUND.
+        let missing = HomographyFile::load(&dir.path().join("missing.json")).unwrap_err();
+        assert!(matches!(missing, Error::Detections(DetectionsError::HomographyNotFound(_))), "{missing}");
+        assert_eq!(missing.kind(), crate::ErrorKind::NotFound);
+        assert!(missing.to_string().contains("homography file not found"), "{missing}");
     }
 
     #[test]
