@@ -97,6 +97,11 @@ def test_live_teams_from_kit_colours() -> None:
     assert results[-1].team_of(999) is None
     final = {i: team["id"] for team in report.teams for i in team["track_ids"]}
     assert [final.get(i) for i in ids] == results[-1].teams
+    # Turned off: no provisional teams (the report still classifies at the end).
+    session = footml.LiveSession({**config(), "live": {"teams": {"min_tracks": 2, "enabled": False}}})
+    results = [session.push(frame, i / 25) for i in range(6)]
+    assert results[-1].teams == [None, None]
+    assert sorted(team["id"] for team in session.finish().teams) == [0, 1]
 
 
 @pytest.mark.skipif(not MODEL.exists(), reason="needs scripts/setup.sh")
