@@ -37,11 +37,13 @@
 //! 5. **Events**, from each release to what happened next. A spell of the team out of
 //!    possession that does not win the phase (a challenge, a block, a touch the holders win
 //!    back) is a *contest*: it gives no pass, interception or turnover, and the holders' ball
-//!    goes on from the spell before it to the spell after it, so interceptions and turnovers
-//!    follow the changes of possession phase in open play (on SkillCorner's whole match this
-//!    cut the turnovers reported from 332 to 202 and raised their precision against the
-//!    ball-owner labels from 0.37 to 0.62, see benches/README.md). "Next spell" below is the
-//!    next one that is not a contest:
+//!    goes on from the spell before it to the spell after it (when it stayed in play: a
+//!    challenger who clears it out or away failed his pass, not the holder), so
+//!    interceptions and turnovers follow the changes of possession phase in open play (on
+//!    SkillCorner's whole match this cut the turnovers reported from 332 to 202 and raised
+//!    their precision against the ball-owner labels from 0.37 to 0.62, see
+//!    benches/README.md). Below, a holder's "next spell" is the next one that is not a
+//!    contest; whether the ball went out or stayed loose is judged up to the very next spell:
 //!    * a **shot** when the ball, within `velocity_window_frames` of the release, is at least
 //!      `shot_min_speed_mps` fast on a line through the goal mouth (± `goal_mouth_margin_m`)
 //!      of the goal whose half it is in, at most `max_shot_distance_m` away (shots with no
@@ -915,30 +917,36 @@ impl EventDetection {
             ];
             events.push(event(MatchEventKind::Shot, at, team, shooter, None, Some(b), &details));
         }
+        // The ball out of play between spell `j`'s release and the next spell, if it went out.
+        let out_after = |j: usize| {
+            let next = spells.get(j + 1);
+            outs.iter().find(|o| o.start > spells[j].end && next.is_none_or(|t| o.start < t.start))
+        };
+        // Whether the ball was loose longer than `max_loose_s` after spell `j`.
+        let loose_after = |j: usize| {
+            let r = spells[j].end;
+            spells.get(j + 1).map_or(r + 1 + loose < n, |t| t.start > r + 1 + loose)
+        };
         // What happened after each release.
         for (idx, sp) in spells.iter().enumerate() {
             if shot_release[idx] {
                 continue;
             }
             let r = sp.end;
-            let next = match contest[idx] {
-                true => spells.get(idx + 1),
-                false => spells[idx + 1..].iter().zip(&contest[idx + 1..]).find(|(_, c)| !**c).map(|(t, _)| t),
-            };
-            let out = outs.iter().find(|o| o.start > r && next.is_none_or(|t| o.start < t.start));
+            let next = spells.get(idx + 1);
+            let out = out_after(idx);
             let gap_end = out.map(|o| o.start).or(next.map(|t| t.start)).unwrap_or(n);
             let travel = self.travel(s, r, gap_end);
             let speed = self.kick_speed(s, r).unwrap_or(0.0) * 3.6;
             let base = [("ball_speed_kmh", speed), ("distance_m", travel)];
-            let loose_too_long = next.map_or(r + 1 + loose < n, |t| t.start > r + 1 + loose);
-            if out.is_some() || loose_too_long {
+            if out.is_some() || loose_after(idx) {
                 if travel >= self.cfg.min_pass_distance_m {
                     let end = [base[0], base[1], ("end_frame", data.frames[gap_end.min(n - 1)].index as f64)];
                     events.push(event(MatchEventKind::PassFailed, r, sp.team, Some(sp.track), None, s.ball[r], &end));
                 }
                 // A loose ball the other team then wins (in play all along) still changes
                 // possession: a turnover at their first control.
-                if let (None, Some(t), false) = (out, next, contest[idx])
+                if let (None, Some(t), false, false) = (out, next, contest[idx], contest.get(idx + 1) == Some(&true))
                     && let (Some(a), Some(b)) = (sp.team, t.team)
                     && a != b
                 {
@@ -956,7 +964,18 @@ impl EventDetection {
                 }
                 continue;
             }
-            let Some(t) = next.filter(|_| !contest[idx]) else { continue };
+            if contest[idx] {
+                continue;
+            }
+            // Past the other team's contests (challenges the holders won back) to the next
+            // spell that counts, as long as the ball stayed in play all the way.
+            let Some(k) = (idx + 1..spells.len()).find(|&k| !contest[k]) else { continue };
+            if (idx + 1..k).any(|j| out_after(j).is_some() || loose_after(j)) {
+                continue;
+            }
+            let t = &spells[k];
+            let travel = if k == idx + 1 { travel } else { self.travel(s, r, t.start) };
+            let base = [base[0], ("distance_m", travel)];
             if t.track == sp.track || Self::continues(s, sp.track, t.track) {
                 continue;
             }
@@ -1266,6 +1285,27 @@ mod tests {
         assert_eq!(data.possession_phases, vec![PossessionPhase { team: 0, from_frame: 0, to_frame: 149 }]);
         // Per frame, player 2 still had the ball in between.
         assert_eq!((pos[63].track_id, pos[81].track_id, pos[103].track_id), (Some(2), Some(2), Some(3)));
+    }
+
+    #[test]
+    fn a_challenger_who_clears_the_ball_out_failed_his_pass_not_the_holder() {
+        // The tackle: player 2 has the ball from frame 63 to 80 (18 frames, a contest), then
+        // kicks it 2 m per frame over the touchline (beyond y = 35 from frame 98). His is the
+        // failed pass and the ball out; player 1, whose ball he took, gets no event.
+        let players: Vec<(u64, Option<u32>, Role, Mover)> =
+            vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([1.3, 0.0]))];
+        let ball = path(&[(0, [0.5, 0.0]), (60, [0.5, 0.0]), (70, [1.2, 0.0]), (80, [1.2, 0.0]), (100, [1.2, 40.0])]);
+        let ball = move |f: usize| ball(f.min(100));
+        let mut data = scene(130, players, Box::new(ball), true);
+        let (_, events) = run(&mut data);
+        assert_eq!(
+            kinds(&events),
+            vec![
+                (MatchEventKind::PassFailed, 80, Some(1), Some(2), None),
+                (MatchEventKind::OutOfPlay, 98, Some(1), Some(2), None)
+            ]
+        );
+        assert_eq!(data.possession_phases, vec![PossessionPhase { team: 0, from_frame: 0, to_frame: 97 }]);
     }
 
     #[test]
