@@ -375,6 +375,15 @@ pub struct PlayerDetectionConfig {
     /// ball candidates ([`crate::Artifact::BALL_CANDIDATES`]) instead of players, and the
     /// classical ball detector is not run.
     pub ball_class_ids: Vec<u32>,
+    /// Model class ids that are goalkeepers (default none), for models that tell them apart
+    /// (e.g. a football model with classes ball / goalkeeper / player / referee). They are
+    /// detected and tracked as players (added to `player_class_ids` when that is set), and a
+    /// track whose detections are mostly of these classes gets the goalkeeper role in team
+    /// classification, whatever its kit says.
+    pub goalkeeper_class_ids: Vec<u32>,
+    /// Model class ids that are referees (default none): detected and tracked as players, and
+    /// a track whose detections are mostly of these classes is a referee (no team).
+    pub referee_class_ids: Vec<u32>,
     /// Detect every `detection_stride`-th frame (frame index divisible by it) and let the
     /// tracker predict the frames in between (≥ 1; 1 = every frame).
     pub detection_stride: u32,
@@ -420,6 +429,8 @@ impl Default for PlayerDetectionConfig {
             player_class_ids: None,
             intra_threads: 0,
             ball_class_ids: Vec::new(),
+            goalkeeper_class_ids: Vec::new(),
+            referee_class_ids: Vec::new(),
             detection_stride: 1,
             device: None,
         }
@@ -1199,6 +1210,23 @@ mod tests {
         assert_eq!(c.stage_configs.player_detection.nms_threshold, 0.4);
         assert_eq!(c.stage_configs.ball_tracking.tracking_method, BallTrackingMethod::Kalman);
         assert_eq!(c.stage_configs.ball_tracking.max_missing_frames, 10);
+    }
+
+    #[test]
+    fn goalkeeper_and_referee_class_ids_are_keys() {
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"player_detection": {"goalkeeper_class_ids": [1], "referee_class_ids": [3]}}}"#,
+            no_env,
+        )
+        .unwrap();
+        let pd = &c.stage_configs.player_detection;
+        assert_eq!((pd.goalkeeper_class_ids.as_slice(), pd.referee_class_ids.as_slice()), (&[1][..], &[3][..]));
+        let e = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"player_detection": {"keeper_class_ids": [1]}}}"#,
+            no_env,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "unknown config key `stage_configs.player_detection.keeper_class_ids`");
     }
 
     #[test]

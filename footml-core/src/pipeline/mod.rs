@@ -682,9 +682,14 @@ impl Pipeline {
             if matches!(input, SourceInput::Pixels) {
                 // Kit colours while the pixels are there; teams once the match is complete.
                 let tc = &config.stage_configs.team_classification;
-                b = b
-                    .stream_stage(crate::stages::teams::TeamFeatures::new())
-                    .match_stage(crate::stages::teams::TeamClassification::new(tc)?);
+                b = b.stream_stage(crate::stages::teams::TeamFeatures::new()).match_stage(
+                    crate::stages::teams::TeamClassification::new(tc)?.with_class_roles(
+                        crate::stages::teams::ClassRoles {
+                            goalkeeper: config.stage_configs.player_detection.goalkeeper_class_ids.clone(),
+                            referee: config.stage_configs.player_detection.referee_class_ids.clone(),
+                        },
+                    ),
+                );
             }
             if matches!(input, SourceInput::Detections { user_teams: true, .. }) {
                 // No pixels: teams only as the user gave them, never guessed.

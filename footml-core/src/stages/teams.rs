@@ -37,6 +37,10 @@
 //!      frames, and his team is the one whose players' mean image x is nearer him. The other
 //!      outliers are referees (no team).
 //!
+//! A detection model that tells goalkeepers and referees apart (`player_detection.
+//! goalkeeper_class_ids`, `referee_class_ids`) overrides step 4's roles: see [`ClassRoles`]
+//! (whole-match classification; the live provisional teams use kit colours only).
+//!
 //! Without pixels (detections input) teams come only from the user: [`UserTeams`] (match
 //! stage `"user_teams"`) gives each track the majority of the teams given to its detections
 //! (a detections file's team column, see [`crate::stages::detections_file`]).
@@ -346,6 +350,69 @@ impl StreamStage for PlayerAppearance {
 #[derive(Debug, Clone)]
 pub struct TeamClassification {
     cfg: TeamClassificationConfig,
+    /// The detection model's goalkeeper and referee classes (see [`ClassRoles`]).
+    class_roles: ClassRoles,
+}
+
+/// Roles from the detection model's classes (`player_detection.goalkeeper_class_ids` and
+/// `referee_class_ids`), for models that tell goalkeepers and referees apart. In every frame a
+/// track votes with the class of the detection it was updated with (best IoU ≥ 0.5, as
+/// [`UserTeams`] matches them); a track with most of its votes on goalkeeper classes is a
+/// goalkeeper (keeping the team its kit or side gave it), on referee classes a referee (no
+/// team). The model's word wins over the kit colours: it saw the whole person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClassRoles {
+    /// Goalkeeper class ids.
+    pub goalkeeper: Vec<u32>,
+    /// Referee class ids.
+    pub referee: Vec<u32>,
+}
+
+impl ClassRoles {
+    /// `assignment` with the roles the model's classes give the tracks of `data`.
+    pub fn apply(&self, mut assignment: TeamAssignment, data: &MatchData) -> TeamAssignment {
+        if self.goalkeeper.is_empty() && self.referee.is_empty() {
+            return assignment;
+        }
+        // Per track: [goalkeeper, referee, other] votes.
+        let mut votes: BTreeMap<u64, [usize; 3]> = BTreeMap::new();
+        for rec in &data.frames {
+            let dets = rec.players.as_deref().unwrap_or_default();
+            for t in rec.tracks.iter().flatten() {
+                let best = dets
+                    .iter()
+                    .map(|d| (d.bbox.iou(&t.bbox), d.class_id))
+                    .filter(|(iou, _)| *iou >= 0.5)
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((_, class)) = best {
+                    let k = if self.goalkeeper.contains(&class) {
+                        0
+                    } else if self.referee.contains(&class) {
+                        1
+                    } else {
+                        2
+                    };
+                    votes.entry(t.track_id).or_default()[k] += 1;
+                }
+            }
+        }
+        for t in &mut assignment.tracks {
+            let Some(v) = votes.get(&t.track_id) else { continue };
+            let total: usize = v.iter().sum();
+            if 2 * v[0] > total {
+                t.role = Role::Goalkeeper;
+            } else if 2 * v[1] > total {
+                t.role = Role::Referee;
+                t.team = None;
+            }
+        }
+        // Referees leave their team's list.
+        let tracks = &assignment.tracks;
+        for team in &mut assignment.teams {
+            team.track_ids.retain(|&id| tracks.iter().any(|t| t.track_id == id && t.team == Some(team.id)));
+        }
+        assignment
+    }
 }
 
 /// What a sample says about its track.
@@ -405,11 +472,22 @@ impl TeamClassification {
     /// A stage with the given settings (checked).
     pub fn new(cfg: &TeamClassificationConfig) -> Result<Self> {
         validate_config(cfg)?;
-        Ok(TeamClassification { cfg: cfg.clone() })
+        Ok(TeamClassification { cfg: cfg.clone(), class_roles: ClassRoles::default() })
+    }
+
+    /// The stage with roles from the detection model's classes ([`ClassRoles`]).
+    pub fn with_class_roles(mut self, roles: ClassRoles) -> Self {
+        self.class_roles = roles;
+        self
     }
 
     /// Classifies the tracks of `data` (the stage's work, without the pipeline around it).
     pub fn classify(&self, data: &MatchData) -> TeamAssignment {
+        self.class_roles.apply(self.classify_by_kit(data), data)
+    }
+
+    /// Steps 1–4 of the module docs: teams and roles from kit colours and places.
+    fn classify_by_kit(&self, data: &MatchData) -> TeamAssignment {
         let mut ev = Evidence { n_frames: data.frames.len(), ..Default::default() };
         for (i, rec) in data.frames.iter().enumerate() {
             for (id, place) in places(i, rec) {
@@ -996,6 +1074,50 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[test]
+    fn model_classes_set_goalkeeper_and_referee_roles() {
+        use crate::types::{Detection, FrameRecord, TrackedBox};
+        let b = |x: f32| BBox::new(x, 100.0, 20.0, 50.0);
+        // Tracks 1..=4 at x = 100, 200, 300, 400; their detections' classes per frame:
+        // 1 mostly goalkeeper (1), 2 referee (3), 3 player (2), 4 half goalkeeper (no majority).
+        let classes: [[u32; 4]; 4] = [[1, 1, 1, 2], [3, 3, 3, 3], [2, 2, 2, 2], [1, 1, 2, 2]];
+        let frames: Vec<FrameRecord> = (0..4)
+            .map(|f| FrameRecord {
+                index: f as u64,
+                players: Some(
+                    (0..4)
+                        .map(|t| Detection { bbox: b(100.0 * (t + 1) as f32), score: 0.9, class_id: classes[t][f] })
+                        // A referee-class detection beside track 3 (IoU < 0.5): no vote.
+                        .chain([Detection { bbox: b(312.0), score: 0.9, class_id: 3 }])
+                        .collect(),
+                ),
+                tracks: Some(
+                    (0..4u64)
+                        .map(|t| TrackedBox { track_id: t + 1, bbox: b(100.0 * (t + 1) as f32), score: 0.9 })
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .collect();
+        let data = MatchData { frames, ..Default::default() };
+        let by_kit = TeamAssignment::from_tracks([
+            TrackTeam::user(1, Some(0), Role::Player),
+            TrackTeam::user(2, Some(0), Role::Player),
+            TrackTeam::user(3, Some(1), Role::Player),
+            TrackTeam::user(4, Some(1), Role::Player),
+        ]);
+        // No classes configured: nothing changes.
+        assert_eq!(ClassRoles::default().apply(by_kit.clone(), &data), by_kit);
+        let roles = ClassRoles { goalkeeper: vec![1], referee: vec![3] };
+        let out = roles.apply(by_kit, &data);
+        let got: Vec<(Option<u32>, Role)> = out.tracks.iter().map(|t| (t.team, t.role)).collect();
+        assert_eq!(
+            got,
+            vec![(Some(0), Role::Goalkeeper), (None, Role::Referee), (Some(1), Role::Player), (Some(1), Role::Player)]
+        );
+        assert_eq!(out.teams.iter().map(|t| t.track_ids.clone()).collect::<Vec<_>>(), vec![vec![1], vec![3, 4]]);
+    }
     use crate::types::{FrameItem, FrameRecord, TrackedBox, VideoInfo};
 
     const W: u32 = 640;

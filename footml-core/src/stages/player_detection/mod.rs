@@ -883,6 +883,30 @@ impl PlayerDetector {
             ))
             .into());
         }
+        for (key, ids) in
+            [("goalkeeper_class_ids", &cfg.goalkeeper_class_ids), ("referee_class_ids", &cfg.referee_class_ids)]
+        {
+            if let Some(n) = model.classes()
+                && let Some(bad) = ids.iter().find(|&&i| i as usize >= n)
+            {
+                return Err(DetectionError::InvalidConfig(format!(
+                    "{key} contains {bad}, but {} has {n} classes (0..{n})",
+                    model.path().display()
+                ))
+                .into());
+            }
+            if let Some(both) = ids.iter().find(|c| cfg.ball_class_ids.contains(c)) {
+                return Err(
+                    DetectionError::InvalidConfig(format!("class {both} is in both {key} and ball_class_ids")).into()
+                );
+            }
+        }
+        if let Some(both) = cfg.goalkeeper_class_ids.iter().find(|c| cfg.referee_class_ids.contains(c)) {
+            return Err(DetectionError::InvalidConfig(format!(
+                "class {both} is in both goalkeeper_class_ids and referee_class_ids"
+            ))
+            .into());
+        }
         if let Some(both) =
             cfg.ball_class_ids.iter().find(|c| cfg.player_class_ids.as_ref().is_some_and(|p| p.contains(c)))
         {
@@ -907,7 +931,16 @@ impl PlayerDetector {
         };
         // Players: the configured classes, or every class that is not the ball.
         let player_classes = match (&cfg.player_class_ids, model.classes()) {
-            (Some(ids), _) => Some(ids.clone()),
+            // Goalkeepers and referees are people to detect and track too.
+            (Some(ids), _) => {
+                let mut all = ids.clone();
+                for &c in cfg.goalkeeper_class_ids.iter().chain(&cfg.referee_class_ids) {
+                    if !all.contains(&c) {
+                        all.push(c);
+                    }
+                }
+                Some(all)
+            }
             (None, _) if cfg.ball_class_ids.is_empty() => None,
             (None, Some(n)) => Some((0..n as u32).filter(|c| !cfg.ball_class_ids.contains(c)).collect()),
             (None, None) => {
@@ -1583,6 +1616,26 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8),
         assert_eq!(batch.items[0].record.ball_candidates.as_ref().map(Vec::len), Some(1));
         assert_eq!(batch.items[1].record.ball_candidates, Some(vec![]));
         assert_eq!(batch.items[1].record.players, None);
+
+        // Goalkeeper and referee classes are players too: with player_class_ids [0] and
+        // referee_class_ids [1], a2 (class 1, 0.7) is a player again.
+        let mut roles = cfg(graphs().join("fixed.onnx"));
+        roles.player_class_ids = Some(vec![0]);
+        roles.referee_class_ids = vec![1];
+        let found = PlayerDetector::new(&roles).unwrap().detect(&[&frame]).unwrap().remove(0);
+        assert!(found.iter().any(|d| d.class_id == 1 && (d.score - 0.7).abs() < 1e-6), "{found:?}");
+        // Their ids must be classes of the model, and not the ball's or each other's.
+        roles.referee_class_ids = vec![2];
+        let e = PlayerDetector::new(&roles).unwrap_err();
+        assert!(e.to_string().contains("referee_class_ids contains 2") && e.kind() == crate::ErrorKind::Config, "{e}");
+        roles.referee_class_ids = vec![1];
+        roles.goalkeeper_class_ids = vec![1];
+        let e = PlayerDetector::new(&roles).unwrap_err();
+        assert!(e.to_string().contains("both goalkeeper_class_ids and referee_class_ids"), "{e}");
+        roles.referee_class_ids = vec![];
+        roles.ball_class_ids = vec![1];
+        let e = PlayerDetector::new(&roles).unwrap_err();
+        assert!(e.to_string().contains("both goalkeeper_class_ids and ball_class_ids"), "{e}");
 
         // A class the model does not have, or one that is also a player class: config errors.
         c.ball_class_ids = vec![2];
