@@ -1089,6 +1089,11 @@ mod tests {
         Box::new(move |_| Some(p))
     }
 
+    /// Player 1 of team 0 standing at the origin and player 2 of team 1 at `(x, 0)`.
+    fn duel(x: f64) -> Vec<(u64, Option<u32>, Role, Mover)> {
+        vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([x, 0.0]))]
+    }
+
     /// The settings the expected values below are derived with: radius 2 m (keep 3 m), 6 m/s,
     /// 3 frames of hysteresis, a 3-frame velocity window, 3 s of loose ball, shots ≥ 15 m/s
     /// within 35 m, out beyond 1 m for 3 frames or lost for 12 within 2 m of a line.
@@ -1252,8 +1257,7 @@ mod tests {
         // nearer to him, for 2 frames (< 3): nothing changes. From frame 60 it rolls to
         // (1.2, 0) over 10 frames (0.07 m per frame): he is nearer from frame 63 (0.71 m
         // from player 1, 0.59 m from him) and takes it after 3 frames, from frame 63 on.
-        let players: Vec<(u64, Option<u32>, Role, Mover)> =
-            vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([1.3, 0.0]))];
+        let players = duel(1.3);
         let ball = move |f: usize| match f {
             30 | 31 => Some([1.0, 0.0]),
             _ => path(&[(0, [0.5, 0.0]), (60, [0.5, 0.0]), (70, [1.2, 0.0]), (99, [1.2, 0.0])])(f),
@@ -1292,8 +1296,7 @@ mod tests {
         // The tackle: player 2 has the ball from frame 63 to 80 (18 frames, a contest), then
         // kicks it 2 m per frame over the touchline (beyond y = 35 from frame 98). His is the
         // failed pass and the ball out; player 1, whose ball he took, gets no event.
-        let players: Vec<(u64, Option<u32>, Role, Mover)> =
-            vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([1.3, 0.0]))];
+        let players = duel(1.3);
         let ball = path(&[(0, [0.5, 0.0]), (60, [0.5, 0.0]), (70, [1.2, 0.0]), (80, [1.2, 0.0]), (100, [1.2, 40.0])]);
         let ball = move |f: usize| ball(f.min(100));
         let mut data = scene(130, players, Box::new(ball), true);
@@ -1314,8 +1317,7 @@ mod tests {
         // loose past the 3 s (75 frames), and from frame 129 rolls 0.4 m per frame to (19.5, 0)
         // next to player 2 of team 1 at (20, 0), who controls it from frame 138 (at 137 it
         // is still 6.7 m/s faster than him over the next 3 frames).
-        let players: Vec<(u64, Option<u32>, Role, Mover)> =
-            vec![(1, Some(0), Role::Player, still([0.0, 0.0])), (2, Some(1), Role::Player, still([20.0, 0.0]))];
+        let players = duel(20.0);
         let ball =
             path(&[(0, [0.5, 0.0]), (24, [0.5, 0.0]), (49, [15.5, 0.0]), (129, [15.5, 0.0]), (139, [19.5, 0.0])]);
         let ball = move |f: usize| ball(f.min(139));
