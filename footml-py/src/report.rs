@@ -67,12 +67,18 @@ impl PyReport {
     }
 }
 
-/// A `(rows, columns)` array that takes over `values` (row-major) without copying it.
+/// A `(rows, columns)` array that takes over `values` (row-major) without copying it. It is
+/// read-only: the report hands out this one array on every access, so a caller's edit would
+/// otherwise change what the next `report.tracks` returns (`.copy()` gives a writable one).
 fn table(py: Python<'_>, values: Vec<f64>, columns: usize) -> PyResult<Py<PyArray2<f64>>> {
     let rows = values.len() / columns;
     let array = Array2::from_shape_vec((rows, columns), values)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("table shape: {e}")))?;
-    Ok(array.into_pyarray(py).unbind())
+    let array = array.into_pyarray(py);
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("write", false)?;
+    array.call_method("setflags", (), Some(&kwargs))?;
+    Ok(array.unbind())
 }
 
 fn pitch_or_nan(p: Option<[f64; 2]>) -> [f64; 2] {

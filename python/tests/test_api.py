@@ -264,6 +264,10 @@ def test_report_tables_are_views_of_rust_buffers() -> None:
     tracks = report.tracks
     again = report.tracks
     assert again is tracks
+    # Shared, so read-only: an edit cannot change what the next caller reads.
+    with pytest.raises(ValueError, match="read-only"):
+        tracks[0, 0] = -1.0
+    assert tracks.copy().flags.writeable
     assert again.__array_interface__["data"][0] == tracks.__array_interface__["data"][0]
     # A pandas frame of it is made from the same array.
     assert len(report.to_pandas("tracks")) == len(tracks)
