@@ -432,3 +432,15 @@ def test_builder_run_settings_mirror_rust(tmp_path: pathlib.Path) -> None:
         builder().retry_policy(3)  # type: ignore[misc]
     with pytest.raises(TypeError, match="`retry` must be an object"):
         builder({"retry": 3}).retry_policy(max_attempts=2)
+
+
+def test_stubs_match_the_module(tmp_path: pathlib.Path) -> None:
+    """mypy.stubtest compares python/footml/_footml.pyi (and the package) with the built module,
+    so `pytest` alone catches a stub that drifted."""
+    pytest.importorskip("mypy")
+    # From a directory without a `footml` folder, so the installed package is what is checked.
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "footml"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "checked 2 modules" in out.stdout or "in 2 modules" in out.stdout, out.stdout
