@@ -70,7 +70,9 @@ impl PyReport {
 /// A `(rows, columns)` array that takes over `values` (row-major) without copying it. It is
 /// read-only: the report hands out this one array on every access, so a caller's edit would
 /// otherwise change what the next `report.tracks` returns (`.copy()` gives a writable one).
-fn table(py: Python<'_>, values: Vec<f64>, columns: usize) -> PyResult<Py<PyArray2<f64>>> {
+/// `fill` makes the values with the GIL released: a whole match has millions of rows.
+fn table(py: Python<'_>, columns: usize, fill: impl FnOnce() -> Vec<f64> + Send) -> PyResult<Py<PyArray2<f64>>> {
+    let values = py.detach(fill);
     let rows = values.len() / columns;
     let array = Array2::from_shape_vec((rows, columns), values)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("table shape: {e}")))?;
@@ -103,18 +105,21 @@ impl PyReport {
     /// One row per track per frame: frame, track_id, x, y, w, h, score, pitch_x, pitch_y.
     #[getter]
     fn tracks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let report = &self.report;
         let array = self.tracks.get_or_try_init(py, || {
-            let n: usize = self.report.tracks.iter().map(|t| t.frames.len()).sum();
-            let mut v = Vec::with_capacity(n * TRACK_COLUMNS.len());
-            for t in &self.report.tracks {
-                for f in &t.frames {
-                    let [x, y, w, h] = f.bbox;
-                    let [px, py_] = pitch_or_nan(f.pitch);
-                    v.extend([f.frame as f64, t.track_id as f64, x as f64, y as f64, w as f64, h as f64]);
-                    v.extend([f.score as f64, px, py_]);
+            table(py, TRACK_COLUMNS.len(), || {
+                let n: usize = report.tracks.iter().map(|t| t.frames.len()).sum();
+                let mut v = Vec::with_capacity(n * TRACK_COLUMNS.len());
+                for t in &report.tracks {
+                    for f in &t.frames {
+                        let [x, y, w, h] = f.bbox;
+                        let [px, py_] = pitch_or_nan(f.pitch);
+                        v.extend([f.frame as f64, t.track_id as f64, x as f64, y as f64, w as f64, h as f64]);
+                        v.extend([f.score as f64, px, py_]);
+                    }
                 }
-            }
-            table(py, v, TRACK_COLUMNS.len())
+                v
+            })
         })?;
         Ok(array.bind(py).clone())
     }
@@ -123,14 +128,17 @@ impl PyReport {
     /// interpolated (0/1).
     #[getter]
     fn ball<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let report = &self.report;
         let array = self.ball.get_or_try_init(py, || {
-            let mut v = Vec::with_capacity(self.report.ball.len() * BALL_COLUMNS.len());
-            for b in &self.report.ball {
-                let [px, py_] = pitch_or_nan(b.pitch);
-                let occluded = if b.state == BallState::Tracked { 0.0 } else { 1.0 };
-                v.extend([b.frame as f64, b.x as f64, b.y as f64, px, py_, occluded, b.interpolated as u8 as f64]);
-            }
-            table(py, v, BALL_COLUMNS.len())
+            table(py, BALL_COLUMNS.len(), || {
+                let mut v = Vec::with_capacity(report.ball.len() * BALL_COLUMNS.len());
+                for b in &report.ball {
+                    let [px, py_] = pitch_or_nan(b.pitch);
+                    let occluded = if b.state == BallState::Tracked { 0.0 } else { 1.0 };
+                    v.extend([b.frame as f64, b.x as f64, b.y as f64, px, py_, occluded, b.interpolated as u8 as f64]);
+                }
+                v
+            })
         })?;
         Ok(array.bind(py).clone())
     }
@@ -140,22 +148,25 @@ impl PyReport {
     /// (keypoint fits) and from_frame (reused fits); NaN where a value does not apply.
     #[getter]
     fn calibration<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let report = &self.report;
         let array = self.calibration.get_or_try_init(py, || {
-            let mut v = Vec::with_capacity(self.report.calibration.len() * CALIBRATION_COLUMNS.len());
-            for c in &self.report.calibration {
-                v.push(c.frame as f64);
-                v.extend(c.image_to_pitch.iter().flatten());
-                let nan = f64::NAN;
-                v.extend(match c.calibration {
-                    Some(Calibration::Given) => [0.0, nan, nan, nan, nan],
-                    Some(Calibration::Keypoints { keypoints, inliers, rms_error_m }) => {
-                        [1.0, keypoints as f64, inliers as f64, rms_error_m, nan]
-                    }
-                    Some(Calibration::Reused { from_frame }) => [2.0, nan, nan, nan, from_frame as f64],
-                    None => [nan; 5],
-                });
-            }
-            table(py, v, CALIBRATION_COLUMNS.len())
+            table(py, CALIBRATION_COLUMNS.len(), || {
+                let mut v = Vec::with_capacity(report.calibration.len() * CALIBRATION_COLUMNS.len());
+                for c in &report.calibration {
+                    v.push(c.frame as f64);
+                    v.extend(c.image_to_pitch.iter().flatten());
+                    let nan = f64::NAN;
+                    v.extend(match c.calibration {
+                        Some(Calibration::Given) => [0.0, nan, nan, nan, nan],
+                        Some(Calibration::Keypoints { keypoints, inliers, rms_error_m }) => {
+                            [1.0, keypoints as f64, inliers as f64, rms_error_m, nan]
+                        }
+                        Some(Calibration::Reused { from_frame }) => [2.0, nan, nan, nan, from_frame as f64],
+                        None => [nan; 5],
+                    });
+                }
+                v
+            })
         })?;
         Ok(array.bind(py).clone())
     }
@@ -260,23 +271,26 @@ impl PyReport {
     /// The report as `report.json` text (`indent` spaces per level, compact when None).
     #[pyo3(signature = (indent = None))]
     fn to_json(&self, py: Python<'_>, indent: Option<usize>) -> PyResult<String> {
-        let text = match indent {
-            None => serde_json::to_string(&self.report),
+        // A whole match's report is megabytes of JSON: written with the GIL released.
+        let report = &self.report;
+        let text = py.detach(|| match indent {
+            None => serde_json::to_string(report),
             Some(n) => {
                 let indent = " ".repeat(n);
                 let mut out = Vec::new();
                 let fmt = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
                 let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-                serde::Serialize::serialize(&self.report, &mut ser).map(|_| String::from_utf8_lossy(&out).into_owned())
+                serde::Serialize::serialize(report, &mut ser).map(|_| String::from_utf8_lossy(&out).into_owned())
             }
-        };
+        });
         text.map_err(|e| new_err(py, Kind::Report, format!("report to JSON: {e}")))
     }
 
     /// A report from `report.json` text (a `ReportError` when it is not one).
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
-        serde_json::from_str::<MatchReport>(text)
+        // Parsed with the GIL released, like `to_json`.
+        py.detach(|| serde_json::from_str::<MatchReport>(text))
             .map(PyReport::new)
             .map_err(|e| new_err(py, Kind::Report, format!("not a footml report: {e}")))
     }
