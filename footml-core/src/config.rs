@@ -151,7 +151,10 @@ pub struct PipelineConfig {
     /// Batches buffered between two streaming stages (back-pressure bound).
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: usize,
-    /// Where models are cached.
+    /// Where models are kept (`MODEL_CACHE_DIR`). A relative `model_path` or `keypoint_model`
+    /// is looked up here first, and used as given (relative to the working directory) when
+    /// the file is not here; TensorRT keeps the engines it builds in `tensorrt/` under it, so
+    /// that the minutes-long engine build happens once per model and GPU, not per process.
     #[serde(default)]
     pub model_cache_dir: Option<PathBuf>,
     /// The ONNX Runtime shared library (`libonnxruntime.so*`) detection models run on. Unset:
@@ -899,6 +902,35 @@ impl PipelineConfig {
         Ok(Self::from_json(&text)?)
     }
 
+    /// Where a model named by `path` is: a relative path is looked up in `model_cache_dir`
+    /// first and taken as given when it is not there (see [`PipelineConfig::model_cache_dir`]).
+    pub fn model_file(&self, path: &std::path::Path) -> PathBuf {
+        match &self.model_cache_dir {
+            Some(dir) if path.is_relative() && dir.join(path).is_file() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// This config with its model paths (`player_detection.model_path`,
+    /// `pitch_calibration.keypoint_model`) found through [`PipelineConfig::model_file`];
+    /// borrowed when that changes nothing.
+    pub fn with_model_files(&self) -> std::borrow::Cow<'_, PipelineConfig> {
+        let found = |p: &Option<PathBuf>| p.as_deref().map(|p| self.model_file(p));
+        let (model, keypoints) = (
+            found(&self.stage_configs.player_detection.model_path),
+            found(&self.stage_configs.pitch_calibration.keypoint_model),
+        );
+        if model == self.stage_configs.player_detection.model_path
+            && keypoints == self.stage_configs.pitch_calibration.keypoint_model
+        {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut resolved = self.clone();
+        resolved.stage_configs.player_detection.model_path = model;
+        resolved.stage_configs.pitch_calibration.keypoint_model = keypoints;
+        std::borrow::Cow::Owned(resolved)
+    }
+
     /// Fills values the config left out from the original service's environment variables.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         fn parsed<T: std::str::FromStr>(var: &str, v: String, expected: &str) -> Result<T, ConfigError> {
@@ -1121,6 +1153,30 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_model_paths_are_looked_up_in_the_model_cache_dir_first() {
+        let cache = tempfile::tempdir().unwrap();
+        std::fs::create_dir(cache.path().join("kp")).unwrap();
+        std::fs::write(cache.path().join("players.onnx"), b"x").unwrap();
+        std::fs::write(cache.path().join("kp/pitch.onnx"), b"x").unwrap();
+        let mut c = PipelineConfig::default();
+        c.stage_configs.player_detection.model_path = Some("players.onnx".into());
+        c.stage_configs.pitch_calibration.keypoint_model = Some("kp/pitch.onnx".into());
+        // Without a cache dir the paths stay as given.
+        assert!(matches!(c.with_model_files(), std::borrow::Cow::Borrowed(_)));
+        c.model_cache_dir = Some(cache.path().to_path_buf());
+        let r = c.with_model_files();
+        assert_eq!(r.stage_configs.player_detection.model_path, Some(cache.path().join("players.onnx")));
+        assert_eq!(r.stage_configs.pitch_calibration.keypoint_model, Some(cache.path().join("kp/pitch.onnx")));
+        // Not in the cache: as given (relative to the working directory); absolute: as given.
+        assert_eq!(c.model_file(std::path::Path::new("elsewhere.onnx")), PathBuf::from("elsewhere.onnx"));
+        let abs = cache.path().join("players.onnx");
+        assert_eq!(c.model_file(&abs), abs);
+        c.stage_configs.player_detection.model_path = Some("missing.onnx".into());
+        c.stage_configs.pitch_calibration.keypoint_model = None;
+        assert!(matches!(c.with_model_files(), std::borrow::Cow::Borrowed(_)));
+    }
 
     const SERVICE_REQUEST: &str = r#"{"video_path": "match.mp4", "model_version": "v1.0.0", "batch_size": 8, "gpu_enabled": true,
  "checkpoint_enabled": true,

@@ -578,6 +578,8 @@ impl Pipeline {
         input: SourceInput,
         mut input_identity: String,
     ) -> Result<PipelineBuilder> {
+        // Relative model paths are looked up in model_cache_dir first.
+        let config = &*config.with_model_files();
         // The library named by the config is loaded before any model (detection or pitch
         // keypoints) would load the one the search finds.
         #[cfg(feature = "onnx")]

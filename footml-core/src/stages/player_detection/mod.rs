@@ -1916,6 +1916,27 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8),
         assert!(BBox::new(b[0], b[1], b[2], b[3]).iou(&BBox::new(512.0, 210.0, 256.0, 300.0)) >= 0.6, "{b:?}");
     }
 
+    #[test]
+    fn a_model_named_relative_to_model_cache_dir_is_found_there() {
+        let model = default_model();
+        let mut config = crate::PipelineConfig {
+            fps: Some(25.0),
+            frame_size: Some([320, 240]),
+            checkpoint_enabled: false,
+            ..Default::default()
+        };
+        config.stage_configs.player_detection.model_path = Some(model.file_name().unwrap().into());
+        // Not in the working directory: without the cache dir it is not found, by its name.
+        let e = crate::live::LiveSession::from_config(&config).expect_err("the model is not here");
+        assert!(e.to_string().contains("best_fp16.onnx"), "{e}");
+        config.model_cache_dir = model.parent().map(Path::to_path_buf);
+        let session = crate::live::LiveSession::from_config(&config).unwrap();
+        session.finish().unwrap();
+        // TensorRT would keep its engines under the cache dir.
+        let exec = ExecutionOptions::from_config(&config);
+        assert_eq!(exec.engine_cache_dir, Some(model.parent().unwrap().join("tensorrt")));
+    }
+
     /// Timing of the default model on a 1280×720 frame (run with `--release --ignored
     /// --nocapture`); not a timed test.
     #[test]

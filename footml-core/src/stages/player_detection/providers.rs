@@ -39,17 +39,22 @@ pub struct ExecutionOptions {
     pub gpu_memory_fraction: Option<f64>,
     /// The `cuda_visible_devices` setting (see the module docs).
     pub cuda_visible_devices: Option<String>,
+    /// Where TensorRT keeps the engines it builds (`<model_cache_dir>/tensorrt`): building
+    /// one takes minutes, and a cached engine is reused by the next session with the same
+    /// model and GPU. `None`: engines are rebuilt by every process.
+    pub engine_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl ExecutionOptions {
     /// The options of a pipeline config (`gpu_enabled`, `gpu_memory_fraction`,
-    /// `cuda_visible_devices`, `stage_configs.player_detection.device`).
+    /// `cuda_visible_devices`, `model_cache_dir`, `stage_configs.player_detection.device`).
     pub fn from_config(config: &PipelineConfig) -> Self {
         ExecutionOptions {
             device: config.stage_configs.player_detection.device,
             gpu_enabled: config.gpu_enabled,
             gpu_memory_fraction: config.gpu_memory_fraction,
             cuda_visible_devices: config.cuda_visible_devices.clone(),
+            engine_cache_dir: config.model_cache_dir.as_ref().map(|dir| dir.join("tensorrt")),
         }
     }
 
@@ -94,11 +99,14 @@ pub struct ProviderChoice {
     pub device_id: i32,
     /// CUDA memory limit in bytes, when one was set.
     pub memory_limit: Option<usize>,
+    /// TensorRT's engine cache directory (TensorRT only).
+    pub engine_cache: Option<std::path::PathBuf>,
 }
 
 impl ProviderChoice {
     /// ONNX Runtime's CPU provider.
-    pub const CPU: ProviderChoice = ProviderChoice { device: InferenceDevice::Cpu, device_id: 0, memory_limit: None };
+    pub const CPU: ProviderChoice =
+        ProviderChoice { device: InferenceDevice::Cpu, device_id: 0, memory_limit: None, engine_cache: None };
 }
 
 impl fmt::Display for ProviderChoice {
@@ -179,7 +187,16 @@ mod gpu {
             Some(f) => Some((f * cudart::total_memory(device_id)? as f64) as usize),
             None => None,
         };
-        Ok(ProviderChoice { device, device_id, memory_limit })
+        let engine_cache = match (device, &opts.engine_cache_dir) {
+            (InferenceDevice::Tensorrt, Some(dir)) => {
+                // TensorRT writes into it but does not create it.
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create the TensorRT engine cache {}: {e}", dir.display()))?;
+                Some(dir.clone())
+            }
+            _ => None,
+        };
+        Ok(ProviderChoice { device, device_id, memory_limit, engine_cache })
     }
 
     /// Registers the provider (TensorRT with CUDA behind it).
@@ -187,7 +204,12 @@ mod gpu {
         let mut eps = Vec::new();
         #[cfg(feature = "tensorrt")]
         if choice.device == InferenceDevice::Tensorrt {
-            eps.push(ort::ep::TensorRT::default().with_device_id(choice.device_id).build().error_on_failure());
+            let mut trt = ort::ep::TensorRT::default().with_device_id(choice.device_id);
+            if let Some(dir) = &choice.engine_cache {
+                trt = trt.with_engine_cache(true).with_engine_cache_path(dir.display());
+                trt = trt.with_timing_cache(true).with_timing_cache_path(dir.display());
+            }
+            eps.push(trt.build().error_on_failure());
         }
         #[cfg(feature = "cuda")]
         {
