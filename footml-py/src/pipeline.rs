@@ -220,7 +220,8 @@ impl EventIterator {
 
 /// Puts a pipeline together step by step, mirroring Rust's `PipelineBuilder`: a source
 /// (video, detections file or NumPy detections), stage settings by name, Python stages,
-/// a checkpoint directory and interval, the run's id, batching, retries and event callbacks.
+/// checkpoints (directory, interval, resume, keep), the run's id, batching, retries and event
+/// callbacks.
 /// Every method returns the builder.
 #[pyclass(module = "footml", name = "PipelineBuilder")]
 pub(crate) struct PyPipelineBuilder {
@@ -228,6 +229,9 @@ pub(crate) struct PyPipelineBuilder {
     arrays: Option<ArrayInput>,
     stages: Vec<Py<PyAny>>,
     callbacks: Vec<Py<PyAny>>,
+    /// Builder settings that are not config keys: `resume`, `keep_checkpoints`.
+    resume: Option<bool>,
+    keep_checkpoints: Option<bool>,
 }
 
 /// Detections from `detections_array`: player rows, ball rows, fps, frame size.
@@ -243,7 +247,14 @@ impl PyPipelineBuilder {
     #[new]
     #[pyo3(signature = (config = None))]
     fn new(py: Python<'_>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(PyPipelineBuilder { config: config_object(py, config)?, arrays: None, stages: vec![], callbacks: vec![] })
+        Ok(PyPipelineBuilder {
+            config: config_object(py, config)?,
+            arrays: None,
+            stages: vec![],
+            callbacks: vec![],
+            resume: None,
+            keep_checkpoints: None,
+        })
     }
 
     /// Analyses a video file.
@@ -395,6 +406,20 @@ impl PyPipelineBuilder {
         Ok(slf)
     }
 
+    /// Whether to continue from the checkpoints of an earlier run with the same id (default
+    /// True). With False, earlier checkpoints of this id are deleted first.
+    fn resume(mut slf: PyRefMut<'_, Self>, resume: bool) -> PyRefMut<'_, Self> {
+        slf.resume = Some(resume);
+        slf
+    }
+
+    /// Keep the checkpoints after a successful run (default False: they are deleted once the
+    /// report exists).
+    fn keep_checkpoints(mut slf: PyRefMut<'_, Self>, keep: bool) -> PyRefMut<'_, Self> {
+        slf.keep_checkpoints = Some(keep);
+        slf
+    }
+
     /// Calls `callback(event)` for each pipeline event, from another thread.
     fn on_event<'py>(mut slf: PyRefMut<'py, Self>, callback: &Bound<'py, PyAny>) -> PyResult<PyRefMut<'py, Self>> {
         if !callback.is_callable() {
@@ -427,6 +452,12 @@ impl PyPipelineBuilder {
         }
         for callback in &self.callbacks {
             builder = builder.event_sink(PyCallbackSink { callback: callback.clone_ref(py) });
+        }
+        if let Some(resume) = self.resume {
+            builder = builder.resume(resume);
+        }
+        if let Some(keep) = self.keep_checkpoints {
+            builder = builder.keep_checkpoints(keep);
         }
         Ok(PyPipeline::new(builder))
     }

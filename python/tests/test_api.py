@@ -444,3 +444,37 @@ def test_stubs_match_the_module(tmp_path: pathlib.Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "checked 2 modules" in out.stdout or "in 2 modules" in out.stdout, out.stdout
+
+
+def test_builder_resume_and_keep_checkpoints(tmp_path: pathlib.Path) -> None:
+    """A second run with the same id restores the kept chunks instead of computing them again;
+    with `resume(False)` it deletes them and computes every chunk anew."""
+
+    def run(keep: bool, resume: bool = True) -> tuple[footml.Report, list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+        builder = (
+            footml.PipelineBuilder(fixture_config())
+            .pipeline_id("kept")
+            .checkpoint_dir(tmp_path / "ck")
+            .checkpoint_interval(250)
+            .keep_checkpoints(keep)
+            .resume(resume)
+            .on_event(events.append)
+        )
+        return builder.build().run(), events
+
+    def saved(events: list[dict[str, Any]]) -> list[int]:
+        return sorted({e["frames_done"] for e in events if e["type"] == "checkpoint_saved"})
+
+    first, events = run(keep=True)
+    assert saved(events) == [250, 500, 750, 1000]
+    kept = sorted(p.name for p in (tmp_path / "ck").rglob("*") if p.is_file())
+    assert kept, "keep_checkpoints(True) leaves the checkpoints"
+    resumed, events = run(keep=True)
+    assert saved(events) == [] and resumed.to_dict()["tracks"] == first.to_dict()["tracks"]
+    fresh, events = run(keep=False, resume=False)
+    assert saved(events) == [250, 500, 750, 1000] and fresh.to_dict()["tracks"] == first.to_dict()["tracks"]
+    # Default (keep_checkpoints False): deleted once the report exists.
+    assert not [p for p in (tmp_path / "ck").rglob("*") if p.is_file()]
+    with pytest.raises(TypeError):
+        footml.PipelineBuilder().resume(None)  # type: ignore[arg-type]
