@@ -247,6 +247,8 @@ struct LiveScore {
     scored: usize,
     /// Frames where possession had a player and that player's live team.
     possession_teams: usize,
+    /// Times a decided track changed its team or role.
+    changes: usize,
     /// Tracks decided both live and by `finish()`: agreeing, in all.
     agree: usize,
     compared: usize,
@@ -311,7 +313,7 @@ fn live_rendered(start: u64, frames: u64, score: &mut LiveScore) {
     // so a swap of names after the warm-up counts as wrong teams.
     let mut names: [Option<String>; 2] = [None, None];
     let mut decision: BTreeMap<u64, (Option<u32>, Role)> = BTreeMap::new();
-    for (teams, possession) in &pushed[warm_up..] {
+    for (frame, (teams, possession)) in pushed.iter().enumerate().skip(warm_up) {
         for &(id, team, role) in teams {
             score.scored += 1;
             if role == Role::Unknown {
@@ -324,9 +326,12 @@ fn live_rendered(start: u64, frames: u64, score: &mut LiveScore) {
                 None => "none".to_string(),
             };
             score.right += usize::from(got == want);
-            // One vote per track: once decided, a track's team stays.
-            let first = *decision.entry(id).or_insert((team, role));
-            assert_eq!(first, (team, role), "track {id} changed its team");
+            // One vote per track: once decided, a track's team stays (count the changes).
+            let last = decision.insert(id, (team, role));
+            if last.is_some_and(|l| l != (team, role)) {
+                eprintln!("  frame {frame}: track {id} changed from {last:?} to {:?}", (team, role));
+                score.changes += 1;
+            }
         }
         // Possession's team is its player's live team.
         if let Some(track) = possession.track_id
@@ -384,6 +389,7 @@ fn live_teams_on_the_rendered_clip_match_ground_truth() {
     assert!(accuracy >= 0.98, "{} of {}", s.right, s.decided);
     assert!(s.decided as f64 >= 0.9 * s.scored as f64, "{} of {} decided", s.decided, s.scored);
     assert!(s.possession_teams > 0, "possession never had a team");
+    assert_eq!(s.changes, 0, "decided tracks changed their team");
     assert_eq!(s.roles.len(), 3, "players, a goalkeeper and a referee compared: {:?}", s.roles);
     assert!(s.compared >= 20 && s.agree == s.compared, "{} of {}", s.agree, s.compared);
 }

@@ -866,8 +866,9 @@ impl MatchStage for UserTeams {
 /// previous ones (the pairing with the smaller total ΔE), so a team keeps its id through
 /// refits even when the light changes which kit is darker. Between refits the decisions stay:
 /// a track that reaches `min_samples` is voted against the current kits, the others keep
-/// theirs. At a refit a decided track changes only when at least two thirds of its votes say
-/// so: its team does not flicker when its torso is hidden or shaded for a while.
+/// theirs. A track is decided, and at a refit a decided track changes, only when at least two
+/// thirds of its votes agree: its team does not flicker when its torso is hidden or shaded
+/// for a while, and a split vote leaves it `unknown` until its samples agree.
 ///
 /// Memory is bounded whatever the match length: at most `max_samples_per_track` samples per
 /// track (the newest), tracks unseen for `forget_after_frames` frames are forgotten, and only
@@ -971,12 +972,17 @@ impl LiveTeams {
         }
     }
 
-    /// Takes the decisions of `fresh` for the tracks not decided yet, and for decided ones
-    /// where `revise` says so; the other decided tracks keep theirs.
+    /// Takes the decisions of `fresh` for the tracks not decided yet when their kit votes agree
+    /// clearly (at least [`DECIDE_SHARE`]; a split vote leaves the track `unknown` for now),
+    /// and for decided ones where `revise` says so; the other decided tracks keep theirs.
     fn merge(&mut self, fresh: TeamAssignment, kits: [[f32; 3]; 2], revise: impl Fn(&TrackTeam) -> bool) -> bool {
-        let entries = fresh.tracks.into_iter().map(|t| match self.assignment.track(t.track_id) {
-            Some(old) if old.role != Role::Unknown && !revise(&t) => old.clone(),
-            _ => t,
+        let entries = fresh.tracks.into_iter().map(|t| {
+            match self.assignment.track(t.track_id).filter(|old| old.role != Role::Unknown) {
+                Some(old) if !revise(&t) => old.clone(),
+                // A goalkeeper's confidence is the share of frames placing him, not of kit votes.
+                None if t.role != Role::Goalkeeper && t.confidence < DECIDE_SHARE => unknown(t.track_id),
+                _ => t,
+            }
         });
         let merged = with_kit_colours(TeamAssignment::from_tracks(entries), kits);
         let changed = merged != self.assignment;
@@ -1013,7 +1019,7 @@ impl LiveTeams {
         // A decided track changes its team or role only on a clear majority of its samples
         // (or, for a goalkeeper, of the frames placing him): a track whose torso was hidden
         // or shaded for a while splits its votes, and its team must not flicker for that.
-        self.merge(fresh, kits, |t| t.confidence >= REVISE_SHARE)
+        self.merge(fresh, kits, |t| t.confidence >= DECIDE_SHARE)
     }
 
     /// Every track decided with the kits `kits`.
@@ -1057,9 +1063,10 @@ impl LiveTeams {
     }
 }
 
-/// The share of agreeing votes a new decision needs to replace a track's earlier one at a
-/// refit of [`LiveTeams`] (a clear majority, not a split).
-const REVISE_SHARE: f32 = 2.0 / 3.0;
+/// The share of agreeing votes a decision of [`LiveTeams`] needs, first or revised (a clear
+/// majority, not a split): early samples of a partly hidden torso split a track's votes, and
+/// `unknown` for a few more frames is better than a wrong team shown live.
+const DECIDE_SHARE: f32 = 2.0 / 3.0;
 
 /// `new` kits in the order of `old`: the pairing with the smaller total ΔE, so that a team
 /// keeps its id when its kit is refitted.
@@ -1526,6 +1533,15 @@ mod tests {
             assert!(live.held().1 <= 20 * live.held().0, "{:?}", live.held());
         }
         assert_eq!(live.held(), (1, 20));
+        // A track whose samples split between the red kit and no kit at all (half its torso
+        // hidden, say) is not decided: unknown rather than a guess.
+        for f in 60..66 {
+            let lab = if f % 2 == 0 { red } else { [12.0, 0.0, 0.0] };
+            live.push(&kit_frame(f, &[with_new[8], (30, lab, 200.0)]));
+        }
+        let split = live.assignment().track(30).unwrap();
+        assert_eq!((split.team, split.role), (None, Role::Unknown), "{split:?}");
+        assert_eq!(live.assignment().team_of(20), Some(1));
         // Bad live settings are typed errors naming the key.
         for (cfg, key) in [
             (live_config(1, 5, 20, 30), "live.teams.min_tracks"),
