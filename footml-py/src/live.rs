@@ -4,9 +4,9 @@
 
 use std::sync::Mutex;
 
-use footml::live::{FrameResult, LiveFrame, LiveSession, PackedFormat};
+use footml::live::{FrameResult, LiveFrame, LiveSession, PackedFormat, YuvColor, YuvMatrix};
 use ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::errors::{Kind, new_err, to_py_err};
@@ -201,6 +201,74 @@ impl PyLiveSession {
         let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
         let result = self.with_session(py, |session| {
             session.push(LiveFrame::Packed { format, width, height, stride: w * 3, data, timestamp_s: timestamp })
+        })?;
+        PyFrameResult::new(py, result)
+    }
+
+    /// Pushes one planar YUV 4:2:0 (I420) frame in the layout OpenCV
+    /// (`cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)`) and PyAV
+    /// (`frame.to_ndarray(format="yuv420p")`) give: a `uint8` array of shape
+    /// `(height * 3 // 2, width)` holding the Y plane, then U, then V (`height/2 × width/2`
+    /// samples each, row after row); width and height even. `matrix` is `"bt709"` (HD) or
+    /// `"bt601"`, `full_range` False for limited range (Y 16–235). Taken at `timestamp` seconds;
+    /// returns the frame's `FrameResult`. Wrong type, dtype or shape: `ArrayError`; another
+    /// frame size, a timestamp not after the last or an unknown matrix: `InvalidInputError`.
+    #[pyo3(signature = (frame, timestamp, *, matrix = "bt709", full_range = false))]
+    fn push_yuv420(
+        &self,
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        timestamp: f64,
+        matrix: &str,
+        full_range: bool,
+    ) -> PyResult<PyFrameResult> {
+        const SHAPE: &str = "(height * 3 // 2, width) with even height and width";
+        let untyped = frame.cast::<PyUntypedArray>().map_err(|_| {
+            let found = frame.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+            new_err(py, Kind::Array, format!("frame: expected a numpy.ndarray of shape {SHAPE}, found {found}"))
+        })?;
+        let shape = untyped.shape().to_vec();
+        if shape.len() != 2 || shape[0] == 0 || shape[0] % 3 != 0 || shape[1] == 0 || shape[1] % 2 != 0 {
+            return Err(new_err(py, Kind::Array, format!("frame: expected shape {SHAPE}, found {shape:?}")));
+        }
+        let pixels: PyReadonlyArray2<'_, u8> = frame.extract().map_err(|_| {
+            let dtype = untyped.dtype().to_string();
+            new_err(py, Kind::Array, format!("frame: expected dtype uint8, found {dtype}"))
+        })?;
+        let matrix = match matrix {
+            "bt709" => YuvMatrix::Bt709,
+            "bt601" => YuvMatrix::Bt601,
+            other => {
+                return Err(new_err(
+                    py,
+                    Kind::InvalidInput,
+                    format!("matrix: expected 'bt709' or 'bt601', found '{other}'"),
+                ));
+            }
+        };
+        let view = pixels.as_array();
+        // The planes are read in place from a C-contiguous array, else from one copy.
+        let copied: Vec<u8>;
+        let data: &[u8] = match view.as_slice() {
+            Some(s) => s,
+            None => {
+                copied = view.iter().copied().collect();
+                &copied
+            }
+        };
+        let (w, h) = (shape[1], shape[0] / 3 * 2);
+        let (luma, chroma) = (w * h, (w / 2) * (h / 2));
+        let planes = [&data[..luma], &data[luma..luma + chroma], &data[luma + chroma..]];
+        let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
+        let result = self.with_session(py, |session| {
+            session.push(LiveFrame::Yuv420p {
+                width,
+                height,
+                planes,
+                strides: [w, w / 2, w / 2],
+                color: YuvColor { matrix, full_range },
+                timestamp_s: timestamp,
+            })
         })?;
         PyFrameResult::new(py, result)
     }

@@ -231,6 +231,9 @@ class LiveSession:
     def push(
         self, frame: npt.NDArray[np.uint8], timestamp: float, *, bgr: bool = False
     ) -> FrameResult: ...
+    def push_yuv420(
+        self, frame: npt.NDArray[np.uint8], timestamp: float, *, matrix: str = "bt709", full_range: bool = False
+    ) -> FrameResult: ...
     def push_detections(
         self,
         players: npt.NDArray[np.floating[Any]],
