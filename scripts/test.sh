@@ -27,6 +27,7 @@ cargo test -p footml-core --features cuda,tensorrt -q --test it detection::
 echo "== Python binding (maturin develop, pytest with stubtest)"
 maturin develop --release -q -m footml-py/Cargo.toml
 # (python/tests/test_api.py runs mypy.stubtest on the built module too.)
-pytest python/tests -q
+# Nothing may skip here: setup.sh installed everything the tests use (python/tests/conftest.py).
+FOOTML_NO_SKIPS=1 pytest python/tests -q
 echo "== pip install . into a fresh venv (abi3 wheel, no index)"
 bash scripts/check_install.sh
