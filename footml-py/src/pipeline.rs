@@ -1,12 +1,14 @@
 //! `footml.Pipeline`, `footml.PipelineBuilder` and the event iterator.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
 use footml::pipeline::events::ChannelSink;
 use footml::stages::detections_file::DetectionsArraySource;
-use footml::{CancellationToken, Pipeline, PipelineBuilder, PipelineConfig, PipelineEvent};
+use footml::{CancellationToken, Pipeline, PipelineBuilder, PipelineConfig, PipelineEvent, RetryPolicy};
 use numpy::{PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -220,8 +222,8 @@ impl EventIterator {
 
 /// Puts a pipeline together step by step, mirroring Rust's `PipelineBuilder`: a source
 /// (video, detections file or NumPy detections), stage settings by name, Python stages,
-/// checkpoints (directory, interval, resume, keep), the run's id, batching, retries and event
-/// callbacks.
+/// checkpoints (directory, interval, resume, keep), the run's id, batching, retries (for all
+/// stages and per stage), real-time pacing and event callbacks (with their grace at the end).
 /// Every method returns the builder.
 #[pyclass(module = "footml", name = "PipelineBuilder")]
 pub(crate) struct PyPipelineBuilder {
@@ -229,13 +231,50 @@ pub(crate) struct PyPipelineBuilder {
     arrays: Option<ArrayInput>,
     stages: Vec<Py<PyAny>>,
     callbacks: Vec<Py<PyAny>>,
-    /// Builder settings that are not config keys: `resume`, `keep_checkpoints`.
+    /// Builder settings that are not config keys: `resume`, `keep_checkpoints`, `pace`,
+    /// `sink_grace` and the per-stage retry settings.
     resume: Option<bool>,
     keep_checkpoints: Option<bool>,
+    pace: Option<f64>,
+    sink_grace: Option<Duration>,
+    /// `stage_retry_policy` settings by stage name, as `retry` config objects: laid over the
+    /// config's `retry` at `build()`, so they are checked by the same rules.
+    stage_retry: BTreeMap<String, Map<String, Value>>,
 }
 
 /// Detections from `detections_array`: player rows, ball rows, fps, frame size.
 type ArrayInput = (Vec<[f64; 7]>, Option<Vec<[f64; 7]>>, f64, [u32; 2]);
+
+/// The `retry` config keys of the settings given (the rest left out, to keep their values).
+fn retry_settings(
+    max_attempts: Option<u32>,
+    initial_backoff_ms: Option<u64>,
+    max_backoff_ms: Option<u64>,
+    multiplier: Option<f64>,
+    jitter: Option<f64>,
+) -> Map<String, Value> {
+    let given: [(&str, Option<Value>); 5] = [
+        ("max_attempts", max_attempts.map(Value::from)),
+        ("initial_backoff_ms", initial_backoff_ms.map(Value::from)),
+        ("max_backoff_ms", max_backoff_ms.map(Value::from)),
+        ("multiplier", multiplier.map(Value::from)),
+        ("jitter", jitter.map(Value::from)),
+    ];
+    given.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect()
+}
+
+/// One stage's retry policy: its `settings` laid over the config's `retry`, checked by the
+/// config's own rules (so a bad value is the same `ConfigError`, naming `retry.<key>`).
+fn stage_retry(py: Python<'_>, config: &Map<String, Value>, settings: &Map<String, Value>) -> PyResult<RetryPolicy> {
+    let mut retry = match config.get("retry") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    retry.extend(settings.clone());
+    let mut config = config.clone();
+    config.insert("retry".into(), Value::Object(retry));
+    Ok(RetryPolicy::from(&parse_config(py, &config)?.retry))
+}
 
 fn path_value(path: PathBuf) -> Value {
     Value::String(path.to_string_lossy().into_owned())
@@ -254,6 +293,9 @@ impl PyPipelineBuilder {
             callbacks: vec![],
             resume: None,
             keep_checkpoints: None,
+            pace: None,
+            sink_grace: None,
+            stage_retry: BTreeMap::new(),
         })
     }
 
@@ -391,18 +433,49 @@ impl PyPipelineBuilder {
         let Value::Object(retry) = retry else {
             return Err(PyTypeError::new_err("config key `retry` must be an object"));
         };
-        let given: [(&str, Option<Value>); 5] = [
-            ("max_attempts", max_attempts.map(Value::from)),
-            ("initial_backoff_ms", initial_backoff_ms.map(Value::from)),
-            ("max_backoff_ms", max_backoff_ms.map(Value::from)),
-            ("multiplier", multiplier.map(Value::from)),
-            ("jitter", jitter.map(Value::from)),
-        ];
-        for (key, value) in given {
-            if let Some(v) = value {
-                retry.insert(key.into(), v);
-            }
+        retry.extend(retry_settings(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier, jitter));
+        Ok(slf)
+    }
+
+    /// The retry policy of one stage, by name (a built-in stage, a Python stage, or the
+    /// source, e.g. `"detections_file"`), in place of `retry_policy` for that stage. Settings
+    /// not given take the values of the pipeline's retry policy; a second call for the same
+    /// stage adds to the first. Bad values are a `ConfigError` from `build()`.
+    #[pyo3(signature = (stage, *, max_attempts = None, initial_backoff_ms = None, max_backoff_ms = None, multiplier = None, jitter = None))]
+    fn stage_retry_policy(
+        mut slf: PyRefMut<'_, Self>,
+        stage: String,
+        max_attempts: Option<u32>,
+        initial_backoff_ms: Option<u64>,
+        max_backoff_ms: Option<u64>,
+        multiplier: Option<f64>,
+        jitter: Option<f64>,
+    ) -> PyRefMut<'_, Self> {
+        let settings = retry_settings(max_attempts, initial_backoff_ms, max_backoff_ms, multiplier, jitter);
+        slf.stage_retry.entry(stage).or_default().extend(settings);
+        slf
+    }
+
+    /// Reads the input no faster than `speed` times its frame rate (1.0 = real time, like
+    /// `ffmpeg -re`): replays a recording as if it were a live feed. `speed` must be a
+    /// positive finite number (`ConfigError`).
+    fn pace(mut slf: PyRefMut<'_, Self>, speed: f64) -> PyResult<PyRefMut<'_, Self>> {
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(new_err(slf.py(), Kind::Config, format!("pace must be a positive number, found {speed}")));
         }
+        slf.pace = Some(speed);
+        Ok(slf)
+    }
+
+    /// How long, in seconds, the end of a run waits for event callbacks to take the events
+    /// still queued, `pipeline_completed` included (default 2.0). A callback still busy after
+    /// that goes on in its own thread and `run()` returns without it: a slow webhook cannot
+    /// hold up the report. `seconds` must be a finite number ≥ 0 (`ConfigError`).
+    fn sink_grace(mut slf: PyRefMut<'_, Self>, seconds: f64) -> PyResult<PyRefMut<'_, Self>> {
+        let grace = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            new_err(slf.py(), Kind::Config, format!("sink_grace must be a number of seconds ≥ 0, found {seconds}"))
+        })?;
+        slf.sink_grace = Some(grace);
         Ok(slf)
     }
 
@@ -458,6 +531,15 @@ impl PyPipelineBuilder {
         }
         if let Some(keep) = self.keep_checkpoints {
             builder = builder.keep_checkpoints(keep);
+        }
+        if let Some(speed) = self.pace {
+            builder = builder.pace(speed);
+        }
+        if let Some(grace) = self.sink_grace {
+            builder = builder.sink_grace(grace);
+        }
+        for (stage, settings) in &self.stage_retry {
+            builder = builder.stage_retry_policy(stage, stage_retry(py, &self.config, settings)?);
         }
         Ok(PyPipeline::new(builder))
     }

@@ -11,7 +11,7 @@
 use footml::pipeline::stage::Stage;
 use footml::types::{FrameBatch, FrameRecord, MatchData};
 use footml::{Artifact, MatchStage, StageContext, StreamStage};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -102,12 +102,19 @@ fn artifact(name: String) -> Artifact {
 }
 
 impl Common {
-    /// Calls `method` with the GIL held; a Python exception becomes a permanent stage error
-    /// with its traceback.
+    /// Calls `method` with the GIL held; a Python exception becomes a stage error with its
+    /// traceback. `TimeoutError` and `ConnectionError` (and their subclasses) are transient,
+    /// so the stage's retry policy tries the call again: they are Python's own names for a
+    /// remote service or device that may answer next time. Any other exception is permanent.
     fn call<T>(&self, f: impl for<'py> FnOnce(Python<'py>, &Bound<'py, PyAny>) -> PyResult<T>) -> footml::Result<T> {
         Python::try_attach(|py| {
             f(py, self.obj.bind(py)).map_err(|err| {
-                footml::Error::permanent(format!("Python stage `{}` raised:\n{}", self.name, traceback(py, &err)))
+                let message = format!("Python stage `{}` raised:\n{}", self.name, traceback(py, &err));
+                if err.is_instance_of::<PyTimeoutError>(py) || err.is_instance_of::<PyConnectionError>(py) {
+                    footml::Error::transient(message)
+                } else {
+                    footml::Error::permanent(message)
+                }
             })
         })
         .unwrap_or_else(|| Err(footml::Error::permanent("the Python interpreter is not available")))

@@ -6,6 +6,7 @@ import json
 import pathlib
 import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -444,3 +445,150 @@ def test_python_stages_are_part_of_the_pipeline_id(tmp_path: pathlib.Path) -> No
 
     with pytest.raises(TypeError, match="`version` must be a str, found int"):
         footml.PipelineBuilder().stage(BadVersion())
+
+
+class Flaky:
+    """A stage whose first `failures` calls raise `error` (a remote service that drops out)."""
+
+    name = "flaky"
+    requires = ["player_tracks"]
+    provides: list[str] = []
+
+    def __init__(self, failures: int, error: type[Exception] = ConnectionError) -> None:
+        self.failures = failures
+        self.error = error
+        self.calls = 0
+
+    def process(self, records: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error(f"feed dropped (call {self.calls})")
+
+
+def test_builder_stage_retry_policy_retries_one_stage(tmp_path: pathlib.Path) -> None:
+    """A Python stage raising ConnectionError/TimeoutError is retried under its own policy;
+    the pipeline-wide policy (one attempt here) stays in force for the other stages."""
+    config = fixture_config(detections_path=str(sparse_file(tmp_path, 20)))
+    fast = {"initial_backoff_ms": 1, "max_backoff_ms": 1, "jitter": 0.0}
+
+    def run(stage: Flaky, **policies: dict[str, Any]) -> tuple[footml.Report, list[dict[str, Any]]]:
+        events: list[dict[str, Any]] = []
+        builder = (
+            footml.PipelineBuilder(config).batch_size(8).retry_policy(max_attempts=1).stage(stage).on_event(events.append)
+        )
+        for name, policy in policies.items():
+            builder = builder.stage_retry_policy(name, **policy)
+        return builder.build().run(), events
+
+    flaky = Flaky(failures=2)
+    report, events = run(flaky, flaky={"max_attempts": 3, **fast})
+    retries = [e for e in events if e["type"] == "stage_retrying"]
+    # `attempt` is the attempt about to be made: the 2nd and 3rd.
+    assert [(e["stage"], e["attempt"]) for e in retries] == [("flaky", 2), ("flaky", 3)], retries
+    assert all("ConnectionError" in e["error"] for e in retries)
+    # Two failed calls on the first batch, then one call per batch: 20 frames in batches of 8.
+    assert flaky.calls == 2 + 3
+    assert len(report.stages) == 3
+    # TimeoutError is transient too; settings not given keep the pipeline's (here 1 attempt → 2 given).
+    _, events = run(Flaky(failures=1, error=TimeoutError), flaky={"max_attempts": 2, **fast})
+    assert [e["attempt"] for e in events if e["type"] == "stage_retrying"] == [2]
+
+    # A policy for another stage does not reach `flaky`: one attempt, then the typed error.
+    with pytest.raises(footml.StageError, match="ConnectionError") as info:
+        run(Flaky(failures=1), player_tracking={"max_attempts": 5, **fast})
+    assert "stage `flaky` failed after 1 attempt(s)" in str(info.value)
+    # Other exceptions are permanent: never retried, whatever the policy.
+    stage = Flaky(failures=1, error=KeyError)
+    with pytest.raises(footml.StageError, match="KeyError"):
+        run(stage, flaky={"max_attempts": 5, **fast})
+    assert stage.calls == 1
+
+    builder = footml.PipelineBuilder
+    for bad, key in [
+        (builder(config).stage_retry_policy("flaky", max_attempts=0), "max_attempts"),
+        (builder(config).stage_retry_policy("flaky", jitter=2.0), "jitter"),
+        (builder(config).stage_retry_policy("flaky", multiplier=0.5), "multiplier"),
+    ]:
+        with pytest.raises(footml.ConfigError, match=key):
+            bad.build()
+    with pytest.raises(TypeError):
+        builder().stage_retry_policy(None, max_attempts=2)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        builder().stage_retry_policy("flaky", 2)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        builder().stage_retry_policy("flaky", jitter="none")  # type: ignore[arg-type]
+    with pytest.raises(OverflowError):
+        builder().stage_retry_policy("flaky", max_attempts=-1)
+
+
+class Arrivals:
+    """Notes when each frame reaches the stream (batches of one frame)."""
+
+    name = "arrivals"
+    requires = ["player_tracks"]
+    provides: list[str] = []
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, float]] = []
+
+    def process(self, records: list[dict[str, Any]]) -> None:
+        self.seen.extend((r["index"], time.monotonic()) for r in records)
+
+
+def test_builder_pace_reads_no_faster_than_real_time(tmp_path: pathlib.Path) -> None:
+    """With pace(10), frame i of a 25 fps input is read no earlier than i / 250 s after the
+    start (a lower bound: a loaded machine can only make it later)."""
+    config = fixture_config(detections_path=str(sparse_file(tmp_path, 51)))
+    stage = Arrivals()
+    start = time.monotonic()
+    footml.PipelineBuilder(config).batch_size(1).pace(10.0).stage(stage).build().run()
+    assert [i for i, _ in stage.seen] == list(range(51))
+    early = [(i, t - start) for i, t in stage.seen if t - start < i / 250]
+    assert not early, early
+    assert stage.seen[-1][1] - start >= 0.2
+    builder = footml.PipelineBuilder
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(footml.ConfigError, match="pace must be a positive number"):
+            builder().pace(bad)
+    for wrong in (None, "fast"):
+        with pytest.raises(TypeError):
+            builder().pace(wrong)  # type: ignore[arg-type]
+
+
+def test_builder_sink_grace_bounds_the_wait_for_callbacks(tmp_path: pathlib.Path) -> None:
+    """The end of a run waits for a slow callback up to sink_grace, then returns without it."""
+    config = fixture_config(detections_path=str(sparse_file(tmp_path, 5)))
+    release = threading.Event()
+    seen: list[str] = []
+
+    def slow(event: dict[str, Any]) -> None:
+        if event["type"] == "pipeline_completed":
+            release.wait(10)  # held until the test lets it go
+        seen.append(event["type"])
+
+    # Grace 0.05 s: run() returns while the callback still holds pipeline_completed.
+    footml.PipelineBuilder(config).sink_grace(0.05).on_event(slow).build().run()
+    assert "pipeline_completed" not in seen
+    release.set()
+    deadline = time.monotonic() + 10
+    while "pipeline_completed" not in seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen[-1] == "pipeline_completed"  # delivered later, on the callback's own thread
+
+    # With the default grace (2 s) a callback that takes 0.1 s is waited for.
+    late: list[str] = []
+
+    def slowish(event: dict[str, Any]) -> None:
+        if event["type"] == "pipeline_completed":
+            time.sleep(0.1)
+        late.append(event["type"])
+
+    footml.PipelineBuilder(config).on_event(slowish).build().run()
+    assert late[-1] == "pipeline_completed"
+    builder = footml.PipelineBuilder
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(footml.ConfigError, match="sink_grace"):
+            builder().sink_grace(bad)
+    for wrong in (None, "2s"):
+        with pytest.raises(TypeError):
+            builder().sink_grace(wrong)  # type: ignore[arg-type]
