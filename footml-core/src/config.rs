@@ -564,15 +564,72 @@ pub struct BallTrackingConfig {
     pub max_ball_radius: f32,
     /// Frames the ball may be unseen before it is lost.
     pub max_missing_frames: u32,
+    /// Score (0–1) from which a single candidate acquires the ball at once while there is
+    /// none; weaker candidates must first appear twice in a row (see `pair_max_distance_px`).
+    /// Default 0.8: classical candidates of heads and marks seldom score that high. Set 1 to
+    /// always wait for a pair.
+    pub acquire_score: f32,
+    /// Least track score (0–1) of an established hypothesis (two matched frames or more) that
+    /// becomes the ball when there is none. Default 0.5: on the rendered match the ball's
+    /// candidates score 0.66 in the median and heads and marks 0.40, and reporting no ball
+    /// beats reporting a head. Lower it for a detector whose scores run low.
+    pub adopt_score: f64,
+    /// Largest distance in pixels between two unclaimed candidates of consecutive frames that
+    /// start a hypothesis together. Default 40 px: the ball's step at 25 fps in a broadcast
+    /// frame, while a false candidate seldom recurs that close. Scale it with the resolution
+    /// and inversely with the frame rate.
+    pub pair_max_distance_px: f64,
+    /// Largest gate, in candidate radii, around a hypothesis's prediction. Default 25 radii
+    /// (≈ 2.75 m): a 30 m/s shot covers 1.2 m a frame at 25 fps, and after a long occlusion the
+    /// ball is found again by a new hypothesis rather than by a gate that covers half the screen.
+    pub gate_cap_radii: f64,
+    /// Consecutive matched frames in which a challenger must have a better track score than
+    /// the ball (and matched frames it needs) before it becomes the ball. Default 5: one good
+    /// frame never moves the ball; fewer frames leave a wrongly followed head sooner and jump
+    /// to flashes more often.
+    pub switch_frames: u32,
+    /// Track score (0–1) by which a challenger must beat the ball in those frames. Default 0.1.
+    pub switch_margin: f64,
+    /// Weight (0 ≤ w < 1) of the past in a hypothesis's track score, an exponentially weighted
+    /// mean of its candidates' evidence. Default 0.8 (a memory of about five frames).
+    pub score_decay: f64,
+    /// Matched frames after which a hypothesis standing still (within 0.1 m on the pitch, or
+    /// 1.5 px in the image without a homography) is suspect: a ball in play seldom stands still
+    /// for a second, a pitch mark or a TV graphic always does. Default 25 (one second at 25 fps).
+    pub still_frames: u32,
+    /// Factor (0–1) on the evidence of a suspect (long-still) hypothesis. Default 0.25; set 1
+    /// to never discount still tracks (e.g. set pieces filmed by a fixed camera).
+    pub still_factor: f64,
+    /// Factor (0–1) on the evidence of a candidate whose ground point is more than 1 m beyond
+    /// the touch or goal lines: out of play, in the air, or a head in the crowd. Default 0.5.
+    pub off_pitch_factor: f64,
+    /// Most hypotheses followed at once (the lowest track scores go). Default 8.
+    pub max_hypotheses: usize,
+    /// Particles per hypothesis with `tracking_method: particle_filter` (cost grows linearly).
+    /// Default 400.
+    pub particles: usize,
 }
 
 impl Default for BallTrackingConfig {
     fn default() -> Self {
+        use crate::stages::ball_tracking as bt;
         BallTrackingConfig {
             tracking_method: BallTrackingMethod::Kalman,
             min_ball_radius: 5.0,
             max_ball_radius: 50.0,
             max_missing_frames: 10,
+            acquire_score: bt::ACQUIRE_SCORE,
+            adopt_score: bt::ADOPT_SCORE,
+            pair_max_distance_px: bt::PAIR_MAX_DISTANCE,
+            gate_cap_radii: bt::GATE_CAP_RADII,
+            switch_frames: bt::SWITCH_FRAMES,
+            switch_margin: bt::SWITCH_MARGIN,
+            score_decay: bt::SCORE_DECAY,
+            still_frames: bt::STILL_FRAMES,
+            still_factor: bt::STILL_FACTOR,
+            off_pitch_factor: bt::OFF_PITCH_FACTOR,
+            max_hypotheses: bt::MAX_HYPOTHESES,
+            particles: bt::PARTICLES,
         }
     }
 }
@@ -1084,6 +1141,7 @@ impl PipelineConfig {
                 (bt.min_ball_radius, bt.max_ball_radius),
             ));
         }
+        crate::stages::ball_tracking::validate_config(bt)?;
         validate_ball_detection(&self.stage_configs.ball_detection)?;
         crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
         crate::stages::events::validate_config(&self.stage_configs.event_detection)?;
@@ -1388,6 +1446,70 @@ mod tests {
             matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.ball_tracking.min_ball_radius"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn ball_tracking_tuning_keys_are_read_and_checked() {
+        // The defaults are the tracker's documented constants.
+        let d = BallTrackingConfig::default();
+        assert_eq!((d.acquire_score, d.adopt_score, d.pair_max_distance_px, d.gate_cap_radii), (0.8, 0.5, 40.0, 25.0));
+        assert_eq!((d.switch_frames, d.switch_margin, d.score_decay), (5, 0.1, 0.8));
+        assert_eq!((d.still_frames, d.still_factor, d.off_pitch_factor), (25, 0.25, 0.5));
+        assert_eq!((d.max_hypotheses, d.particles), (8, 400));
+        let c = PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"ball_tracking": {"acquire_score": 0.9, "adopt_score": 0.4,
+                "pair_max_distance_px": 60, "gate_cap_radii": 30, "switch_frames": 3, "switch_margin": 0.05,
+                "score_decay": 0.7, "still_frames": 50, "still_factor": 1, "off_pitch_factor": 0.8,
+                "max_hypotheses": 4, "particles": 200}}}"#,
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.stage_configs.ball_tracking,
+            BallTrackingConfig {
+                acquire_score: 0.9,
+                adopt_score: 0.4,
+                pair_max_distance_px: 60.0,
+                gate_cap_radii: 30.0,
+                switch_frames: 3,
+                switch_margin: 0.05,
+                score_decay: 0.7,
+                still_frames: 50,
+                still_factor: 1.0,
+                off_pitch_factor: 0.8,
+                max_hypotheses: 4,
+                particles: 200,
+                ..Default::default()
+            }
+        );
+        let e =
+            PipelineConfig::from_json_with_env(r#"{"stage_configs": {"ball_tracking": {"switch_frame": 3}}}"#, no_env)
+                .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::UnknownKey { key } if key == "stage_configs.ball_tracking.switch_frame"),
+            "{e}"
+        );
+        for (bad, key) in [
+            (r#"{"acquire_score": 1.5}"#, "acquire_score"),
+            (r#"{"adopt_score": -0.1}"#, "adopt_score"),
+            (r#"{"pair_max_distance_px": 0}"#, "pair_max_distance_px"),
+            (r#"{"gate_cap_radii": -2}"#, "gate_cap_radii"),
+            (r#"{"switch_frames": 0}"#, "switch_frames"),
+            (r#"{"switch_margin": 1.5}"#, "switch_margin"),
+            (r#"{"score_decay": 1}"#, "score_decay"),
+            (r#"{"still_frames": 0}"#, "still_frames"),
+            (r#"{"still_factor": 2}"#, "still_factor"),
+            (r#"{"off_pitch_factor": -1}"#, "off_pitch_factor"),
+            (r#"{"max_hypotheses": 0}"#, "max_hypotheses"),
+            (r#"{"particles": 0}"#, "particles"),
+        ] {
+            let json = format!(r#"{{"stage_configs": {{"ball_tracking": {bad}}}}}"#);
+            let e = PipelineConfig::from_json_with_env(&json, no_env).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key: k, .. } if *k == format!("stage_configs.ball_tracking.{key}")),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -103,7 +103,13 @@ fn run_tracker_only(method: BallTrackingMethod) -> Scores {
 
 fn ball_config(method: BallTrackingMethod) -> BallTrackingConfig {
     // The fixture's ball is 1–2 px in radius (a wide camera 30 m behind the touchline).
-    BallTrackingConfig { tracking_method: method, min_ball_radius: 0.5, max_ball_radius: 10.0, max_missing_frames: 10 }
+    BallTrackingConfig {
+        tracking_method: method,
+        min_ball_radius: 0.5,
+        max_ball_radius: 10.0,
+        max_missing_frames: 10,
+        ..Default::default()
+    }
 }
 
 fn run(method: BallTrackingMethod) -> Scores {

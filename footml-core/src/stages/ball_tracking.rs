@@ -67,13 +67,19 @@
 //! (through the homography) are those of the ball's ground point only while it is on the
 //! ground.
 //!
+//! The constants named above are the defaults of the keys of `stage_configs.ball_tracking`
+//! ([`BallTrackingConfig`]: `acquire_score`, `adopt_score`, `pair_max_distance_px`,
+//! `gate_cap_radii`, `switch_frames`, `switch_margin`, `score_decay`, `still_frames`,
+//! `still_factor`, `off_pitch_factor`, `max_hypotheses`, `particles`); the tracker uses the
+//! configured values.
+//!
 //! Everything is deterministic (the particle filters' generators are seeded from the frame
 //! index and saved with the state), so a run resumed from [`StreamStage::save_state`] at any
 //! frame gives the same ball as an uninterrupted one.
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{BallTrackingConfig, BallTrackingMethod};
+use crate::config::{BallTrackingConfig, BallTrackingMethod, ConfigError};
 use crate::pipeline::stage::{Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch};
 use crate::report::apply_homography;
 use crate::types::{BBox, BallObservation, BallState, Detection, FrameBatch, FrameRecord, MatchData};
@@ -137,8 +143,8 @@ pub const MAX_HYPOTHESES: usize = 8;
 const ACCEL_STD: f64 = 1.5;
 /// Velocity spread of a filter started from one candidate, pixels / frame.
 const INITIAL_VELOCITY_STD: f64 = 8.0;
-/// Number of particles.
-const PARTICLES: usize = 400;
+/// Particles per hypothesis of the particle filter.
+pub const PARTICLES: usize = 400;
 /// Seed of the particle filter (mixed with the frame index and hypothesis at each start).
 const SEED: u64 = 0x5EED_BA11;
 /// Pitch size used for the marking model (the homography file's default; Law 1 allows
@@ -252,7 +258,7 @@ impl BallTracker {
             && cfg.min_ball_radius <= cfg.max_ball_radius
             && cfg.max_ball_radius.is_finite())
         {
-            return Err(crate::config::ConfigError::invalid(
+            return Err(ConfigError::invalid(
                 "stage_configs.ball_tracking",
                 "min_ball_radius",
                 "0 ≤ min_ball_radius ≤ max_ball_radius < ∞",
@@ -260,11 +266,12 @@ impl BallTracker {
             )
             .into());
         }
+        validate_config(cfg)?;
         Ok(BallTracker {
             cfg: cfg.clone(),
             kf: PointKalmanFilter { accel_std: ACCEL_STD, initial_velocity_std: INITIAL_VELOCITY_STD },
             pf: ParticleFilter {
-                particles: PARTICLES,
+                particles: cfg.particles,
                 accel_std: ACCEL_STD,
                 initial_velocity_std: INITIAL_VELOCITY_STD,
             },
@@ -286,7 +293,8 @@ impl BallTracker {
     /// Tracks one frame with what its record knows around the candidates (player boxes,
     /// homography): returns the ball, or `None` while no ball has been found yet.
     pub fn update_with(&mut self, candidates: &[Detection], ctx: &FrameContext) -> Option<BallObservation> {
-        let (lo, hi) = (self.cfg.min_ball_radius as f64, self.cfg.max_ball_radius as f64);
+        let cfg = &self.cfg;
+        let (lo, hi) = (cfg.min_ball_radius as f64, cfg.max_ball_radius as f64);
         let mut cands: Vec<Candidate> = candidates
             .iter()
             .filter_map(|d| {
@@ -322,7 +330,8 @@ impl BallTracker {
                     Filter::Kalman(s) => self.kf.mahalanobis_sq(s, [c.x, c.y], ms),
                     Filter::Particles(p) => self.pf.mahalanobis_sq(p, [c.x, c.y], ms),
                 };
-                let near = (c.x - pred[0] as f64).hypot(c.y - pred[1] as f64) <= gate_cap(c.r.max(lo));
+                let near =
+                    (c.x - pred[0] as f64).hypot(c.y - pred[1] as f64) <= gate_cap(c.r.max(lo), cfg.gate_cap_radii);
                 if d2 <= CHI2_2DOF_999 && near {
                     let cost = d2 - 2.0 * (c.score.max(1e-3) as f64).ln();
                     if best.is_none_or(|(_, b)| cost < b) {
@@ -341,12 +350,12 @@ impl BallTracker {
                 h.missing = 0;
                 h.hits += 1;
                 h.matched = Some(c);
-                observe(h, &c, ctx.homography);
+                observe(h, &c, ctx.homography, cfg);
             } else {
                 h.missing += 1;
             }
         }
-        let max_missing = self.cfg.max_missing_frames;
+        let max_missing = cfg.max_missing_frames;
         st.hyps.retain(|h| h.missing <= max_missing);
         if st.primary.is_some_and(|id| !st.hyps.iter().any(|h| h.id == id)) {
             st.primary = None;
@@ -354,31 +363,31 @@ impl BallTracker {
 
         // New hypotheses from pairs of unmatched candidates of this and the previous frame.
         let mut fresh = Vec::new();
-        while let Some((prev, c, i)) = best_pair(&st.pending, &cands) {
+        while let Some((prev, c, i)) = best_pair(&st.pending, &cands, cfg.pair_max_distance_px) {
             cands.remove(i);
             st.pending.retain(|p| *p != prev);
             let id = st.next_id;
             st.next_id += 1;
-            let mut h = start(&self.kf, &self.pf, self.cfg.tracking_method, id, frame, Some(prev), c);
+            let mut h = start(&self.kf, &self.pf, cfg.tracking_method, id, frame, Some(prev), c);
             h.hits = 2;
-            observe(&mut h, &prev, None);
-            observe(&mut h, &c, ctx.homography);
+            observe(&mut h, &prev, None, cfg);
+            observe(&mut h, &c, ctx.homography, cfg);
             h.matched = Some(c);
             fresh.push(h);
         }
         // With no ball and no track good enough to be it, a confident single candidate starts
         // one and is the ball at once.
-        let adoptable = |h: &Hypothesis| h.hits >= 2 && h.matched.is_some() && h.score() >= ADOPT_SCORE;
+        let adoptable = |h: &Hypothesis| h.hits >= 2 && h.matched.is_some() && h.score() >= cfg.adopt_score;
         if st.primary.is_none()
             && !fresh.iter().chain(&st.hyps).any(adoptable)
-            && let Some(i) = best_single(&cands)
+            && let Some(i) = best_single(&cands, cfg.acquire_score)
         {
             let c = cands.remove(i);
             let id = st.next_id;
             st.next_id += 1;
-            let mut h = start(&self.kf, &self.pf, self.cfg.tracking_method, id, frame, None, c);
+            let mut h = start(&self.kf, &self.pf, cfg.tracking_method, id, frame, None, c);
             h.hits = 1;
-            observe(&mut h, &c, ctx.homography);
+            observe(&mut h, &c, ctx.homography, cfg);
             h.matched = Some(c);
             st.primary = Some(id);
             fresh.push(h);
@@ -400,13 +409,13 @@ impl BallTracker {
             let mut winner: Option<u64> = None;
             for h in st.hyps.iter_mut().filter(|h| h.id != p) {
                 if h.matched.is_some() {
-                    if h.score() > primary_score + SWITCH_MARGIN {
+                    if h.score() > primary_score + cfg.switch_margin {
                         h.better += 1;
                     } else {
                         h.better = 0;
                     }
                 }
-                if h.better >= SWITCH_FRAMES && h.hits >= SWITCH_FRAMES {
+                if h.better >= cfg.switch_frames && h.hits >= cfg.switch_frames {
                     winner = Some(winner.map_or(h.id, |w| w.min(h.id)));
                 }
             }
@@ -418,9 +427,9 @@ impl BallTracker {
             }
         }
         // Keep the primary and the best others.
-        if st.hyps.len() > MAX_HYPOTHESES {
+        if st.hyps.len() > cfg.max_hypotheses {
             rank(&mut st.hyps, st.primary);
-            st.hyps.truncate(MAX_HYPOTHESES);
+            st.hyps.truncate(cfg.max_hypotheses);
         }
         st.hyps.sort_by_key(|h| h.id);
         st.pending = cands;
@@ -513,13 +522,14 @@ fn rank(hyps: &mut [Hypothesis], primary: Option<u64>) {
     });
 }
 
-/// The gate's largest radius in pixels for a candidate of radius `r`.
-fn gate_cap(r: f64) -> f64 {
-    GATE_CAP_RADII * r.max(1.0)
+/// The gate's largest radius in pixels for a candidate of radius `r`, with a cap of
+/// `cap_radii` radii.
+fn gate_cap(r: f64, cap_radii: f64) -> f64 {
+    cap_radii * r.max(1.0)
 }
 
 /// Adds a matched candidate to a hypothesis's stillness count and track score.
-fn observe(h: &mut Hypothesis, c: &Candidate, homography: Option<&[[f64; 3]; 3]>) {
+fn observe(h: &mut Hypothesis, c: &Candidate, homography: Option<&[[f64; 3]; 3]>, cfg: &BallTrackingConfig) {
     // Stillness is measured on the pitch when the frame is calibrated (a camera pan moves
     // everything in the image), else in the image.
     let here = homography.and_then(|m| apply_homography(m, c.x, c.y));
@@ -536,16 +546,17 @@ fn observe(h: &mut Hypothesis, c: &Candidate, homography: Option<&[[f64; 3]; 3]>
     }
     let off_pitch =
         on_pitch && (p[0].abs() > PITCH[0] / 2.0 + OFF_PITCH_M || p[1].abs() > PITCH[1] / 2.0 + OFF_PITCH_M);
-    let factor = if off_pitch { OFF_PITCH_FACTOR } else { 1.0 };
-    h.evidence = SCORE_DECAY * h.evidence + factor * evidence(c.score, h.still);
-    h.weight = SCORE_DECAY * h.weight + 1.0;
+    let factor = if off_pitch { cfg.off_pitch_factor } else { 1.0 };
+    h.evidence = cfg.score_decay * h.evidence + factor * evidence(c.score, h.still, cfg);
+    h.weight = cfg.score_decay * h.weight + 1.0;
 }
 
 /// The evidence a matched candidate of `score` gives a hypothesis that has stood still for
-/// `still` frames: long-still things are pitch marks, graphics or a dead ball.
-pub fn evidence(score: f32, still: u32) -> f64 {
+/// `still` frames: long-still things are pitch marks, graphics or a dead ball, so from
+/// `cfg.still_frames` frames on the score counts `cfg.still_factor` times.
+pub fn evidence(score: f32, still: u32, cfg: &BallTrackingConfig) -> f64 {
     let s = score.clamp(0.0, 1.0) as f64;
-    if still >= STILL_FRAMES { s * STILL_FACTOR } else { s }
+    if still >= cfg.still_frames { s * cfg.still_factor } else { s }
 }
 
 /// Whether (x, y) lies in the head region of a player box: its top [`HEAD_FRACTION`].
@@ -582,12 +593,12 @@ fn position(pf: &ParticleFilter, f: &Filter) -> [f32; 2] {
 }
 
 /// The pair (previous frame's candidate, this frame's candidate and its index in `cands`)
-/// with the highest score sum among those at most [`PAIR_MAX_DISTANCE`] apart.
-fn best_pair(pending: &[Candidate], cands: &[Candidate]) -> Option<(Candidate, Candidate, usize)> {
+/// with the highest score sum among those at most `max_distance` pixels apart.
+fn best_pair(pending: &[Candidate], cands: &[Candidate], max_distance: f64) -> Option<(Candidate, Candidate, usize)> {
     let mut best: Option<(Candidate, Candidate, usize, f32)> = None;
     for (i, c) in cands.iter().enumerate() {
         for p in pending {
-            if (c.x - p.x).hypot(c.y - p.y) <= PAIR_MAX_DISTANCE {
+            if (c.x - p.x).hypot(c.y - p.y) <= max_distance {
                 let s = c.score + p.score;
                 if best.as_ref().is_none_or(|b| s > b.3) {
                     best = Some((*p, *c, i, s));
@@ -598,15 +609,50 @@ fn best_pair(pending: &[Candidate], cands: &[Candidate]) -> Option<(Candidate, C
     best.map(|(p, c, i, _)| (p, c, i))
 }
 
-/// The index of the best single candidate with a score of at least [`ACQUIRE_SCORE`].
-fn best_single(cands: &[Candidate]) -> Option<usize> {
+/// The index of the best single candidate with a score of at least `acquire_score`.
+fn best_single(cands: &[Candidate], acquire_score: f32) -> Option<usize> {
     let mut best: Option<(usize, f32)> = None;
     for (i, c) in cands.iter().enumerate() {
-        if c.score >= ACQUIRE_SCORE && best.is_none_or(|b| c.score > b.1) {
+        if c.score >= acquire_score && best.is_none_or(|b| c.score > b.1) {
             best = Some((i, c.score));
         }
     }
     best.map(|b| b.0)
+}
+
+/// Checks the tuning keys of [`BallTrackingConfig`] (the radius range is checked with the rest
+/// of the configuration and by [`BallTracker::new`]).
+pub fn validate_config(c: &BallTrackingConfig) -> std::result::Result<(), ConfigError> {
+    const SECTION: &str = "stage_configs.ball_tracking";
+    let unit = |key: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a number in [0, 1]", v)) }
+    };
+    let positive = |key: &str, v: f64| {
+        if v > 0.0 && v.is_finite() {
+            Ok(())
+        } else {
+            Err(ConfigError::invalid(SECTION, key, "a positive finite number", v))
+        }
+    };
+    let at_least_one = |key: &str, v: usize| {
+        if v >= 1 { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "an integer ≥ 1", v)) }
+    };
+    unit("acquire_score", c.acquire_score as f64)?;
+    unit("adopt_score", c.adopt_score)?;
+    positive("pair_max_distance_px", c.pair_max_distance_px)?;
+    positive("gate_cap_radii", c.gate_cap_radii)?;
+    at_least_one("switch_frames", c.switch_frames as usize)?;
+    unit("switch_margin", c.switch_margin)?;
+    // A weight of 1 would never let a new frame count.
+    if !(0.0..1.0).contains(&c.score_decay) {
+        return Err(ConfigError::invalid(SECTION, "score_decay", "a number in [0, 1)", c.score_decay));
+    }
+    at_least_one("still_frames", c.still_frames as usize)?;
+    unit("still_factor", c.still_factor)?;
+    unit("off_pitch_factor", c.off_pitch_factor)?;
+    at_least_one("max_hypotheses", c.max_hypotheses)?;
+    at_least_one("particles", c.particles)?;
+    Ok(())
 }
 
 /// Player boxes a record knows about: tracks (which carry predicted boxes through missed
@@ -842,6 +888,7 @@ mod tests {
             min_ball_radius: 1.0,
             max_ball_radius: 10.0,
             max_missing_frames: 10,
+            ..Default::default()
         }
     }
 
@@ -959,7 +1006,7 @@ mod tests {
             let near = cand(b.x + 4.0 + 50.0, b.y, 3.0, 0.6);
             let b = tr.update(&[near]).unwrap();
             assert_eq!(b.state, BallState::Tracked, "{method:?}: {b:?}");
-            assert_eq!(gate_cap(3.0), 75.0);
+            assert_eq!(gate_cap(3.0, GATE_CAP_RADII), 75.0);
         }
     }
 
@@ -1070,8 +1117,9 @@ mod tests {
 
     #[test]
     fn a_long_still_candidate_loses_to_a_moving_one() {
-        assert_eq!(evidence(0.8, STILL_FRAMES - 1), 0.800000011920929);
-        assert_eq!(evidence(0.8, STILL_FRAMES), 0.800000011920929 * STILL_FACTOR);
+        let d = BallTrackingConfig::default();
+        assert_eq!(evidence(0.8, STILL_FRAMES - 1, &d), 0.800000011920929);
+        assert_eq!(evidence(0.8, STILL_FRAMES, &d), 0.800000011920929 * STILL_FACTOR);
         for method in both_methods() {
             let mut tr = BallTracker::new(&cfg(method)).unwrap();
             // A mark (score 0.8, perfectly still in the image) and the ball (0.6, moving) from
@@ -1136,6 +1184,154 @@ mod tests {
             // Noise-free straight lines: the smoothed positions are the measurements.
             assert!((a.x - b.x).abs() < 0.05 && (a.y - b.y).abs() < 0.05, "frame {t}: {a:?} -> {b:?}");
         }
+    }
+
+    /// Frame at which the tracker first reports the real ball in the takeover scene of
+    /// `a_consistently_better_candidate_takes_over_and_a_flash_does_not` (Kalman).
+    fn takeover_frame(cfg: &BallTrackingConfig) -> Option<usize> {
+        let mut tr = BallTracker::new(cfg).unwrap();
+        let head = |t: usize| cand(800.0 + t as f32, 500.0, 3.0, 0.55);
+        let ball = |t: usize| cand(100.0 + 5.0 * t as f32, 300.0, 3.0, 0.8);
+        for t in 0..22 {
+            tr.update(&[head(t)]);
+        }
+        (22..40).find(|&t| {
+            let b = tr.update(&[head(t), ball(t)]).unwrap();
+            (b.x - ball(t).bbox.x - 3.0).abs() < 2.0
+        })
+    }
+
+    #[test]
+    fn configured_values_change_the_tracker_the_expected_way() {
+        let base = cfg(BallTrackingMethod::Kalman);
+        let with = |f: &dyn Fn(&mut BallTrackingConfig)| {
+            let mut c = base.clone();
+            f(&mut c);
+            BallTracker::new(&c).unwrap()
+        };
+        let state = |b: Option<BallObservation>| b.map(|b| b.state);
+
+        // switch_frames: the ball (paired at frame 23) takes over at frame 22 + switch_frames.
+        assert_eq!(takeover_frame(&base), Some(27));
+        assert_eq!(takeover_frame(&BallTrackingConfig { switch_frames: 2, ..base.clone() }), Some(24));
+        assert_eq!(takeover_frame(&BallTrackingConfig { switch_frames: 8, ..base.clone() }), Some(30));
+        // switch_margin: the ball's track (0.8) beats the head's (0.55) by 0.25, never by 0.3.
+        assert_eq!(takeover_frame(&BallTrackingConfig { switch_margin: 0.3, ..base.clone() }), None);
+
+        // acquire_score: a lone 0.7 candidate is not the ball by default, is at 0.7.
+        let lone = [cand(300.0, 200.0, 3.0, 0.7)];
+        assert_eq!(with(&|_| {}).update(&lone), None);
+        let b = with(&|c| c.acquire_score = 0.7).update(&lone).unwrap();
+        assert_eq!((b.state, b.x, b.y), (BallState::Tracked, 300.0, 200.0));
+
+        // adopt_score: a pair scoring 0.45 is not adopted by default (0.5), is at 0.44 (the
+        // track score is the f32 score widened: 0.449999988).
+        let weak = |t: usize| [cand(100.0 + 4.0 * t as f32, 300.0, 3.0, 0.45)];
+        let (mut strict, mut lax) = (with(&|_| {}), with(&|c| c.adopt_score = 0.44));
+        for t in 0..5 {
+            assert_eq!(strict.update(&weak(t)), None);
+            assert_eq!(state(lax.update(&weak(t))), (t >= 1).then_some(BallState::Tracked), "frame {t}");
+        }
+
+        // pair_max_distance_px: 0.6 candidates 50 px apart pair up only with a limit ≥ 50.
+        let step = |t: usize| [cand(100.0 + 50.0 * t as f32, 300.0, 3.0, 0.6)];
+        let (mut short, mut long) = (with(&|_| {}), with(&|c| c.pair_max_distance_px = 50.0));
+        for t in 0..2 {
+            assert_eq!(short.update(&step(t)), None);
+            assert_eq!(state(long.update(&step(t))), (t == 1).then_some(BallState::Tracked), "frame {t}");
+        }
+
+        // gate_cap_radii: after 60 unseen frames a candidate 300 px from the prediction is out
+        // of the default 75 px cap, inside a 120-radii (360 px) one.
+        for (radii, expected) in [(GATE_CAP_RADII, BallState::Occluded), (120.0, BallState::Tracked)] {
+            let mut tr = with(&|c| {
+                c.max_missing_frames = 100;
+                c.gate_cap_radii = radii;
+            });
+            for t in 0..20 {
+                tr.update(&[ball_at(t)]);
+            }
+            for _ in 0..60 {
+                tr.update(&[]);
+            }
+            let pred = tr.update(&[]).unwrap();
+            let b = tr.update(&[cand(pred.x + 4.0 + 300.0, pred.y, 3.0, 0.6)]).unwrap();
+            assert_eq!(b.state, expected, "{radii} radii");
+        }
+
+        // still_factor 1: a still mark (0.8) is never discounted, so the moving ball (0.6)
+        // never takes over; by default it does (see a_long_still_candidate_loses_to_a_moving_one).
+        let mut tr = with(&|c| c.still_factor = 1.0);
+        for t in 0..60 {
+            let b = tr.update(&[cand(700.0, 400.0, 3.0, 0.8), ball_at(t)]).unwrap();
+            assert_eq!((b.x, b.y), (700.0, 400.0), "frame {t}");
+        }
+        // still_frames 70: not suspect within the 60 frames either.
+        let mut tr = with(&|c| c.still_frames = 70);
+        for t in 0..60 {
+            let b = tr.update(&[cand(700.0, 400.0, 3.0, 0.8), ball_at(t)]).unwrap();
+            assert_eq!((b.x, b.y), (700.0, 400.0), "frame {t}");
+        }
+
+        // off_pitch_factor 1: a 0.6 track 3 m beyond the touchline is adopted like one on it.
+        let ctx = FrameContext { players: &[], homography: Some(&TOP_DOWN) };
+        let off = |t: usize| [cand((100.0 + 3.0 * t as f64) as f32, 710.0, 1.0, 0.6)];
+        let (mut halved, mut full) = (with(&|_| {}), with(&|c| c.off_pitch_factor = 1.0));
+        for t in 0..5 {
+            assert_eq!(halved.update_with(&off(t), &ctx), None);
+            assert_eq!(state(full.update_with(&off(t), &ctx)), (t >= 1).then_some(BallState::Tracked), "frame {t}");
+        }
+
+        // max_hypotheses 1: only the ball is followed, so a pair elsewhere never starts a second
+        // hypothesis and the tracker's state holds one.
+        let mut tr = with(&|c| c.max_hypotheses = 1);
+        for t in 0..10 {
+            let b = tr.update(&[ball_at(t), cand(600.0, 100.0 + 2.0 * t as f32, 3.0, 0.5)]);
+            // Both pairs start at frame 1; the ball (0.7) is adopted and the other goes.
+            assert_eq!(tr.state.hyps.len(), usize::from(t >= 1), "frame {t}");
+            assert_eq!(b.map(|b| (b.x - 100.0 - 4.0 * t as f32).abs() < 0.5), (t >= 1).then_some(true), "frame {t}");
+        }
+        let mut tr = with(&|_| {});
+        for t in 0..10 {
+            tr.update(&[ball_at(t), cand(600.0, 100.0 + 2.0 * t as f32, 3.0, 0.5)]);
+        }
+        assert_eq!(tr.state.hyps.len(), 2);
+    }
+
+    #[test]
+    fn rejects_bad_tuning_values() {
+        type Set = fn(&mut BallTrackingConfig);
+        let cases: [(&str, Set); 17] = [
+            ("acquire_score", |c| c.acquire_score = 1.5),
+            ("acquire_score", |c| c.acquire_score = f32::NAN),
+            ("adopt_score", |c| c.adopt_score = -0.1),
+            ("pair_max_distance_px", |c| c.pair_max_distance_px = 0.0),
+            ("pair_max_distance_px", |c| c.pair_max_distance_px = f64::INFINITY),
+            ("gate_cap_radii", |c| c.gate_cap_radii = -1.0),
+            ("switch_frames", |c| c.switch_frames = 0),
+            ("switch_margin", |c| c.switch_margin = 2.0),
+            ("score_decay", |c| c.score_decay = 1.0),
+            ("score_decay", |c| c.score_decay = -0.5),
+            ("still_frames", |c| c.still_frames = 0),
+            ("still_factor", |c| c.still_factor = 1.1),
+            ("off_pitch_factor", |c| c.off_pitch_factor = f64::NAN),
+            ("max_hypotheses", |c| c.max_hypotheses = 0),
+            ("particles", |c| c.particles = 0),
+            ("gate_cap_radii", |c| c.gate_cap_radii = f64::NAN),
+            ("adopt_score", |c| c.adopt_score = 1.01),
+        ];
+        for (key, set) in cases {
+            let mut c = BallTrackingConfig::default();
+            set(&mut c);
+            let e = validate_config(&c).unwrap_err();
+            assert!(
+                matches!(&e, ConfigError::Invalid { key: k, .. } if *k == format!("stage_configs.ball_tracking.{key}")),
+                "{key}: {e}"
+            );
+            let err = BallTracker::new(&c).unwrap_err().to_string();
+            assert!(err.contains(&format!("stage_configs.ball_tracking.{key}")), "{err}");
+        }
+        assert!(validate_config(&BallTrackingConfig::default()).is_ok());
     }
 
     #[test]
