@@ -63,6 +63,7 @@ fn tracked_frames() -> Vec<FrameRecord> {
             let frame = LiveFrame::Detections {
                 players: r.players.as_deref().unwrap_or(&[]),
                 ball_candidates: r.ball_candidates.as_deref(),
+                player_teams: None,
                 timestamp_s: r.time_s,
             };
             session.push(frame).expect("push").record
@@ -140,6 +141,7 @@ fn push_all(session: &mut LiveSession, frames: &[FrameRecord]) -> Vec<Duration> 
                 .push(LiveFrame::Detections {
                     players: r.players.as_deref().unwrap_or(&[]),
                     ball_candidates: None,
+                    player_teams: None,
                     timestamp_s: r.time_s,
                 })
                 .expect("push");

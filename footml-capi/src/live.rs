@@ -332,7 +332,12 @@ pub unsafe extern "C" fn footml_live_push_detections(
         };
         let players = convert(players, n_players, "players")?;
         let ball = if ball.is_null() { None } else { Some(convert(ball, n_ball, "ball")?) };
-        s.push(LiveFrame::Detections { players: &players, ball_candidates: ball.as_deref(), timestamp_s })
+        s.push(LiveFrame::Detections {
+            players: &players,
+            ball_candidates: ball.as_deref(),
+            player_teams: None,
+            timestamp_s,
+        })
     })
 }
 

@@ -258,6 +258,7 @@ fn cpp_live_example_matches_the_rust_session_under_valgrind() {
             .push(LiveFrame::Detections {
                 players: rec.players.as_deref().unwrap(),
                 ball_candidates: rec.ball_candidates.as_deref(),
+                player_teams: None,
                 timestamp_s: rec.time_s,
             })
             .unwrap();

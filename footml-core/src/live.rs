@@ -32,6 +32,7 @@
 //!     let result = session.push(LiveFrame::Detections {
 //!         players: &players,
 //!         ball_candidates: None,
+//!         player_teams: None,
 //!         timestamp_s: i as f64 / 25.0,
 //!     })?;
 //!     assert_eq!(result.index(), i);
@@ -55,7 +56,7 @@ use crate::config::{
 use crate::pipeline::SourceInput;
 use crate::report::apply_homography;
 use crate::stages::events::{EventDetection, LivePossession};
-use crate::stages::teams::LiveTeams;
+use crate::stages::teams::{LiveTeams, UserTeamVotes};
 use crate::types::{BallObservation, Detection, FrameItem, FrameRecord, RgbFrame, TrackedBox, VideoInfo};
 use crate::{Artifact, CancellationToken, Error, FrameSource, MatchReport, Pipeline, PipelineBuilder, Result};
 
@@ -116,6 +117,14 @@ pub enum LiveError {
         index: usize,
         /// What is wrong.
         message: String,
+    },
+    /// A detections push whose teams are not one per player detection.
+    #[error("player teams: expected one per player detection ({players}), found {teams}")]
+    TeamCount {
+        /// Player detections pushed.
+        players: usize,
+        /// Teams pushed.
+        teams: usize,
     },
     /// The session has ended (finished, failed or cancelled) and takes no more calls.
     #[error("the live session is closed: {reason}")]
@@ -196,6 +205,13 @@ pub enum LiveFrame<'a> {
         /// Ball candidates (only for sessions with `live.ball_candidates`; `None` = none
         /// found in this frame).
         ball_candidates: Option<&'a [Detection]>,
+        /// The team the user knows for each player detection, parallel to `players`
+        /// (`Some(0)`, `Some(1)`, or `None` for unknown), like a detections file's column 8;
+        /// `None` when the feed gives no teams. Given teams are the frames' teams
+        /// ([`FrameResult::teams`], each track by the majority of its detections' teams, as
+        /// [`crate::stages::teams::UserTeams`] decides at the end) and possession's: never
+        /// guessed, and a track none of whose detections has a team stays unknown.
+        player_teams: Option<&'a [Option<u32>]>,
         /// Presentation time in seconds: finite, ≥ 0 and increasing from frame to frame.
         timestamp_s: f64,
     },
@@ -399,6 +415,9 @@ pub struct LiveSession {
     possession: Option<LivePossession>,
     /// Teams the user gave ([`LiveSession::estimate_possession`]): used as they are.
     user_teams: Option<TeamAssignment>,
+    /// Teams the user gave per detection ([`LiveFrame::Detections`] `player_teams`): the
+    /// votes so far and the assignment they give. Used when no `user_teams` were given.
+    detection_teams: Option<(UserTeamVotes, TeamAssignment)>,
     /// Provisional teams from kit colours, when classified and no user teams were given.
     live_teams: Option<LiveTeams>,
     #[cfg(feature = "video")]
@@ -555,6 +574,7 @@ impl LiveSession {
             last_timestamp: None,
             possession: None,
             user_teams: None,
+            detection_teams: None,
             live_teams: None,
             #[cfg(feature = "video")]
             scaler: crate::stages::video_decoding::Scaler::new(),
@@ -639,9 +659,12 @@ impl LiveSession {
         if !(timestamp_s.is_finite() && timestamp_s >= 0.0) || self.last_timestamp.is_some_and(|p| timestamp_s <= p) {
             return Err(LiveError::Timestamp { previous: self.last_timestamp, found: timestamp_s }.into());
         }
-        let (players, ball_candidates, image) = self.convert(&frame)?;
+        let (detections, image) = self.convert(&frame)?;
         let index = self.next_index()?;
-        let record = FrameRecord { index, time_s: timestamp_s, players, ball_candidates, ..Default::default() };
+        let mut record = FrameRecord { index, time_s: timestamp_s, ..Default::default() };
+        if let Some(d) = detections {
+            (record.players, record.player_teams, record.ball_candidates) = (Some(d.players), d.teams, d.balls);
+        }
         let feed = self.feed.as_ref().expect("open sessions have a feed");
         if feed.send(FrameItem::new(record, image)).is_err() {
             return Err(self.engine_ended());
@@ -656,9 +679,22 @@ impl LiveSession {
             return Err(e);
         }
         self.last_timestamp = Some(timestamp_s);
-        let teams = match (&self.user_teams, &mut self.live_teams) {
-            (Some(user), _) => Some(user),
-            (None, Some(live)) => {
+        if record.player_teams.is_some() {
+            // The user's per-detection teams: votes by the rule of the `user_teams` stage.
+            let votes = self.detection_teams.get_or_insert_with(Default::default);
+            votes.0.add(&record);
+            votes.1 = votes.0.assignment();
+            if self.user_teams.is_none()
+                && let Some(p) = &mut self.possession
+            {
+                p.set_teams(Some(votes.1.clone()));
+            }
+        }
+        let from_user = self.user_teams.is_some() || self.detection_teams.is_some();
+        let teams = match (&self.user_teams, &self.detection_teams, &mut self.live_teams) {
+            (Some(user), _, _) => Some(user),
+            (None, Some((_, given)), _) => Some(given),
+            (None, None, Some(live)) => {
                 if live.push(&record)
                     && let Some(p) = &mut self.possession
                 {
@@ -666,10 +702,10 @@ impl LiveSession {
                 }
                 Some(live.assignment())
             }
-            (None, None) => None,
+            (None, None, None) => None,
         };
         let teams = teams.map(|a| {
-            let source = if self.user_teams.is_some() { TeamSource::User } else { TeamSource::KitColour };
+            let source = if from_user { TeamSource::User } else { TeamSource::KitColour };
             let tracks = record.tracks.as_deref().unwrap_or_default();
             tracks
                 .iter()
@@ -749,12 +785,9 @@ impl LiveSession {
         }
     }
 
-    /// Checks a pushed frame against the session and converts it into what the source sends.
-    #[allow(clippy::type_complexity)]
-    fn convert(
-        &mut self,
-        frame: &LiveFrame<'_>,
-    ) -> Result<(Option<Vec<Detection>>, Option<Vec<Detection>>, Option<Arc<RgbFrame>>)> {
+    /// Checks a pushed frame against the session and converts it into what the source sends:
+    /// detections (with their teams) or pixels.
+    fn convert(&mut self, frame: &LiveFrame<'_>) -> Result<(Option<Detections>, Option<Arc<RgbFrame>>)> {
         let expected = self.spec.frame_size;
         let check_size = |width: u32, height: u32| {
             if [width, height] != expected {
@@ -770,7 +803,7 @@ impl LiveSession {
                     PackedFormat::Bgr24 => "bgr",
                 };
                 check_plane(plane, data, stride, 3 * width as usize, height as usize)?;
-                Ok((None, None, Some(Arc::new(packed_to_rgb(format, width, height, stride, data)))))
+                Ok((None, Some(Arc::new(packed_to_rgb(format, width, height, stride, data)))))
             }
             (LiveInput::Pixels, &LiveFrame::Yuv420p { width, height, planes, strides, color, .. }) => {
                 check_size(width, height)?;
@@ -782,13 +815,16 @@ impl LiveSession {
                 let rgb = yuv420p_swscale(&mut self.scaler, width, height, planes, strides, color)?;
                 #[cfg(not(feature = "video"))]
                 let rgb = yuv420p_to_rgb(width, height, planes, strides, color);
-                Ok((None, None, Some(Arc::new(rgb))))
+                Ok((None, Some(Arc::new(rgb))))
             }
             (
                 LiveInput::Detections { ball_candidates: ball },
-                &LiveFrame::Detections { players, ball_candidates, .. },
+                &LiveFrame::Detections { players, ball_candidates, player_teams, .. },
             ) => {
                 check_detections("player detection", players)?;
+                if let Some(teams) = player_teams {
+                    check_teams(players.len(), teams)?;
+                }
                 let balls = match (ball, ball_candidates) {
                     (true, b) => Some(b.unwrap_or(&[])),
                     (false, None) => None,
@@ -803,7 +839,12 @@ impl LiveSession {
                 if let Some(b) = balls {
                     check_detections("ball candidate", b)?;
                 }
-                Ok((Some(players.to_vec()), balls.map(<[Detection]>::to_vec), None))
+                let detections = Detections {
+                    players: players.to_vec(),
+                    teams: player_teams.map(<[Option<u32>]>::to_vec),
+                    balls: balls.map(<[Detection]>::to_vec),
+                };
+                Ok((Some(detections), None))
             }
             (LiveInput::Pixels, f) => Err(LiveError::WrongInput { expected: "pixels", found: f.kind() }.into()),
             (LiveInput::Detections { .. }, f) => {
@@ -856,6 +897,28 @@ fn check_plane(
         return Err(LiveError::BufferTooSmall { plane, needed, found: data.len() });
     }
     Ok(())
+}
+
+/// A detections push, checked: what the source puts into the frame's record.
+struct Detections {
+    players: Vec<Detection>,
+    teams: Option<Vec<Option<u32>>>,
+    balls: Option<Vec<Detection>>,
+}
+
+/// Pushed teams: one per player detection, each 0, 1 or unknown.
+fn check_teams(players: usize, teams: &[Option<u32>]) -> Result<(), LiveError> {
+    if teams.len() != players {
+        return Err(LiveError::TeamCount { players, teams: teams.len() });
+    }
+    match teams.iter().position(|t| t.is_some_and(|t| t > 1)) {
+        Some(index) => Err(LiveError::InvalidDetection {
+            what: "player detection",
+            index,
+            message: format!("team: expected 0, 1 or unknown, found {}", teams[index].unwrap_or_default()),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn check_detections(what: &'static str, dets: &[Detection]) -> Result<(), LiveError> {
@@ -1061,8 +1124,14 @@ mod tests {
             // The second player appears in frame 1, after the tracker's first frame.
             let all = [det(10.0 + 2.0 * i as f32), det(300.0)];
             let players = if i == 0 { &all[..1] } else { &all[..] };
-            let r =
-                s.push(LiveFrame::Detections { players, ball_candidates: None, timestamp_s: i as f64 * 0.04 }).unwrap();
+            let r = s
+                .push(LiveFrame::Detections {
+                    players,
+                    ball_candidates: None,
+                    player_teams: None,
+                    timestamp_s: i as f64 * 0.04,
+                })
+                .unwrap();
             assert_eq!((r.index(), r.time_s()), (i, i as f64 * 0.04));
             ids.push(r.tracks().iter().map(|t| t.track_id).collect::<Vec<_>>());
         }
@@ -1083,8 +1152,13 @@ mod tests {
         let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
         let push = |s: &mut LiveSession, i: u64| {
             let players = [det(10.0 + 2.0 * i as f32), det(300.0)];
-            s.push(LiveFrame::Detections { players: &players, ball_candidates: None, timestamp_s: i as f64 * 0.04 })
-                .unwrap()
+            s.push(LiveFrame::Detections {
+                players: &players,
+                ball_candidates: None,
+                player_teams: None,
+                timestamp_s: i as f64 * 0.04,
+            })
+            .unwrap()
         };
         let r = push(&mut s, 0);
         assert_eq!((r.teams.as_deref(), r.team_of(1)), (None, None));
@@ -1111,6 +1185,54 @@ mod tests {
         let bad = LiveTeamsConfig { min_tracks: 0, ..Default::default() };
         let e = s.classify_teams(&Default::default(), &bad).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+        s.finish().unwrap();
+    }
+
+    #[test]
+    fn detection_teams_give_each_track_the_majority_of_its_detections() {
+        use crate::analysis::Role;
+        let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
+        let mut push = |i: u64, teams: Option<&[Option<u32>]>| {
+            let players = [det(10.0 + 2.0 * i as f32), det(300.0), det(500.0)];
+            s.push(LiveFrame::Detections {
+                players: &players,
+                ball_candidates: None,
+                player_teams: teams,
+                timestamp_s: i as f64 * 0.04,
+            })
+        };
+        // Tracks 1, 2, 3 follow the three boxes. Box 0 is always team 1; box 1 team 0 in
+        // three frames and team 1 in the third (majority 0: 2/3, then 3/4); box 2 never has one.
+        let teams: [[Option<u32>; 3]; 4] =
+            [[Some(1), Some(0), None], [Some(1), Some(0), None], [Some(1), Some(1), None], [Some(1), Some(0), None]];
+        let want_conf: [[f32; 2]; 4] = [[1.0, 1.0], [1.0, 1.0], [1.0, 2.0 / 3.0], [1.0, 0.75]];
+        let want_team = [[1, 0], [1, 0], [1, 0], [1, 0]];
+        for (i, frame) in teams.iter().enumerate() {
+            let r = push(i as u64, Some(frame)).unwrap();
+            let ids: Vec<u64> = r.tracks().iter().map(|t| t.track_id).collect();
+            assert_eq!(ids, [1, 2, 3], "frame {i}");
+            let user = |id: u64, team: u32, confidence: f32| TrackTeam {
+                confidence,
+                ..TrackTeam::user(id, Some(team), Role::Player)
+            };
+            let want = [
+                user(1, want_team[i][0], want_conf[i][0]),
+                user(2, want_team[i][1], want_conf[i][1]),
+                TrackTeam { confidence: 0.0, ..TrackTeam::user(3, None, Role::Unknown) },
+            ];
+            assert_eq!(r.track_teams(), want.as_slice(), "frame {i}");
+            assert_eq!(r.record.player_teams.as_deref(), Some(frame.as_slice()));
+        }
+        // Teams of the wrong count or value are typed errors; the session goes on.
+        let e = push(4, Some(&[Some(1)])).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(e.to_string(), "player teams: expected one per player detection (3), found 1");
+        let e = push(4, Some(&[Some(1), Some(2), None])).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(e.to_string(), "player detection 1: team: expected 0, 1 or unknown, found 2");
+        // A frame without teams keeps the votes so far.
+        let r = push(4, None).unwrap();
+        assert_eq!((r.team_of(1), r.team_of(2), r.team_of(3)), (Some(1), Some(0), None));
         s.finish().unwrap();
     }
 
@@ -1144,7 +1266,10 @@ mod tests {
                 },
                 "u buffer: expected at least 2 bytes",
             ),
-            (LiveFrame::Detections { players: &[], ball_candidates: None, timestamp_s: 0.0 }, "takes pixels"),
+            (
+                LiveFrame::Detections { players: &[], ball_candidates: None, player_teams: None, timestamp_s: 0.0 },
+                "takes pixels",
+            ),
         ];
         for (frame, want) in cases {
             let e = err_of(s.push(frame));
@@ -1160,12 +1285,27 @@ mod tests {
 
         let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
         let bad = [Detection { bbox: BBox::new(0.0, 0.0, 0.0, 5.0), score: 0.9, class_id: 0 }];
-        let e = err_of(s.push(LiveFrame::Detections { players: &bad, ball_candidates: None, timestamp_s: 0.0 }));
+        let e = err_of(s.push(LiveFrame::Detections {
+            players: &bad,
+            ball_candidates: None,
+            player_teams: None,
+            timestamp_s: 0.0,
+        }));
         assert!(e.to_string().contains("player detection 0: expected a positive box"), "{e}");
         let nan = [Detection { bbox: BBox::new(f32::NAN, 0.0, 1.0, 5.0), score: 0.9, class_id: 0 }];
-        let e = err_of(s.push(LiveFrame::Detections { players: &nan, ball_candidates: None, timestamp_s: 0.0 }));
+        let e = err_of(s.push(LiveFrame::Detections {
+            players: &nan,
+            ball_candidates: None,
+            player_teams: None,
+            timestamp_s: 0.0,
+        }));
         assert!(e.to_string().contains("finite"), "{e}");
-        let e = err_of(s.push(LiveFrame::Detections { players: &[], ball_candidates: Some(&[]), timestamp_s: 0.0 }));
+        let e = err_of(s.push(LiveFrame::Detections {
+            players: &[],
+            ball_candidates: Some(&[]),
+            player_teams: None,
+            timestamp_s: 0.0,
+        }));
         assert!(matches!(e, Error::Live(LiveError::WrongInput { .. })), "{e}");
         let e = err_of(s.push(packed(640, 480, 1920, &FULL, 0.0)));
         assert!(e.to_string().contains("takes detections, found pixels"), "{e}");
@@ -1197,16 +1337,27 @@ mod tests {
     fn closed_sessions_refuse_calls() {
         let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
         s.cancel();
-        let e = err_of(s.push(LiveFrame::Detections { players: &[], ball_candidates: None, timestamp_s: 0.0 }));
+        let e = err_of(s.push(LiveFrame::Detections {
+            players: &[],
+            ball_candidates: None,
+            player_teams: None,
+            timestamp_s: 0.0,
+        }));
         assert!(matches!(e, Error::Live(LiveError::Closed { .. })), "{e}");
         assert_eq!(e.kind(), crate::ErrorKind::Closed);
         assert!(matches!(s.finish(), Err(Error::Live(LiveError::Closed { .. }))));
         // Cancelling from another thread while the engine waits for a frame ends it.
         let mut s = session(r#"{"fps": 25, "frame_size": [640, 480]}"#);
-        s.push(LiveFrame::Detections { players: &[], ball_candidates: None, timestamp_s: 0.0 }).unwrap();
+        s.push(LiveFrame::Detections { players: &[], ball_candidates: None, player_teams: None, timestamp_s: 0.0 })
+            .unwrap();
         let token = s.cancellation_token();
         std::thread::spawn(move || token.cancel()).join().unwrap();
-        let e = err_of(s.push(LiveFrame::Detections { players: &[], ball_candidates: None, timestamp_s: 1.0 }));
+        let e = err_of(s.push(LiveFrame::Detections {
+            players: &[],
+            ball_candidates: None,
+            player_teams: None,
+            timestamp_s: 1.0,
+        }));
         assert!(matches!(e, Error::Cancelled), "{e}");
     }
 }

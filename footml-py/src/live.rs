@@ -19,6 +19,8 @@ const LIVE_COLUMNS: [&str; 8] = ["track_id", "x", "y", "w", "h", "score", "pitch
 /// Columns of the detection arrays `push_detections` takes.
 const DETECTION_COLUMNS: [&str; 6] = ["x", "y", "w", "h", "score", "class"];
 const DETECTIONS_SHAPE: &str = "(N, 6) (x, y, w, h, score, class)";
+/// Players may carry a 7th column, the team each detection belongs to.
+const PLAYERS_SHAPE: &str = "(N, 6) (x, y, w, h, score, class) or (N, 7) (..., team)";
 
 /// One pushed frame's results: tracks, their teams, ball and possession.
 #[pyclass(module = "footml", frozen, name = "FrameResult")]
@@ -277,9 +279,14 @@ impl PyLiveSession {
     /// `"detections"`, or `"auto"` without a model): `players` and `ball` (candidates; only for
     /// sessions with `live.ball_candidates`, `None` = none in this frame) are float64 or float32
     /// arrays of shape `(N, 6)`, columns `DETECTION_COLUMNS` (pixels of the session's
-    /// `frame_size`, top-left origin), taken at `timestamp` seconds. Returns the frame's
-    /// `FrameResult`. Wrong type, dtype or shape: `ArrayError`; a non-finite value, a box
-    /// without area or a class that is not a whole number ≥ 0: `DetectionsError`; a pixel
+    /// `frame_size`, top-left origin), taken at `timestamp` seconds. `players` may have a 7th
+    /// column, `team`: the team the user knows for each detection (0 or 1, -1 unknown, like a
+    /// detections file's column 8); each track then takes the majority of its detections'
+    /// teams, frame by frame, for `FrameResult.teams` and the possession's team (never
+    /// guessed: a track none of whose detections has a team stays unknown). Returns the
+    /// frame's `FrameResult`. Wrong type, dtype or shape: `ArrayError`; a non-finite value, a
+    /// box without area, a class that is not a whole number ≥ 0 or a team other than 0, 1 or
+    /// -1: `DetectionsError`; a pixel
     /// session, ball candidates for a session without them, or a timestamp not after the last:
     /// `InvalidInputError`.
     #[pyo3(signature = (players, timestamp, *, ball = None))]
@@ -290,16 +297,27 @@ impl PyLiveSession {
         timestamp: f64,
         ball: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyFrameResult> {
-        let to_detections = |what: &'static str, array: &Bound<'_, PyAny>| {
-            let rows = float_rows::<6>(py, what, array, DETECTIONS_SHAPE)?;
-            footml::stages::detections_file::detections_from_rows(what, &rows).map_err(|e| to_py_err(py, &e))
+        use footml::stages::detections_file::{detections_from_rows, teams_from_column};
+        let to_detections =
+            |what: &'static str, rows: &[[f64; 6]]| detections_from_rows(what, rows).map_err(|e| to_py_err(py, &e));
+        // Seven columns: the last is each player's team (0, 1, or -1 unknown).
+        let with_teams = players.cast::<PyUntypedArray>().is_ok_and(|a| a.ndim() == 2 && a.shape()[1] == 7);
+        let (player_rows, teams) = if with_teams {
+            let rows = float_rows::<7>(py, "players", players, PLAYERS_SHAPE)?;
+            let team_column: Vec<f64> = rows.iter().map(|r| r[6]).collect();
+            let teams = teams_from_column("players", &team_column).map_err(|e| to_py_err(py, &e))?;
+            (rows.iter().map(|r| std::array::from_fn(|i| r[i])).collect(), Some(teams))
+        } else {
+            (float_rows::<6>(py, "players", players, PLAYERS_SHAPE)?, None)
         };
-        let players = to_detections("players", players)?;
-        let ball = ball.map(|b| to_detections("ball", b)).transpose()?;
+        let players = to_detections("players", &player_rows)?;
+        let ball =
+            ball.map(|b| to_detections("ball", &float_rows::<6>(py, "ball", b, DETECTIONS_SHAPE)?)).transpose()?;
         let result = self.with_session(py, |session| {
             session.push(LiveFrame::Detections {
                 players: &players,
                 ball_candidates: ball.as_deref(),
+                player_teams: teams.as_deref(),
                 timestamp_s: timestamp,
             })
         })?;

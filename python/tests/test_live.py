@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import subprocess
 from typing import Any
@@ -239,3 +240,68 @@ def test_push_detections_bad_inputs() -> None:
     pixels = footml.LiveSession({"fps": 25, "frame_size": [64, 48], "live": {"input": "pixels"}})
     with pytest.raises(footml.InvalidInputError, match="takes pixels"):
         pixels.push_detections(good, 0.0)
+
+
+def gt_frames_with_teams() -> list[np.ndarray]:
+    """The fixture's ground-truth boxes of the first FRAMES frames as (N, 7) pushes whose last
+    column is the player's team from meta.json (home 0, away 1, referees -1 unknown)."""
+    meta = json.loads((FIXTURE / "meta.json").read_text())["ids"]
+    code = {"home": 0, "away": 1}
+    table = np.loadtxt(FIXTURE / "gt.txt", delimiter=",", dtype=np.float64)
+    table = table[table[:, 0] <= FRAMES]
+    frames = []
+    for f in range(1, FRAMES + 1):
+        rows = table[table[:, 0] == f]
+        teams = [code.get(meta[str(int(i))]["team"], -1) if meta[str(int(i))]["role"] != "referee" else -1
+                 for i in rows[:, 1]]
+        frames.append(np.column_stack([rows[:, 2:6], np.ones(len(rows)), np.zeros(len(rows)), teams]))
+    return frames
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box `a` (x, y, w, h) with each row of `b`."""
+    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x2, y2 = np.minimum(a[0] + a[2], b[:, 0] + b[:, 2]), np.minimum(a[1] + a[3], b[:, 1] + b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    return inter / (a[2] * a[3] + b[:, 2] * b[:, 3] - inter)
+
+
+def test_push_detections_with_a_team_column_gives_the_users_teams_and_possession_team() -> None:
+    """Ground-truth boxes pushed with each player's real team: every track takes the team of
+    the player it follows, from its first frame, and possession names the owner's team."""
+    players, ball = gt_frames_with_teams(), mot_frames("ball_det.txt")
+    session = footml.LiveSession(detections_config())
+    owners = decided = 0
+    for i, (p, b) in enumerate(zip(players, ball)):
+        r = session.push_detections(p, i / 25, ball=b)
+        want = []
+        for track in r.tracks:
+            overlap = iou(track[1:5], p[:, :4])
+            assert overlap.max() >= 0.5, (i, track)
+            team = int(p[overlap.argmax(), 6])
+            want.append(None if team == -1 else team)
+        assert r.teams == want, i
+        decided += sum(t is not None for t in want)
+        if r.possession is not None and r.possession["track_id"] is not None:
+            owners += 1
+            assert r.possession["team"] == r.team_of(r.possession["track_id"]) is not None, (i, r.possession)
+    assert decided >= 15 * FRAMES and owners >= 10, (decided, owners)
+    session.finish()
+
+
+def test_push_detections_team_column_errors() -> None:
+    session = footml.LiveSession({"fps": 25, "frame_size": [1920, 1080], "live": {"input": "detections"}})
+    row = [100, 200, 10, 30, 0.9, 0]
+    for team in (2, 0.5, -2, np.nan):
+        with pytest.raises(footml.DetectionsError, match=r"players row 0: team: expected 0, 1 or -1"):
+            session.push_detections(np.array([row + [team]]), 0.0)
+    with pytest.raises(footml.ArrayError, match=r"\(N, 7\)"):
+        session.push_detections(np.array([row + [0, 0]]), 0.0)
+    with pytest.raises(footml.ArrayError, match="dtype float64 or float32, found int64"):
+        session.push_detections(np.array([row + [1]], dtype=np.int64), 0.0)
+    # float32 and -1 (unknown) are fine; the session was left usable by the bad pushes.
+    r = session.push_detections(np.array([row + [-1]], dtype=np.float32), 0.0)
+    assert r.teams == [None] and r.team_of(int(r.tracks[0, 0])) is None
+    r = session.push_detections(np.array([[101, 200, 10, 30, 0.9, 0, 1]]), 0.04)
+    assert r.teams == [1]
+    session.finish()

@@ -54,6 +54,7 @@ fn push(session: &mut LiveSession, rec: &FrameRecord) -> footml::live::FrameResu
         .push(LiveFrame::Detections {
             players: rec.players.as_deref().unwrap(),
             ball_candidates: rec.ball_candidates.as_deref(),
+            player_teams: None,
             timestamp_s: rec.time_s,
         })
         .unwrap()

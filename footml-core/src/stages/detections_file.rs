@@ -400,6 +400,23 @@ pub fn detections_from_rows(table: &'static str, rows: &[[f64; 6]]) -> Result<Ve
     rows.iter().enumerate().map(|(row, r)| detection_of_row(table, row, *r)).collect()
 }
 
+/// The teams of one frame's detections from a team column (the 7th of a live push's rows):
+/// `0` or `1` is the team the user knows, `-1` unknown, as in a detections file's column 8.
+/// Any other value is a [`DetectionsError::Row`] of `table`.
+pub fn teams_from_column(table: &'static str, teams: &[f64]) -> Result<Vec<Option<u32>>> {
+    let team = |(row, &t): (usize, &f64)| match t {
+        0.0 => Ok(Some(0)),
+        1.0 => Ok(Some(1)),
+        -1.0 => Ok(None),
+        _ => Err(Error::Detections(DetectionsError::Row {
+            table,
+            row,
+            message: format!("team: expected 0, 1 or -1 (unknown), found {t}"),
+        })),
+    };
+    teams.iter().enumerate().map(team).collect()
+}
+
 fn detection_of_row(table: &'static str, row: usize, values: [f64; 6]) -> Result<Detection> {
     let [x, y, w, h, score, class] = values;
     let bad = |message: String| Error::Detections(DetectionsError::Row { table, row, message });
@@ -725,6 +742,17 @@ mod tests {
             let e = detections_from_rows("ball", &[rows[0], row]).unwrap_err();
             assert!(matches!(e, Error::Detections(DetectionsError::Row { table: "ball", row: 1, .. })), "{e}");
             assert!(e.to_string().contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn team_column_values_are_teams_or_unknown() {
+        let teams = teams_from_column("players", &[0.0, 1.0, -1.0, -0.0]).unwrap();
+        assert_eq!(teams, [Some(0), Some(1), None, Some(0)]);
+        for (i, bad) in [2.0, 0.5, -2.0, f64::NAN, f64::INFINITY].into_iter().enumerate() {
+            let e = teams_from_column("players", &[1.0, bad]).unwrap_err();
+            assert!(matches!(e, Error::Detections(DetectionsError::Row { table: "players", row: 1, .. })), "{i}: {e}");
+            assert!(e.to_string().contains("team: expected 0, 1 or -1 (unknown)"), "{e}");
         }
     }
 

@@ -797,26 +797,48 @@ impl UserTeams {
 
     /// The tracks' teams from the user's per-detection teams in `data`.
     pub fn assign(&self, data: &MatchData) -> TeamAssignment {
-        let mut votes: BTreeMap<u64, [usize; 2]> = BTreeMap::new();
-        for rec in &data.frames {
-            let dets = rec.players.as_deref().unwrap_or_default();
-            let teams = rec.player_teams.as_deref().unwrap_or_default();
-            for t in rec.tracks.iter().flatten() {
-                let v = votes.entry(t.track_id).or_default();
-                let best = dets
-                    .iter()
-                    .zip(teams)
-                    .map(|(d, team)| (d.bbox.iou(&t.bbox), *team))
-                    .filter(|(iou, _)| *iou >= 0.5)
-                    .max_by(|a, b| a.0.total_cmp(&b.0));
-                if let Some((_, Some(team))) = best
-                    && team < 2
-                {
-                    v[team as usize] += 1;
-                }
+        let mut votes = UserTeamVotes::default();
+        data.frames.iter().for_each(|rec| votes.add(rec));
+        votes.assignment()
+    }
+}
+
+/// The votes behind [`UserTeams`], frame by frame: what a live session keeps to give each
+/// track the user's team as soon as its detections carry one
+/// ([`crate::live::LiveFrame::Detections`] `player_teams`), by the same rule as the match
+/// stage at the end, so the live teams and the report's agree.
+#[derive(Debug, Clone, Default)]
+pub struct UserTeamVotes {
+    /// Per track, the frames its detection was given team 0 and team 1 (a track without a
+    /// team on any of its detections is still listed, to be reported `unknown`).
+    votes: BTreeMap<u64, [usize; 2]>,
+}
+
+impl UserTeamVotes {
+    /// Counts one frame's votes: each track votes with the team of the detection it was
+    /// updated with (best IoU ≥ 0.5), when the user gave that detection a team.
+    pub fn add(&mut self, rec: &FrameRecord) {
+        let dets = rec.players.as_deref().unwrap_or_default();
+        let teams = rec.player_teams.as_deref().unwrap_or_default();
+        for t in rec.tracks.iter().flatten() {
+            let v = self.votes.entry(t.track_id).or_default();
+            let best = dets
+                .iter()
+                .zip(teams)
+                .map(|(d, team)| (d.bbox.iou(&t.bbox), *team))
+                .filter(|(iou, _)| *iou >= 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, Some(team))) = best
+                && team < 2
+            {
+                v[team as usize] += 1;
             }
         }
-        TeamAssignment::from_tracks(votes.into_iter().map(|(track_id, v)| {
+    }
+
+    /// Each track's majority team so far, with the share of agreeing votes as confidence.
+    pub fn assignment(&self) -> TeamAssignment {
+        TeamAssignment::from_tracks(self.votes.iter().map(|(&track_id, v)| {
             let total = v[0] + v[1];
             let team = usize::from(v[1] > v[0]);
             TrackTeam {
