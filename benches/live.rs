@@ -122,8 +122,11 @@ fn kit_frames() -> (Vec<FrameRecord>, std::collections::BTreeMap<u64, String>) {
 
 fn tracking_session() -> LiveSession {
     let builder = Pipeline::builder().stream_stage(PlayerTracker::new(&Default::default()).expect("tracker"));
-    let spec =
-        LiveSpec { fps: 25.0, frame_size: [1920, 1080], input: LiveInput::Detections { ball_candidates: false } };
+    let spec = LiveSpec {
+        fps: 25.0,
+        frame_size: [1920, 1080],
+        input: LiveInput::Detections { ball_candidates: false, user_teams: false },
+    };
     LiveSession::start(builder, spec).expect("session")
 }
 

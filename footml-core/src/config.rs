@@ -208,6 +208,11 @@ pub struct LiveConfig {
     /// With detections input: pushes may carry ball candidates, and the ball is tracked
     /// (as `ball_detections_path` does in file mode).
     pub ball_candidates: bool,
+    /// With detections input: pushes carry the user's team per detection, and the report's
+    /// teams at the end are those (the `user_teams` stage, as a detections file with a team
+    /// column gives them; never guessed). Without it, pushed teams still give each frame's
+    /// tracks and possession a team, but the report has no teams.
+    pub user_teams: bool,
     /// Provisional teams while the feed runs (pixels input).
     pub teams: LiveTeamsConfig,
 }
@@ -1565,7 +1570,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.live,
-            LiveConfig { input: LiveInputKind::Detections, ball_candidates: true, teams: Default::default() }
+            LiveConfig {
+                input: LiveInputKind::Detections,
+                ball_candidates: true,
+                user_teams: false,
+                teams: Default::default()
+            }
         );
         assert_eq!(PipelineConfig::default().live.input, LiveInputKind::Auto);
         let e = PipelineConfig::from_json_with_env(r#"{"live": {"inputs": "pixels"}}"#, no_env).unwrap_err();

@@ -256,6 +256,9 @@ pub enum LiveInput {
     Detections {
         /// Pushes may carry ball candidates (the ball is tracked).
         ball_candidates: bool,
+        /// The report's teams are the ones pushed with the detections (the `user_teams`
+        /// stage runs at the end, as for a detections file with a team column).
+        user_teams: bool,
     },
 }
 
@@ -464,22 +467,30 @@ impl LiveSession {
         let input = match config.live.input {
             LiveInputKind::Pixels => LiveInput::Pixels,
             LiveInputKind::Auto if has_model => LiveInput::Pixels,
-            LiveInputKind::Auto | LiveInputKind::Detections => {
-                LiveInput::Detections { ball_candidates: config.live.ball_candidates }
-            }
+            LiveInputKind::Auto | LiveInputKind::Detections => LiveInput::Detections {
+                ball_candidates: config.live.ball_candidates,
+                user_teams: config.live.user_teams,
+            },
         };
-        if input == LiveInput::Pixels && config.live.ball_candidates {
-            return Err(ConfigError::invalid(
-                "live",
+        // Pixels give the ball candidates and the teams themselves.
+        let pixels_only = [
+            (
                 "ball_candidates",
+                config.live.ball_candidates,
                 "false with pixels input (ball candidates then come from the pixels)",
-                true,
-            )
-            .into());
+            ),
+            ("user_teams", config.live.user_teams, "false with pixels input (teams then come from the kits)"),
+        ];
+        if input == LiveInput::Pixels
+            && let Some((key, _, expected)) = pixels_only.iter().find(|(_, set, _)| *set)
+        {
+            return Err(ConfigError::invalid("live", key, expected, true).into());
         }
         let source_input = match input {
             LiveInput::Pixels => SourceInput::Pixels,
-            LiveInput::Detections { ball_candidates } => SourceInput::Detections { ball_candidates, user_teams: false },
+            LiveInput::Detections { ball_candidates, user_teams } => {
+                SourceInput::Detections { ball_candidates, user_teams }
+            }
         };
         let identity = if config.pipeline_id.is_some() { String::new() } else { unique_identity() };
         let builder = Pipeline::standard_stages(Pipeline::builder(), config, source_input, identity)?;
@@ -526,9 +537,15 @@ impl LiveSession {
         }
         let provides = match spec.input {
             LiveInput::Pixels => vec![Artifact::FRAMES],
-            LiveInput::Detections { ball_candidates: false } => vec![Artifact::PLAYER_DETECTIONS],
-            LiveInput::Detections { ball_candidates: true } => {
-                vec![Artifact::PLAYER_DETECTIONS, Artifact::BALL_CANDIDATES]
+            LiveInput::Detections { ball_candidates, user_teams } => {
+                let mut provides = vec![Artifact::PLAYER_DETECTIONS];
+                if ball_candidates {
+                    provides.push(Artifact::BALL_CANDIDATES);
+                }
+                if user_teams {
+                    provides.push(Artifact::PLAYER_TEAMS);
+                }
+                provides
             }
         };
         // One frame in flight: push waits for each result, so nothing queues up.
@@ -818,7 +835,7 @@ impl LiveSession {
                 Ok((None, Some(Arc::new(rgb))))
             }
             (
-                LiveInput::Detections { ball_candidates: ball },
+                LiveInput::Detections { ball_candidates: ball, .. },
                 &LiveFrame::Detections { players, ball_candidates, player_teams, .. },
             ) => {
                 check_detections("player detection", players)?;
@@ -1234,6 +1251,48 @@ mod tests {
         let r = push(4, None).unwrap();
         assert_eq!((r.team_of(1), r.team_of(2), r.team_of(3)), (Some(1), Some(0), None));
         s.finish().unwrap();
+    }
+
+    #[test]
+    fn pushed_teams_reach_the_report_with_live_user_teams() {
+        // The three boxes of the test above: box 0 always team 1, box 1 team 0 in two of
+        // three frames, box 2 never given one.
+        let run = |json: &str| {
+            let mut s = session(json);
+            let frames: [[Option<u32>; 3]; 3] =
+                [[Some(1), Some(0), None], [Some(1), Some(1), None], [Some(1), Some(0), None]];
+            for (i, teams) in frames.iter().enumerate() {
+                let players = [det(10.0 + 2.0 * i as f32), det(300.0), det(500.0)];
+                let r = s
+                    .push(LiveFrame::Detections {
+                        players: &players,
+                        ball_candidates: None,
+                        player_teams: Some(teams),
+                        timestamp_s: i as f64 * 0.04,
+                    })
+                    .unwrap();
+                assert_eq!((r.team_of(1), r.team_of(2), r.team_of(3)), (Some(1), Some(0), None), "frame {i}");
+            }
+            s.finish().unwrap()
+        };
+        let report = run(r#"{"fps": 25, "frame_size": [640, 480], "live": {"user_teams": true}}"#);
+        let team_of: Vec<(u64, Option<u32>)> = report.tracks.iter().map(|t| (t.track_id, t.team)).collect();
+        assert_eq!(team_of, [(1, Some(1)), (2, Some(0)), (3, None)]);
+        let members: Vec<(u32, Vec<u64>)> = report.teams.iter().map(|t| (t.id, t.track_ids.clone())).collect();
+        assert_eq!(members, [(0, vec![2]), (1, vec![1])]);
+        // Without it the frames still had teams, the report has none (nothing runs at the end).
+        let report = run(r#"{"fps": 25, "frame_size": [640, 480]}"#);
+        assert!(report.teams.is_empty() && report.tracks.iter().all(|t| t.team.is_none()), "{:?}", report.teams);
+        // With pixels the teams come from the kits: asking for user teams is a config error.
+        let e = LiveSession::from_config(
+            &PipelineConfig::from_json(
+                r#"{"fps": 25, "frame_size": [64, 48], "live": {"input": "pixels", "user_teams": true}}"#,
+            )
+            .unwrap(),
+        )
+        .expect_err("pixels with user teams");
+        assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+        assert!(e.to_string().contains("live.user_teams"), "{e}");
     }
 
     #[test]

@@ -268,12 +268,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_push_detections_with_a_team_column_gives_the_users_teams_and_possession_team() -> None:
     """Ground-truth boxes pushed with each player's real team: every track takes the team of
-    the player it follows, from its first frame, and possession names the owner's team."""
+    the player it follows, from its first frame, and possession names the owner's team; with
+    live.user_teams the report's teams at the end are the same."""
     players, ball = gt_frames_with_teams(), mot_frames("ball_det.txt")
-    session = footml.LiveSession(detections_config())
+    live = {"input": "detections", "ball_candidates": True, "user_teams": True}
+    session = footml.LiveSession(detections_config(live=live))
     owners = decided = 0
+    last_team: dict[int, int | None] = {}
     for i, (p, b) in enumerate(zip(players, ball)):
         r = session.push_detections(p, i / 25, ball=b)
+        last_team.update(zip((int(t[0]) for t in r.tracks), r.teams))
         want = []
         for track in r.tracks:
             overlap = iou(track[1:5], p[:, :4])
@@ -286,7 +290,10 @@ def test_push_detections_with_a_team_column_gives_the_users_teams_and_possession
             owners += 1
             assert r.possession["team"] == r.team_of(r.possession["track_id"]) is not None, (i, r.possession)
     assert decided >= 15 * FRAMES and owners >= 10, (decided, owners)
-    session.finish()
+    report = session.finish()
+    final = {i: team["id"] for team in report.teams for i in team["track_ids"]}
+    assert {i: final.get(i) for i in last_team} == last_team
+    assert sorted(final.values()) == sorted(t for t in last_team.values() if t is not None)
 
 
 def test_push_detections_team_column_errors() -> None:
