@@ -459,7 +459,8 @@ footml_result footml_live_push_yuv420(const footml_live *live, const footml_yuv4
 /**
  * Pushes one frame's detections (a session with `live.input` detections) and waits for its
  * results. `players` may be NULL when `n_players` is 0; `ball` is NULL when the frame has no
- * ball candidates (only sessions with `live.ball_candidates` take them).
+ * ball candidates (only sessions with `live.ball_candidates` take them). To give each player
+ * detection its team, use `footml_live_push_detections_teams`.
  *
  * # Safety
  *
@@ -474,10 +475,44 @@ footml_result footml_live_push_detections(const footml_live *live,
                                           double timestamp_s);
 
 /**
+ * `footml_live_push_detections` with the team the caller knows for each player detection:
+ * `teams[i]` is 0 or 1 for `players[i]`, or -1 when unknown (like a detections file's
+ * column 8). Each track takes the majority of its detections' teams, frame by frame, for the
+ * `team` of `footml_live_frame_tracks` and of `footml_live_frame_possession` (never guessed:
+ * a track none of whose detections has a team stays -1); with `live.user_teams` the report
+ * of `footml_live_finish` has them too. `teams` NULL with `n_teams` 0 gives no teams (the
+ * same push as `footml_live_push_detections`).
+ *
+ * A separate function rather than a `team` field in `footml_detection`: that struct is
+ * passed as an array, so a new field would change its size and break every compiled caller;
+ * zero-initialised rows of callers built from source would silently become team 0; and ball
+ * candidates, which share the struct, have no team.
+ *
+ * Errors (the session is left as it was; `footml_live_last_error` says which): `teams` NULL
+ * with `n_teams` > 0 is `FOOTML_ERR_NULL_POINTER`; `n_teams` other than `n_players`, or a
+ * team other than 0, 1 or -1, is `FOOTML_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * As `footml_live_push_detections`; `teams` must be NULL or point to `n_teams` readable
+ * values.
+ */
+footml_result footml_live_push_detections_teams(const footml_live *live,
+                                                const footml_detection *players,
+                                                size_t n_players,
+                                                const int32_t *teams,
+                                                size_t n_teams,
+                                                const footml_detection *ball,
+                                                size_t n_ball,
+                                                double timestamp_s);
+
+/**
  * The confirmed player tracks of the last pushed frame. `team` is the track's provisional
  * team from the kit colours of the frames so far (`live.teams`; the report of
  * `footml_live_finish` has the whole-match vote): -1 while the classification warms up, for
- * referees and undecided tracks, and in sessions without kit colours (detections input).
+ * referees and undecided tracks, and in sessions without kit colours (detections input). In
+ * a detections session whose pushes carry teams (`footml_live_push_detections_teams`) it is
+ * the majority of the track's given teams, -1 when none of its detections had one.
  * `*rows_out` points into the session (valid until the next push or `footml_live_free`; NULL
  * when there are none), `*len_out` is the number of rows.
  *

@@ -5,9 +5,11 @@
  *      -Wl,-rpath,"$PWD/target/release" -o live
  *   ./live DETS.txt [HOMOGRAPHY.json]
  *
- * DETS.txt is a MOTChallenge detections file (`frame,-1,x,y,w,h,score,...`, frames from 1,
- * 1920x1080 pixels, 25 fps), e.g. tests/fixtures/skillcorner/det.txt. Prints one line per
- * track and frame: `frame,track_id,x,y,w,h,pitch_x,pitch_y`, then `report tracks: N`.
+ * DETS.txt is a MOTChallenge detections file (`frame,-1,x,y,w,h,score,team,...`, frames from
+ * 1, 1920x1080 pixels, 25 fps), e.g. tests/fixtures/skillcorner/det.txt. Column 8, when
+ * present, is the team the caller knows for the box (0 or 1, -1 unknown, as in footml's
+ * detections files): each track takes the majority of its boxes' teams. Prints one line per
+ * track and frame: `frame,track_id,x,y,w,h,pitch_x,pitch_y,team`, then `report tracks: N`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +26,18 @@ static int fail(const footml_live *live, footml_result rc, const char *what) {
 }
 
 /* Pushes one frame's detections and prints its tracks. */
-static int push_frame(footml_live *live, long frame, const footml_detection *dets, size_t n) {
-    footml_result rc = footml_live_push_detections(live, dets, n, NULL, 0, (double)(frame - 1) / 25.0);
+static int push_frame(footml_live *live, long frame, const footml_detection *dets, const int32_t *teams, size_t n) {
+    footml_result rc =
+        footml_live_push_detections_teams(live, dets, n, teams, n, NULL, 0, (double)(frame - 1) / 25.0);
     if (rc != FOOTML_OK) return fail(live, rc, "push");
     const footml_track_row *rows = NULL;
     size_t len = 0;
     rc = footml_live_frame_tracks(live, &rows, &len);
     if (rc != FOOTML_OK) return fail(live, rc, "frame_tracks");
     for (size_t i = 0; i < len; i++)
-        printf("%llu,%llu,%.9g,%.9g,%.9g,%.9g,%.17g,%.17g\n", (unsigned long long)rows[i].frame,
+        printf("%llu,%llu,%.9g,%.9g,%.9g,%.9g,%.17g,%.17g,%d\n", (unsigned long long)rows[i].frame,
                (unsigned long long)rows[i].track_id, rows[i].x, rows[i].y, rows[i].w, rows[i].h, rows[i].pitch_x,
-               rows[i].pitch_y);
+               rows[i].pitch_y, (int)rows[i].team);
     return 0;
 }
 
@@ -65,21 +68,27 @@ int main(int argc, char **argv) {
     }
 
     footml_detection dets[MAX_DETS];
+    int32_t teams[MAX_DETS];
     size_t count = 0;
     long frame = 1, line_frame;
     float x, y, w, h, score;
-    int status = 0;
+    int team, status = 0;
     char line[512];
     while (status == 0 && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "%ld,%*f,%f,%f,%f,%f,%f", &line_frame, &x, &y, &w, &h, &score) != 6) continue;
+        int fields = sscanf(line, "%ld,%*f,%f,%f,%f,%f,%f,%d", &line_frame, &x, &y, &w, &h, &score, &team);
+        if (fields < 6) continue;
+        if (fields == 6) team = -1; /* no column 8: unknown */
         /* Frames without detections are pushed too: the tracker must see time pass. */
         while (status == 0 && frame < line_frame) {
-            status = push_frame(live, frame++, dets, count);
+            status = push_frame(live, frame++, dets, teams, count);
             count = 0;
         }
-        if (count < MAX_DETS) dets[count++] = (footml_detection){x, y, w, h, score, 0};
+        if (count < MAX_DETS) {
+            teams[count] = team;
+            dets[count++] = (footml_detection){x, y, w, h, score, 0};
+        }
     }
-    if (status == 0 && count > 0) status = push_frame(live, frame, dets, count);
+    if (status == 0 && count > 0) status = push_frame(live, frame, dets, teams, count);
     fclose(f);
 
     footml_report *report = NULL;

@@ -110,7 +110,8 @@ struct LiveDeleter {
 // until the next push).
 struct LiveFrame {
     // Each row's `team` is the track's provisional live team (-1 while the classification
-    // warms up, for referees, undecided tracks and sessions without kit colours).
+    // warms up, for referees, undecided tracks and sessions without kit colours), or with
+    // pushed teams the majority of its detections' teams (-1 when none had one).
     std::vector<footml_track_row> tracks;
     std::optional<footml_ball_row> ball;
     // Not estimated (no calibration or no ball) when `estimated` is 0.
@@ -155,6 +156,18 @@ class LiveSession {
                    double timestamp_s) {
         check(footml_live_push_detections(live_.get(), players.data(), players.size(),
                                           ball ? ball->data() : nullptr, ball ? ball->size() : 0, timestamp_s));
+        return frame();
+    }
+
+    // Pushes one frame of detections with the team the caller knows for each player detection:
+    // `teams[i]` is 0 or 1 for `players[i]`, -1 when unknown (one per player, else Error with
+    // FOOTML_ERR_INVALID_ARGUMENT; empty gives no teams). Each track's `team` is the majority
+    // of its detections'.
+    LiveFrame push(const std::vector<footml_detection> &players, const std::vector<int32_t> &teams,
+                   const std::vector<footml_detection> *ball, double timestamp_s) {
+        check(footml_live_push_detections_teams(live_.get(), players.data(), players.size(),
+                                                teams.empty() ? nullptr : teams.data(), teams.size(), ball ? ball->data() : nullptr, ball ? ball->size() : 0,
+                                                timestamp_s));
         return frame();
     }
 

@@ -6,8 +6,10 @@
 //       -L target/release -lfootml -Wl,-rpath,"$PWD/target/release"   (one command line)
 //   ./live_cpp DETS.txt BALL.txt HOMOGRAPHY.json
 //
-// DETS.txt and BALL.txt are MOTChallenge detection files (`frame,-1,x,y,w,h,score,...`, frames
-// from 1) of 1920x1080 frames at 25 fps, e.g. tests/fixtures/skillcorner/{det,ball_det}.txt.
+// DETS.txt and BALL.txt are MOTChallenge detection files (`frame,-1,x,y,w,h,score,team,...`,
+// frames from 1) of 1920x1080 frames at 25 fps, e.g. tests/fixtures/skillcorner/{det,ball_det}.txt.
+// DETS.txt's column 8, when present, is each player box's team as the caller knows it (0 or 1,
+// -1 unknown): pushed with the boxes, it is the tracks' and possession's team.
 // Prints per frame `frame,tracks,ball_x,ball_y,owner,team` (ball NaN when none, owner 0 and
 // team -1 when nobody has the ball), then `report tracks: N` and `events: N`.
 #include <atomic>
@@ -22,7 +24,12 @@
 
 #include "footml.hpp"
 
-using Frames = std::map<long, std::vector<footml_detection>>;
+// One frame's boxes and their teams (column 8; -1 when absent).
+struct Boxes {
+    std::vector<footml_detection> dets;
+    std::vector<int32_t> teams;
+};
+using Frames = std::map<long, Boxes>;
 
 // The detections of a MOTChallenge file by frame.
 static Frames read_mot(const char *path) {
@@ -32,9 +39,13 @@ static Frames read_mot(const char *path) {
     char line[512];
     long frame;
     float x, y, w, h, score;
-    while (std::fgets(line, sizeof line, f))
-        if (std::sscanf(line, "%ld,%*f,%f,%f,%f,%f,%f", &frame, &x, &y, &w, &h, &score) == 6)
-            frames[frame].push_back(footml_detection{x, y, w, h, score, 0});
+    int team;
+    while (std::fgets(line, sizeof line, f)) {
+        int fields = std::sscanf(line, "%ld,%*f,%f,%f,%f,%f,%f,%d", &frame, &x, &y, &w, &h, &score, &team);
+        if (fields < 6) continue;
+        frames[frame].dets.push_back(footml_detection{x, y, w, h, score, 0});
+        frames[frame].teams.push_back(fields == 7 ? team : -1);
+    }
     std::fclose(f);
     return frames;
 }
@@ -53,14 +64,15 @@ int main(int argc, char **argv) {
                              " \"stage_configs\": {\"ball_tracking\": {\"min_ball_radius\": 0.5, \"max_ball_radius\": 10}}}";
         std::atomic<int> events{0};
         footml::LiveSession session(config, [&](const char *) { events++; });
-        const std::vector<footml_detection> none;
+        const Boxes none;
         std::cout << std::setprecision(9);
         // Every frame is pushed, with or without detections: the trackers must see time pass.
         for (long frame = 1; frame <= last; frame++) {
             auto p = players.find(frame);
             auto b = ball.find(frame);
-            footml::LiveFrame r = session.push(p == players.end() ? none : p->second,
-                                               b == ball.end() ? &none : &b->second, (frame - 1) / 25.0);
+            const Boxes &pf = p == players.end() ? none : p->second;
+            footml::LiveFrame r =
+                session.push(pf.dets, pf.teams, b == ball.end() ? &none.dets : &b->second.dets, (frame - 1) / 25.0);
             // Possession's team is its player's live team.
             if (r.possession.track_id != 0 && r.possession.team != r.team_of(r.possession.track_id)) {
                 std::cerr << "frame " << frame - 1 << ": possession team " << r.possession.team << ", its player's "

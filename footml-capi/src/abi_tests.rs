@@ -121,6 +121,7 @@ fn null_call(fx: &Fixture, function: &str, arg: &str) -> Option<Got> {
     let mut possession = footml_possession { estimated: 0, team: 0, track_id: 0 };
     let pixel = [0u8; 4 * 2 * 3];
     let player = footml_detection { x: 1.0, y: 1.0, w: 5.0, h: 10.0, score: 0.9, class_id: 0 };
+    let team = 1i32;
     let frame = footml_yuv420_frame {
         planes: [null(); 3],
         lens: [0; 3],
@@ -219,6 +220,20 @@ fn null_call(fx: &Fixture, function: &str, arg: &str) -> Option<Got> {
             // NULL ball = no ball candidates in this frame: the push succeeds.
             ("footml_live_push_detections", "ball") => {
                 Code(footml_live_push_detections(dets, &player, 1, null(), 0, 0.0))
+            }
+            ("footml_live_push_detections_teams", "live") => {
+                Code(footml_live_push_detections_teams(null(), &player, 1, &team, 1, null(), 0, 0.0))
+            }
+            ("footml_live_push_detections_teams", "players") => {
+                Code(footml_live_push_detections_teams(dets, null(), 1, &team, 1, null(), 0, 0.0))
+            }
+            // NULL with a count is an error (NULL with 0: no teams, tested in live.rs).
+            ("footml_live_push_detections_teams", "teams") => {
+                Code(footml_live_push_detections_teams(dets, &player, 1, null(), 1, null(), 0, 0.0))
+            }
+            // After the push of ("footml_live_push_detections", "ball") at 0 s: a later time.
+            ("footml_live_push_detections_teams", "ball") => {
+                Code(footml_live_push_detections_teams(dets, &player, 1, &team, 1, null(), 0, 1.0))
             }
             ("footml_live_frame_tracks", "live") => Code(footml_live_frame_tracks(null(), &mut tracks, &mut len)),
             ("footml_live_frame_tracks", "rows_out") => Code(footml_live_frame_tracks(dets, null_mut(), &mut len)),

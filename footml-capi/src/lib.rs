@@ -38,8 +38,8 @@ pub use analyze::footml_analyze_json;
 pub use live::{
     FOOTML_PIXEL_BGR24, FOOTML_PIXEL_RGB24, FOOTML_YUV_BT601, FOOTML_YUV_BT709, footml_detection, footml_live,
     footml_live_cancel, footml_live_finish, footml_live_frame_ball, footml_live_frame_tracks, footml_live_free,
-    footml_live_last_error, footml_live_new, footml_live_next_index, footml_live_push_detections, footml_live_push_rgb,
-    footml_live_push_yuv420, footml_yuv420_frame,
+    footml_live_last_error, footml_live_new, footml_live_next_index, footml_live_push_detections,
+    footml_live_push_detections_teams, footml_live_push_rgb, footml_live_push_yuv420, footml_yuv420_frame,
 };
 pub use pipeline::{
     footml_event_callback, footml_pipeline, footml_pipeline_cancel, footml_pipeline_free, footml_pipeline_last_error,

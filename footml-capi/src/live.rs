@@ -302,7 +302,8 @@ pub unsafe extern "C" fn footml_live_push_yuv420(
 
 /// Pushes one frame's detections (a session with `live.input` detections) and waits for its
 /// results. `players` may be NULL when `n_players` is 0; `ball` is NULL when the frame has no
-/// ball candidates (only sessions with `live.ball_candidates` take them).
+/// ball candidates (only sessions with `live.ball_candidates` take them). To give each player
+/// detection its team, use `footml_live_push_detections_teams`.
 ///
 /// # Safety
 ///
@@ -318,6 +319,87 @@ pub unsafe extern "C" fn footml_live_push_detections(
     timestamp_s: f64,
 ) -> footml_result {
     with_live(live, |s| {
+        // SAFETY: the pointers and counts are the caller's, under this function's contract.
+        let dets = unsafe { DetectionsArgs::read(players, n_players, ball, n_ball) }?;
+        dets.push(s, None, timestamp_s)
+    })
+}
+
+/// `footml_live_push_detections` with the team the caller knows for each player detection:
+/// `teams[i]` is 0 or 1 for `players[i]`, or -1 when unknown (like a detections file's
+/// column 8). Each track takes the majority of its detections' teams, frame by frame, for the
+/// `team` of `footml_live_frame_tracks` and of `footml_live_frame_possession` (never guessed:
+/// a track none of whose detections has a team stays -1); with `live.user_teams` the report
+/// of `footml_live_finish` has them too. `teams` NULL with `n_teams` 0 gives no teams (the
+/// same push as `footml_live_push_detections`).
+///
+/// A separate function rather than a `team` field in `footml_detection`: that struct is
+/// passed as an array, so a new field would change its size and break every compiled caller;
+/// zero-initialised rows of callers built from source would silently become team 0; and ball
+/// candidates, which share the struct, have no team.
+///
+/// Errors (the session is left as it was; `footml_live_last_error` says which): `teams` NULL
+/// with `n_teams` > 0 is `FOOTML_ERR_NULL_POINTER`; `n_teams` other than `n_players`, or a
+/// team other than 0, 1 or -1, is `FOOTML_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// As `footml_live_push_detections`; `teams` must be NULL or point to `n_teams` readable
+/// values.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_live_push_detections_teams(
+    live: *const footml_live,
+    players: *const footml_detection,
+    n_players: usize,
+    teams: *const i32,
+    n_teams: usize,
+    ball: *const footml_detection,
+    n_ball: usize,
+    timestamp_s: f64,
+) -> footml_result {
+    with_live(live, |s| {
+        // SAFETY: the pointers and counts are the caller's, under this function's contract.
+        let dets = unsafe { DetectionsArgs::read(players, n_players, ball, n_ball) }?;
+        let teams = if teams.is_null() && n_teams == 0 {
+            None
+        } else {
+            non_null(teams, "teams")?;
+            // SAFETY: non-NULL and `n_teams` readable values by the caller's contract.
+            let teams = unsafe { std::slice::from_raw_parts(teams, n_teams) };
+            Some(teams.iter().enumerate().map(|(i, &t)| team_of(i, t)).collect::<Result<Vec<_>, _>>()?)
+        };
+        // The core checks that there is one team per player detection.
+        dets.push(s, teams.as_deref(), timestamp_s)
+    })
+}
+
+/// A C team value as the core's: 0 and 1 are teams, -1 is unknown, anything else an error.
+fn team_of(index: usize, team: i32) -> Result<Option<u32>, Failure> {
+    match team {
+        0 | 1 => Ok(Some(team as u32)),
+        -1 => Ok(None),
+        other => Err(invalid(format!("teams[{index}]: expected 0, 1 or -1 (unknown), found {other}"))),
+    }
+}
+
+/// The detections of a push, copied out of the caller's arrays.
+struct DetectionsArgs {
+    players: Vec<Detection>,
+    ball: Option<Vec<Detection>>,
+}
+
+impl DetectionsArgs {
+    /// Copies the player detections and ball candidates (`ball` NULL = none in this frame).
+    ///
+    /// # Safety
+    ///
+    /// `players` must be NULL or point to `n_players` detections, `ball` NULL or to `n_ball`.
+    unsafe fn read(
+        players: *const footml_detection,
+        n_players: usize,
+        ball: *const footml_detection,
+        n_ball: usize,
+    ) -> Result<Self, Failure> {
         let convert = |p: *const footml_detection, n: usize, name: &str| -> Result<Vec<Detection>, Failure> {
             if n == 0 {
                 return Ok(Vec::new());
@@ -332,19 +414,26 @@ pub unsafe extern "C" fn footml_live_push_detections(
         };
         let players = convert(players, n_players, "players")?;
         let ball = if ball.is_null() { None } else { Some(convert(ball, n_ball, "ball")?) };
+        Ok(DetectionsArgs { players, ball })
+    }
+
+    /// Pushes them, with the players' teams when given.
+    fn push(&self, s: &footml_live, teams: Option<&[Option<u32>]>, timestamp_s: f64) -> Result<(), Failure> {
         s.push(LiveFrame::Detections {
-            players: &players,
-            ball_candidates: ball.as_deref(),
-            player_teams: None,
+            players: &self.players,
+            ball_candidates: self.ball.as_deref(),
+            player_teams: teams,
             timestamp_s,
         })
-    })
+    }
 }
 
 /// The confirmed player tracks of the last pushed frame. `team` is the track's provisional
 /// team from the kit colours of the frames so far (`live.teams`; the report of
 /// `footml_live_finish` has the whole-match vote): -1 while the classification warms up, for
-/// referees and undecided tracks, and in sessions without kit colours (detections input).
+/// referees and undecided tracks, and in sessions without kit colours (detections input). In
+/// a detections session whose pushes carry teams (`footml_live_push_detections_teams`) it is
+/// the majority of the track's given teams, -1 when none of its detections had one.
 /// `*rows_out` points into the session (valid until the next push or `footml_live_free`; NULL
 /// when there are none), `*len_out` is the number of rows.
 ///
@@ -538,5 +627,108 @@ mod tests {
         // A session without teams: every row -1.
         let frame = last_frame(&FrameResult { record, possession: None, teams: None });
         assert!(frame.tracks.iter().all(|r| r.team == -1));
+    }
+
+    /// A detections session through the C functions.
+    fn new_session(json: &std::ffi::CStr) -> *mut footml_live {
+        let mut live = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated config and a writable out-pointer.
+        let rc = unsafe { footml_live_new(json.as_ptr(), None, std::ptr::null_mut(), &mut live, std::ptr::null_mut()) };
+        assert_eq!(rc, footml_result::FOOTML_OK);
+        live
+    }
+
+    /// `(track_id, team)` of the last frame's rows.
+    fn frame_teams(live: *const footml_live) -> Vec<(u64, i32)> {
+        let (mut rows, mut len) = (std::ptr::null(), 0);
+        // SAFETY: a live session and writable out-pointers; the rows are read before the next push.
+        unsafe {
+            assert_eq!(footml_live_frame_tracks(live, &mut rows, &mut len), footml_result::FOOTML_OK);
+            std::slice::from_raw_parts(rows, len).iter().map(|r| (r.track_id, r.team)).collect()
+        }
+    }
+
+    fn last_error(live: *const footml_live) -> String {
+        // SAFETY: a live session whose last call failed: its message is valid until the next call.
+        unsafe { std::ffi::CStr::from_ptr(footml_live_last_error(live)) }.to_str().unwrap().to_string()
+    }
+
+    /// Three boxes (the core's `detection_teams_give_each_track_the_majority_of_its_detections`):
+    /// box 0 always team 1, box 1 team 0 in three of four frames, box 2 -1 (unknown). Each
+    /// frame's rows carry the majority (1, 0, -1 throughout: 2/3 and 3/4 for box 1), and with
+    /// `live.user_teams` the report's rows too.
+    #[test]
+    fn pushed_teams_are_the_tracks_teams_and_reach_the_report() {
+        let live = new_session(
+            c"{\"fps\": 25, \"frame_size\": [640, 480], \"live\": {\"input\": \"detections\", \"user_teams\": true}}",
+        );
+        let det = |x: f32| footml_detection { x, y: 100.0, w: 20.0, h: 50.0, score: 0.9, class_id: 0 };
+        let teams: [[i32; 3]; 4] = [[1, 0, -1], [1, 0, -1], [1, 1, -1], [1, 0, -1]];
+        for (i, t) in teams.iter().enumerate() {
+            let players = [det(10.0 + 2.0 * i as f32), det(300.0), det(500.0)];
+            let ts = i as f64 * 0.04;
+            // SAFETY: a live session, 3 detections and 3 teams, no ball.
+            let rc = unsafe {
+                footml_live_push_detections_teams(live, players.as_ptr(), 3, t.as_ptr(), 3, std::ptr::null(), 0, ts)
+            };
+            assert_eq!(rc, footml_result::FOOTML_OK, "frame {i}");
+            assert_eq!(frame_teams(live), [(1, 1), (2, 0), (3, -1)], "frame {i}");
+        }
+        let players = [det(18.0), det(300.0), det(500.0)];
+        let push = |teams: *const i32, n_teams: usize| {
+            // SAFETY: a live session, 3 detections; `teams` NULL or `n_teams` values.
+            unsafe {
+                footml_live_push_detections_teams(live, players.as_ptr(), 3, teams, n_teams, std::ptr::null(), 0, 0.16)
+            }
+        };
+        // Bad teams: typed codes, the message names the problem, the session is unchanged.
+        let cases: [(&[i32], usize, footml_result, &str); 5] = [
+            (
+                &[1],
+                1,
+                footml_result::FOOTML_ERR_INVALID_ARGUMENT,
+                "player teams: expected one per player detection (3), found 1",
+            ),
+            (
+                &[1, 0, -1, 0],
+                4,
+                footml_result::FOOTML_ERR_INVALID_ARGUMENT,
+                "player teams: expected one per player detection (3), found 4",
+            ),
+            (
+                &[1, 2, -1],
+                3,
+                footml_result::FOOTML_ERR_INVALID_ARGUMENT,
+                "teams[1]: expected 0, 1 or -1 (unknown), found 2",
+            ),
+            (
+                &[1, 0, -2],
+                3,
+                footml_result::FOOTML_ERR_INVALID_ARGUMENT,
+                "teams[2]: expected 0, 1 or -1 (unknown), found -2",
+            ),
+            (&[], 3, footml_result::FOOTML_ERR_NULL_POINTER, "`teams` is NULL"),
+        ];
+        for (teams, n, code, message) in cases {
+            let p = if teams.is_empty() { std::ptr::null() } else { teams.as_ptr() };
+            assert_eq!(push(p, n), code, "{teams:?}");
+            assert_eq!(last_error(live), message);
+        }
+        // NULL with 0: no teams in this frame; the votes so far stand.
+        assert_eq!(push(std::ptr::null(), 0), footml_result::FOOTML_OK);
+        assert_eq!(frame_teams(live), [(1, 1), (2, 0), (3, -1)]);
+
+        let mut report = std::ptr::null_mut();
+        let (mut rows, mut len) = (std::ptr::null(), 0);
+        // SAFETY: a live session, then the report it gave, freed once, as is the session.
+        let final_teams: std::collections::BTreeSet<(u64, i32)> = unsafe {
+            assert_eq!(footml_live_finish(live, &mut report), footml_result::FOOTML_OK);
+            assert_eq!(crate::footml_report_tracks(report, &mut rows, &mut len), footml_result::FOOTML_OK);
+            let got = std::slice::from_raw_parts(rows, len).iter().map(|r| (r.track_id, r.team)).collect();
+            crate::footml_report_free(report);
+            footml_live_free(live);
+            got
+        };
+        assert_eq!(final_teams.into_iter().collect::<Vec<_>>(), [(1, 1), (2, 0), (3, -1)]);
     }
 }

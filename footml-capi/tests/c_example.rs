@@ -85,6 +85,61 @@ fn fixture_head(dir: &Path, name: &str, frames: u32) -> PathBuf {
     path
 }
 
+/// The fixture's ground-truth boxes of the first `frames` frames as `(frame, [x, y, w, h],
+/// team)`, the team from meta.json: home 0, away 1, the referee -1 (unknown).
+fn gt_boxes_with_teams(frames: u64) -> Vec<(u64, [f32; 4], i32)> {
+    let fixture = root().join("tests/fixtures/skillcorner");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("meta.json")).unwrap()).unwrap();
+    let team = |id: &str| match meta["ids"][id]["team"].as_str().unwrap() {
+        "home" => 0,
+        "away" => 1,
+        _ => -1,
+    };
+    std::fs::read_to_string(fixture.join("gt.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[0].parse::<u64>().unwrap() <= frames)
+        .map(|f| {
+            let n = |i: usize| f[i].parse::<f32>().unwrap();
+            (f[0].parse().unwrap(), [n(2), n(3), n(4), n(5)], team(f[1]))
+        })
+        .collect()
+}
+
+/// Those boxes as a detections file whose column 8 is each box's team (what a caller with
+/// its own detector and team knowledge pushes), written into `dir`.
+fn gt_detections_with_teams(dir: &Path, frames: u64) -> PathBuf {
+    let text: String = gt_boxes_with_teams(frames)
+        .iter()
+        .map(|(f, [x, y, w, h], team)| format!("{f},-1,{x:.2},{y:.2},{w:.2},{h:.2},1,{team},-1,-1\n"))
+        .collect();
+    let path = dir.join("det_teams.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// IoU of two (x, y, w, h) boxes.
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let w = (a[0] + a[2]).min(b[0] + b[2]) - a[0].max(b[0]);
+    let h = (a[1] + a[3]).min(b[1] + b[3]) - a[1].max(b[1]);
+    let inter = w.max(0.0) * h.max(0.0);
+    inter / (a[2] * a[3] + b[2] * b[3] - inter)
+}
+
+/// The team of the ground-truth box of `frame` a track's box follows (best IoU, at least 0.5).
+fn gt_team(gt: &[(u64, [f32; 4], i32)], frame: u64, bbox: [f32; 4]) -> i32 {
+    let (overlap, team) = gt
+        .iter()
+        .filter(|g| g.0 == frame)
+        .map(|g| (iou(bbox, g.1), g.2))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap_or_else(|| panic!("frame {frame}: no ground truth"));
+    assert!(overlap >= 0.5, "frame {frame}: the track {bbox:?} follows no ground-truth box ({overlap})");
+    team
+}
+
 /// Runs a program under valgrind; any leak or memory error fails (tests/valgrind.supp lists
 /// the one known false positive, with why).
 fn valgrind(exe: &Path, args: &[&Path]) -> Output {
@@ -149,35 +204,76 @@ fn object_api_edge_cases_under_valgrind() {
     assert_eq!(out.status.code(), Some(0), "tests/c/objects.c failed under valgrind");
 }
 
+/// A track row: frame, track id, box, pitch position.
+type TrackRow = (u64, u64, [f32; 4], [f64; 2]);
+
+/// Runs examples/c/live.c (built in `dir`) under valgrind on a detections file with the
+/// fixture's homography: the rows it printed, `(row, team)`, and its last line.
+fn run_live_example(dir: &Path, det: &Path) -> (Vec<(TrackRow, i32)>, String) {
+    let exe = dir.join("live");
+    compile_shared(&root().join("examples/c/live.c"), &exe);
+    let homography = root().join("tests/fixtures/skillcorner/homography.json");
+    let out = valgrind(&exe, &[det, &homography]);
+    assert_eq!(out.status.code(), Some(0), "examples/c/live.c failed under valgrind");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let (rows, last) = stdout.trim_end().rsplit_once('\n').unwrap();
+    let rows = rows
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 9, "{l}");
+            let n = |i: usize| f[i].parse::<f32>().unwrap();
+            let m = |i: usize| f[i].parse::<f64>().unwrap();
+            (
+                (f[0].parse().unwrap(), f[1].parse().unwrap(), [n(2), n(3), n(4), n(5)], [m(6), m(7)]),
+                f[8].parse().unwrap(),
+            )
+        })
+        .collect();
+    (rows, last.to_string())
+}
+
+/// examples/c/live.c pushes the fixture's ground-truth boxes with each player's real team
+/// (meta.json) through `footml_live_push_detections_teams`: in every frame, every track's
+/// team is the team of the player it follows, and the referee's is unknown (-1).
+#[test]
+fn live_example_gives_each_track_its_players_team_under_valgrind() {
+    const FRAMES: u64 = 60;
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, _) = run_live_example(dir.path(), &gt_detections_with_teams(dir.path(), FRAMES));
+    let gt = gt_boxes_with_teams(FRAMES);
+    // live.c prints frames from 0, the ground truth numbers them from 1.
+    let mut counts = [0usize; 3];
+    for ((frame, track_id, bbox, _), team) in &rows {
+        let want = gt_team(&gt, frame + 1, *bbox);
+        assert_eq!(*team, want, "frame {frame}, track {track_id}");
+        counts[(team + 1) as usize] += 1;
+    }
+    // The referee (-1) and both teams are covered: at least 90% of each one's ground-truth
+    // boxes have a track row.
+    let mut want = [0usize; 3];
+    gt.iter().for_each(|g| want[(g.2 + 1) as usize] += 1);
+    assert!(counts.iter().zip(want).all(|(&got, want)| got * 10 >= want * 9), "rows {counts:?}, boxes {want:?}");
+}
+
 /// examples/c/live.c pushes the fixture frame by frame; every frame's tracks, as it printed
 /// them on return from the push, are the file run's tracks of that frame (boxes and pitch
 /// positions exact).
 #[test]
 fn live_example_matches_the_file_run_under_valgrind() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("live");
-    compile_shared(&root().join("examples/c/live.c"), &exe);
     let det = fixture_head(dir.path(), "det.txt", 60);
     let homography = root().join("tests/fixtures/skillcorner/homography.json");
-    let out = valgrind(&exe, &[&det, &homography]);
-    assert_eq!(out.status.code(), Some(0), "examples/c/live.c failed under valgrind");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let (rows, last) = stdout.trim_end().rsplit_once('\n').unwrap();
-    let got: Vec<(u64, u64, [f32; 4], [f64; 2])> = rows
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let n = |i: usize| f[i].parse::<f32>().unwrap();
-            let m = |i: usize| f[i].parse::<f64>().unwrap();
-            (f[0].parse().unwrap(), f[1].parse().unwrap(), [n(2), n(3), n(4), n(5)], [m(6), m(7)])
-        })
-        .collect();
+    let (rows, last) = run_live_example(dir.path(), &det);
+    // det.txt has no teams (column 8 is -1): every track's team is unknown.
+    assert!(rows.iter().all(|r| r.1 == -1));
+    let got: Vec<TrackRow> = rows.into_iter().map(|r| r.0).collect();
 
     let config = serde_json::json!({"detections_path": det, "fps": 25, "frame_size": [1920, 1080],
                                     "homography_path": homography});
     let config = footml::PipelineConfig::from_json(&config.to_string()).unwrap();
     let report = footml::Pipeline::from_config(&config).unwrap().run().unwrap();
-    let mut want: Vec<(u64, u64, [f32; 4], [f64; 2])> = report
+    let mut want: Vec<TrackRow> = report
         .tracks
         .iter()
         .flat_map(|t| t.frames.iter().map(move |f| (f.frame, t.track_id, f.bbox, f.pitch.unwrap())))
@@ -225,16 +321,18 @@ fn cpp_example_under_valgrind() {
 }
 
 /// examples/cpp/live.cpp (the RAII `footml::LiveSession` of examples/cpp/footml.hpp) pushes
-/// 60 frames of the fixture's players and ball candidates under valgrind; every frame's track
-/// count, ball and possession as it printed them are the Rust live session's for the same
-/// pushes, and its report has the Rust session's tracks.
+/// 60 frames of the fixture's players (ground-truth boxes with their real teams) and ball
+/// candidates under valgrind; every frame's track count, ball and possession (owner and team)
+/// as it printed them are the Rust live session's for the same pushes, and its report has the
+/// Rust session's tracks.
 #[test]
 fn cpp_live_example_matches_the_rust_session_under_valgrind() {
     use footml::live::{LiveFrame, LiveSession};
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("live_cpp");
     compile_cpp(&root().join("examples/cpp/live.cpp"), &exe);
-    let det = fixture_head(dir.path(), "det.txt", 60);
+    // The players: ground-truth boxes with each player's real team (meta.json).
+    let det = gt_detections_with_teams(dir.path(), 60);
     let ball = fixture_head(dir.path(), "ball_det.txt", 60);
     let homography = root().join("tests/fixtures/skillcorner/homography.json");
     let out = valgrind(&exe, &[&det, &ball, &homography]);
@@ -250,7 +348,7 @@ fn cpp_live_example_matches_the_rust_session_under_valgrind() {
         LiveSession::from_config(&footml::PipelineConfig::from_json(&config.to_string()).unwrap()).unwrap();
     let mut src =
         footml::stages::detections_file::DetectionsFileSource::open(&det, Some(&ball), 25.0, [1920, 1080]).unwrap();
-    let mut owned = 0;
+    let (mut owned, mut teamed) = (0, 0);
     let mut n = 0;
     while let Some(item) = footml::FrameSource::next_frame(&mut src).unwrap() {
         let rec = item.record;
@@ -258,7 +356,7 @@ fn cpp_live_example_matches_the_rust_session_under_valgrind() {
             .push(LiveFrame::Detections {
                 players: rec.players.as_deref().unwrap(),
                 ball_candidates: rec.ball_candidates.as_deref(),
-                player_teams: None,
+                player_teams: Some(rec.player_teams.as_deref().expect("the file has teams")),
                 timestamp_s: rec.time_s,
             })
             .unwrap();
@@ -275,10 +373,13 @@ fn cpp_live_example_matches_the_rust_session_under_valgrind() {
         assert_eq!(f[4].parse::<u64>().unwrap(), p.track_id.unwrap_or(0), "frame {n}: owner");
         assert_eq!(f[5].parse::<i64>().unwrap(), p.team.map_or(-1, i64::from), "frame {n}: team");
         owned += usize::from(p.track_id.is_some());
+        teamed += usize::from(p.team.is_some());
         n += 1;
     }
     assert_eq!(n, frames.len());
     assert!(owned >= 10, "{owned} frames with an owner: the comparison must cover possession");
+    // The pushed teams are the owners': the comparison covers possession's team too.
+    assert!(teamed >= 10, "{teamed} frames with a possession team");
     let report = session.finish().unwrap();
     assert_eq!(tail[0], format!("report tracks: {}", report.tracks.len()));
     let events: usize = tail[1].strip_prefix("events: ").unwrap().parse().unwrap();
