@@ -12,8 +12,12 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo clippy, core without default features (pure-Rust build: no FFmpeg, ONNX Runtime, CLI)"
 cargo clippy -p footml-core --no-default-features -q -- -D warnings
-echo "== cargo doc (core): rustdoc warnings (broken links, bad markup) are errors"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p footml-core
+echo "== cargo doc (every crate): rustdoc warnings (broken links, bad markup, missing docs) are errors"
+# One crate per call: footml-capi's lib is also named `footml`, and both in one call collide
+# in target/doc/footml. The core goes last so that target/doc/footml is its documentation.
+for crate in footml-py footml-capi footml-core; do
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p "$crate"
+done
 echo "== cargo test"
 cargo test --workspace --exclude footml-py -q 2>&1 | tee target/cargo-test.log
 

@@ -2,9 +2,13 @@
 //! `footml` package (python/footml/__init__.py).
 //!
 //! Glue only: configs cross as JSON, errors map onto a Python exception hierarchy
-//! ([`errors`]), runs happen with the GIL released on a thread of their own so that Ctrl-C
-//! cancels them ([`run`]), reports stay Rust-owned with NumPy views of their tables
-//! ([`report`]), Python objects become stages ([`stages`]). Every behaviour is in footml-core.
+//! (`src/errors.rs`), runs happen with the GIL released on a thread of their own so that
+//! Ctrl-C cancels them (`src/run.rs`), reports stay Rust-owned with NumPy views of their
+//! tables (`src/report.rs`), Python objects become stages (`src/stages.rs`). Every behaviour
+//! is in footml-core. (The modules are private: the crate's API is the Python module, so
+//! these are file names, not links.)
+
+#![warn(missing_docs)]
 
 mod errors;
 mod json;
