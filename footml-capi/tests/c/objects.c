@@ -228,6 +228,19 @@ static void live_detections(void) {
     footml_detection flat = {1, 1, 0, 10, 0.9f, 0};
     CHECK(footml_live_push_detections(live, &flat, 1, NULL, 0, 1.0) == FOOTML_ERR_INVALID_ARGUMENT);
     CHECK(contains(footml_live_last_error(live), "player detection 0"));
+    /* Teams: one per player, each 0, 1 or -1; NULL only without a count. The session goes on. */
+    const int32_t teams[2] = {1, -1}, two[2] = {1, 2};
+    CHECK(footml_live_push_detections_teams(live, players, 2, teams, 1, NULL, 0, 1.0) == FOOTML_ERR_INVALID_ARGUMENT);
+    CHECK(contains(footml_live_last_error(live), "one per player detection (2), found 1"));
+    CHECK(footml_live_push_detections_teams(live, players, 2, two, 2, NULL, 0, 1.0) == FOOTML_ERR_INVALID_ARGUMENT);
+    CHECK(contains(footml_live_last_error(live), "teams[1]: expected 0, 1 or -1 (unknown), found 2"));
+    CHECK(footml_live_push_detections_teams(live, players, 2, NULL, 2, NULL, 0, 1.0) == FOOTML_ERR_NULL_POINTER);
+    CHECK(contains(footml_live_last_error(live), "`teams` is NULL"));
+    CHECK(footml_live_push_detections_teams(NULL, players, 2, teams, 2, NULL, 0, 1.0) == FOOTML_ERR_NULL_POINTER);
+    CHECK(footml_live_push_detections_teams(live, players, 2, teams, 2, &ball, 1, 1.0) == FOOTML_OK);
+    /* Track 1's detection is team 1 (its only vote), track 2's unknown. */
+    CHECK(footml_live_frame_tracks(live, &rows, &len) == FOOTML_OK && len == 2);
+    CHECK(rows[0].track_id == 1 && rows[0].team == 1 && rows[1].track_id == 2 && rows[1].team == -1);
 
     /* Cancelled: later pushes are refused, finish too; free still cleans up. */
     CHECK(footml_live_cancel(live) == FOOTML_OK);
