@@ -19,7 +19,10 @@
 //! the frames so far, clustered as the `team_classification` stage does, from a short warm-up
 //! on, with stable team ids; possession takes its team from them. Teams the user knows
 //! ([`LiveSession::estimate_possession`]) are used instead, and nothing is guessed without
-//! kit colours (detections input). [`LiveSession::finish`] gives the whole-match vote.
+//! kit colours (detections input). The detection model's goalkeeper and referee classes
+//! (`player_detection.goalkeeper_class_ids`, `referee_class_ids`) set the tracks' roles live
+//! by the rule the match stages apply at the end ([`LiveSession::set_class_roles`]): a
+//! referee-class track never shows a team. [`LiveSession::finish`] gives the whole-match vote.
 //!
 //! ```
 //! use footml::live::{LiveFrame, LiveSession};
@@ -56,7 +59,7 @@ use crate::config::{
 use crate::pipeline::SourceInput;
 use crate::report::apply_homography;
 use crate::stages::events::{EventDetection, LivePossession};
-use crate::stages::teams::{LiveTeams, UserTeamVotes};
+use crate::stages::teams::{ClassRoleVotes, ClassRoles, LiveTeams, UserTeamVotes};
 use crate::types::{BallObservation, Detection, FrameItem, FrameRecord, RgbFrame, TrackedBox, VideoInfo};
 use crate::{Artifact, CancellationToken, Error, FrameSource, MatchReport, Pipeline, PipelineBuilder, Result};
 
@@ -423,6 +426,11 @@ pub struct LiveSession {
     detection_teams: Option<(UserTeamVotes, TeamAssignment)>,
     /// Provisional teams from kit colours, when classified and no user teams were given.
     live_teams: Option<LiveTeams>,
+    /// The model's goalkeeper and referee classes ([`LiveSession::set_class_roles`]).
+    class_roles: ClassRoles,
+    /// The class votes of a detections session's tracks (pixel sessions keep theirs in
+    /// `live_teams`), applied to the teams given with the detections.
+    class_votes: ClassRoleVotes,
     #[cfg(feature = "video")]
     scaler: crate::stages::video_decoding::Scaler,
 }
@@ -515,6 +523,7 @@ impl LiveSession {
         // Provisional teams wherever kit colours are measured.
         let with_kits = builder.has_stage("team_features") && config.live.teams.enabled;
         let mut session = Self::start(builder, spec)?;
+        session.set_class_roles(ClassRoles::from_config(&config.stage_configs.player_detection))?;
         if with_events {
             session.estimate_possession(&config.stage_configs.event_detection, None)?;
         }
@@ -593,6 +602,8 @@ impl LiveSession {
             user_teams: None,
             detection_teams: None,
             live_teams: None,
+            class_roles: ClassRoles::default(),
+            class_votes: ClassRoleVotes::default(),
             #[cfg(feature = "video")]
             scaler: crate::stages::video_decoding::Scaler::new(),
         })
@@ -628,12 +639,28 @@ impl LiveSession {
     /// `live.teams.enabled` is on. After a resume it sees the pushed frames only.
     pub fn classify_teams(&mut self, tc: &TeamClassificationConfig, cfg: &LiveTeamsConfig) -> Result<()> {
         self.ensure_open()?;
-        let live = LiveTeams::new(tc, cfg)?;
+        let live = LiveTeams::new(tc, cfg)?.with_class_roles(self.class_roles.clone());
         if let Some(p) = &mut self.possession {
             p.set_teams(Some(live.assignment().clone()));
         }
         self.user_teams = None;
         self.live_teams = Some(live);
+        Ok(())
+    }
+
+    /// Gives tracks the roles of their detections' classes from now on ([`ClassRoles`]: a
+    /// track whose detections are mostly of a referee class is a referee, without a team, one
+    /// mostly of a goalkeeper class a goalkeeper), by the rule of the match stages at the end,
+    /// for [`FrameResult::teams`] and possession: in the provisional teams of
+    /// [`LiveSession::classify_teams`] (call this first) and in the teams pushed with
+    /// detections ([`LiveFrame::Detections`] `player_teams`). Teams given to
+    /// [`LiveSession::estimate_possession`] are used as they are. Sessions from
+    /// [`LiveSession::from_config`] do this already with `player_detection.
+    /// goalkeeper_class_ids` and `referee_class_ids`. A detections session without teams
+    /// shows none (`FrameResult::teams` is `None`), roles included.
+    pub fn set_class_roles(&mut self, roles: ClassRoles) -> Result<()> {
+        self.ensure_open()?;
+        self.class_roles = roles;
         Ok(())
     }
 
@@ -696,11 +723,19 @@ impl LiveSession {
             return Err(e);
         }
         self.last_timestamp = Some(timestamp_s);
+        if matches!(self.spec.input, LiveInput::Detections { .. }) {
+            // Every frame's classes vote, with or without teams, as at the end.
+            self.class_votes.add(&self.class_roles, &record);
+        }
         if record.player_teams.is_some() {
             // The user's per-detection teams: votes by the rule of the `user_teams` stage.
-            let votes = self.detection_teams.get_or_insert_with(Default::default);
-            votes.0.add(&record);
-            votes.1 = votes.0.assignment();
+            self.detection_teams.get_or_insert_with(Default::default).0.add(&record);
+        }
+        if let Some(votes) = &mut self.detection_teams
+            && (record.player_teams.is_some() || !self.class_roles.is_empty())
+        {
+            // Roles from the classes over the user's teams, as the stage applies them.
+            votes.1 = self.class_votes.apply(votes.0.assignment());
             if self.user_teams.is_none()
                 && let Some(p) = &mut self.possession
             {

@@ -34,6 +34,8 @@ pub(crate) struct PyFrameResult {
     tracks: Py<PyArray2<f64>>,
     /// The track id and team of each row of `tracks` (`None`: unknown, referee, or no teams).
     teams: Vec<(u64, Option<u32>)>,
+    /// The role of each row of `tracks` (`None` when the session knows no teams).
+    roles: Vec<Option<String>>,
     ball: Py<PyAny>,
     possession: Py<PyAny>,
 }
@@ -66,11 +68,20 @@ impl PyFrameResult {
             None => py.None(),
         };
         let teams = r.tracks().iter().map(|t| (t.track_id, r.team_of(t.track_id))).collect();
+        // Parallel to the tracks when the session knows teams (FrameResult::teams is).
+        let roles = match &r.teams {
+            Some(entries) => entries
+                .iter()
+                .map(|t| serde_json::to_value(t.role).ok().and_then(|v| v.as_str().map(str::to_string)))
+                .collect(),
+            None => vec![None; r.tracks().len()],
+        };
         Ok(PyFrameResult {
             index: r.index(),
             time_s: r.time_s(),
             tracks: tracks.into_pyarray(py).unbind(),
             teams,
+            roles,
             ball,
             possession,
         })
@@ -93,6 +104,15 @@ impl PyFrameResult {
     #[getter]
     fn teams(&self) -> Vec<Option<u32>> {
         self.teams.iter().map(|t| t.1).collect()
+    }
+
+    /// The role of each row of `tracks` as far as the frames so far tell: `"player"`,
+    /// `"goalkeeper"`, `"referee"` or `"unknown"` (from the kit colours, or from the detections'
+    /// classes with `player_detection.goalkeeper_class_ids` / `referee_class_ids`); `None` in
+    /// sessions that know no teams.
+    #[getter]
+    fn roles(&self) -> Vec<Option<String>> {
+        self.roles.clone()
     }
 
     /// The team (0 or 1) of the track `track_id` in this frame (see `teams`); `None` when it

@@ -312,3 +312,46 @@ def test_push_detections_team_column_errors() -> None:
     r = session.push_detections(np.array([[101, 200, 10, 30, 0.9, 0, 1]]), 0.04)
     assert r.teams == [1]
     session.finish()
+
+
+def test_push_detections_with_the_referee_class_gives_the_referee_no_team() -> None:
+    """Ground-truth boxes pushed with each player's real team — the referee (gt id 27) by
+    mistake with team 0 — and the referee's boxes with class 3: with referee_class_ids [3]
+    his track is a referee without a team in every frame, every other track keeps its
+    player's team, and the report gives each track the team and role it had live. Without
+    the key he is in team 0, as pushed."""
+    meta = json.loads((FIXTURE / "meta.json").read_text())["ids"]
+    table = np.loadtxt(FIXTURE / "gt.txt", delimiter=",", dtype=np.float64)
+    table = table[table[:, 0] <= FRAMES]
+    frames = []
+    for f in range(1, FRAMES + 1):
+        rows = table[table[:, 0] == f]
+        ids = rows[:, 1].astype(int)
+        teams = [1 if meta[str(i)]["team"] == "away" else 0 for i in ids]
+        classes = [3 if i == 27 else 0 for i in ids]
+        frames.append((ids, np.column_stack([rows[:, 2:6], np.ones(len(rows)), classes, teams])))
+
+    def run(extra: dict[str, Any]) -> None:
+        live = {"input": "detections", "user_teams": True}
+        session = footml.LiveSession({"fps": 25, "frame_size": [1920, 1080], "live": live, "stage_configs": extra})
+        last: dict[int, tuple[int | None, str | None]] = {}
+        referee_frames = 0
+        for i, (ids, p) in enumerate(frames):
+            r = session.push_detections(p, i / 25)
+            assert len(r.roles) == len(r.teams) == len(r.tracks)
+            for track, team, role in zip(r.tracks, r.teams, r.roles):
+                overlap = iou(track[1:5], p[:, :4])
+                assert overlap.max() >= 0.5, (i, track)
+                gt_id = ids[overlap.argmax()]
+                if gt_id == 27 and extra:
+                    referee_frames += 1
+                    assert (team, role) == (None, "referee"), i
+                else:
+                    assert (team, role) == (int(p[overlap.argmax(), 6]), "player"), (i, gt_id)
+                last[int(track[0])] = (team, role)
+        assert referee_frames == (FRAMES if extra else 0)
+        report = session.finish().to_dict()
+        assert {t["track_id"]: (t["team"], t["role"]) for t in report["tracks"]} == last
+
+    run({"player_detection": {"referee_class_ids": [3]}})
+    run({})

@@ -288,3 +288,99 @@ fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
     }
     session.finish().unwrap();
 }
+
+/// Ground-truth boxes of frames 776–835 of the fixture (the away goalkeeper, gt id 12, and
+/// the referee, gt id 27, in view throughout) pushed with each player's real team — and the
+/// referee, by mistake, with team 0 — and classes as a football model gives them: 1 for the
+/// goalkeeper, 3 for the referee, 0 for the others. With `goalkeeper_class_ids` [1] and
+/// `referee_class_ids` [3] the referee's track is a referee without a team in every frame,
+/// the goalkeeper's a goalkeeper of team 1, the others keep their teams; the report at the
+/// end gives each track the role and team it had live. Without the class keys the referee
+/// is in team 0, as pushed.
+#[test]
+fn live_roles_follow_the_detections_classes_as_the_report_does() {
+    use footml::analysis::Role;
+    use footml::{BBox, Detection};
+    let gt = crate::common::read_gt_boxes(&fixture("gt.txt"));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("meta.json")).unwrap()).unwrap();
+    let pushed_team = |id: u64| match meta["ids"][id.to_string()]["team"].as_str().unwrap() {
+        "away" => 1,
+        _ => 0,
+    };
+    let class_of = |id: u64| match id {
+        12 => 1,
+        27 => 3,
+        _ => 0,
+    };
+    let run = |classes: bool| {
+        let pd = if classes {
+            serde_json::json!({"goalkeeper_class_ids": [1], "referee_class_ids": [3]})
+        } else {
+            serde_json::json!({})
+        };
+        let config = serde_json::json!({
+            "fps": 25, "frame_size": [1920, 1080], "live": {"input": "detections", "user_teams": true},
+            "stage_configs": {"player_detection": pd},
+        });
+        let mut session = LiveSession::from_config(&PipelineConfig::from_json(&config.to_string()).unwrap()).unwrap();
+        // Per frame: (gt id, team, role) of each confirmed track; per track its last (team, role).
+        let mut frames: Vec<Vec<(u64, Option<u32>, Role)>> = Vec::new();
+        let mut last = std::collections::BTreeMap::new();
+        for (i, f) in (775..835u64).enumerate() {
+            let boxes = &gt[&f];
+            let players: Vec<Detection> =
+                boxes.iter().map(|&(id, bbox)| Detection { bbox, score: 0.9, class_id: class_of(id) }).collect();
+            let teams: Vec<Option<u32>> = boxes.iter().map(|&(id, _)| Some(pushed_team(id))).collect();
+            let r = session
+                .push(LiveFrame::Detections {
+                    players: &players,
+                    ball_candidates: None,
+                    player_teams: Some(&teams),
+                    timestamp_s: i as f64 / 25.0,
+                })
+                .unwrap();
+            let gt_id = |b: &BBox| {
+                let (iou, id) = boxes.iter().map(|(id, g)| (g.iou(b), *id)).max_by(|a, b| a.0.total_cmp(&b.0)).unwrap();
+                assert!(iou >= 0.5, "frame {f}: {b:?}");
+                id
+            };
+            let row = r
+                .tracks()
+                .iter()
+                .zip(r.track_teams())
+                .map(|(t, tt)| {
+                    assert_eq!(t.track_id, tt.track_id);
+                    last.insert(t.track_id, (tt.team, tt.role));
+                    (gt_id(&t.bbox), tt.team, tt.role)
+                })
+                .collect();
+            frames.push(row);
+        }
+        (frames, last, session.finish().unwrap())
+    };
+    for classes in [true, false] {
+        let (frames, last, report) = run(classes);
+        let mut seen = [0usize; 2];
+        for (i, row) in frames.iter().enumerate() {
+            for &(id, team, role) in row {
+                let want = match id {
+                    27 if classes => (None, Role::Referee),
+                    12 if classes => (Some(1), Role::Goalkeeper),
+                    _ => (Some(pushed_team(id)), Role::Player),
+                };
+                assert_eq!((team, role), want, "classes {classes}, frame {i}, gt id {id}");
+                if id == 12 || id == 27 {
+                    seen[usize::from(id == 27)] += 1;
+                }
+            }
+        }
+        // Both are tracked in every frame (the tracker's first frame confirms at once).
+        assert_eq!(seen, [60, 60], "classes {classes}");
+        let end: std::collections::BTreeMap<u64, (Option<u32>, Option<Role>)> =
+            report.tracks.iter().map(|t| (t.track_id, (t.team, t.role))).collect();
+        let live: std::collections::BTreeMap<u64, (Option<u32>, Option<Role>)> =
+            last.into_iter().map(|(id, (team, role))| (id, (team, Some(role)))).collect();
+        assert_eq!(end, live, "classes {classes}");
+    }
+}

@@ -681,21 +681,17 @@ impl Pipeline {
                 let min_pixels = config.stage_configs.team_classification.min_pixels;
                 b = b.stream_stage(crate::stages::teams::PlayerAppearance::new(min_pixels));
             }
+            // The model's goalkeeper and referee classes set roles whatever gives the teams.
+            let class_roles = crate::stages::teams::ClassRoles::from_config(&config.stage_configs.player_detection);
             if matches!(input, SourceInput::Pixels) {
                 // Kit colours while the pixels are there; teams once the match is complete.
                 let tc = &config.stage_configs.team_classification;
-                b = b.stream_stage(crate::stages::teams::TeamFeatures::new()).match_stage(
-                    crate::stages::teams::TeamClassification::new(tc)?.with_class_roles(
-                        crate::stages::teams::ClassRoles {
-                            goalkeeper: config.stage_configs.player_detection.goalkeeper_class_ids.clone(),
-                            referee: config.stage_configs.player_detection.referee_class_ids.clone(),
-                        },
-                    ),
-                );
-            }
-            if matches!(input, SourceInput::Detections { user_teams: true, .. }) {
+                b = b
+                    .stream_stage(crate::stages::teams::TeamFeatures::new())
+                    .match_stage(crate::stages::teams::TeamClassification::new(tc)?.with_class_roles(class_roles));
+            } else if matches!(input, SourceInput::Detections { user_teams: true, .. }) {
                 // No pixels: teams only as the user gave them, never guessed.
-                b = b.match_stage(crate::stages::teams::UserTeams::new());
+                b = b.match_stage(crate::stages::teams::UserTeams::new().with_class_roles(class_roles));
             }
             if calibrated {
                 // Event detection and formation analysis run after team classification

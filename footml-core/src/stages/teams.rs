@@ -39,11 +39,13 @@
 //!
 //! A detection model that tells goalkeepers and referees apart (`player_detection.
 //! goalkeeper_class_ids`, `referee_class_ids`) overrides step 4's roles: see [`ClassRoles`]
-//! (whole-match classification; the live provisional teams use kit colours only).
+//! (whole-match classification, and the live provisional teams of [`LiveTeams`] by the same
+//! votes, [`ClassRoleVotes`]).
 //!
 //! Without pixels (detections input) teams come only from the user: [`UserTeams`] (match
 //! stage `"user_teams"`) gives each track the majority of the teams given to its detections
-//! (a detections file's team column, see [`crate::stages::detections_file`]).
+//! (a detections file's team column, see [`crate::stages::detections_file`]), with the roles
+//! of the detections' classes as above.
 //!
 //! Team 0 is the team with the darker kit (lower L*), so the same match gives the same ids.
 //! When the two fitted kits are closer than `outlier_distance`, the teams cannot be told
@@ -52,7 +54,7 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::{Role, Team, TeamAssignment, TeamSource, TrackTeam};
-use crate::config::{ConfigError, LiveTeamsConfig, TeamClassificationConfig};
+use crate::config::{ConfigError, LiveTeamsConfig, PlayerDetectionConfig, TeamClassificationConfig};
 use crate::pipeline::stage::{
     Artifact, MatchStage, Stage, StageContext, StreamStage, require_in_batch, require_pixels,
 };
@@ -369,42 +371,100 @@ pub struct ClassRoles {
 }
 
 impl ClassRoles {
+    /// The roles of `pd`'s `goalkeeper_class_ids` and `referee_class_ids`.
+    pub fn from_config(pd: &PlayerDetectionConfig) -> Self {
+        ClassRoles { goalkeeper: pd.goalkeeper_class_ids.clone(), referee: pd.referee_class_ids.clone() }
+    }
+
+    /// Whether no class gives a role (then [`ClassRoles::apply`] changes nothing).
+    pub fn is_empty(&self) -> bool {
+        self.goalkeeper.is_empty() && self.referee.is_empty()
+    }
+
     /// `assignment` with the roles the model's classes give the tracks of `data`.
-    pub fn apply(&self, mut assignment: TeamAssignment, data: &MatchData) -> TeamAssignment {
-        if self.goalkeeper.is_empty() && self.referee.is_empty() {
+    pub fn apply(&self, assignment: TeamAssignment, data: &MatchData) -> TeamAssignment {
+        if self.is_empty() {
             return assignment;
         }
-        // Per track: [goalkeeper, referee, other] votes.
-        let mut votes: BTreeMap<u64, [usize; 3]> = BTreeMap::new();
-        for rec in &data.frames {
-            let dets = rec.players.as_deref().unwrap_or_default();
-            for t in rec.tracks.iter().flatten() {
-                let best = dets
-                    .iter()
-                    .map(|d| (d.bbox.iou(&t.bbox), d.class_id))
-                    .filter(|(iou, _)| *iou >= 0.5)
-                    .max_by(|a, b| a.0.total_cmp(&b.0));
-                if let Some((_, class)) = best {
-                    let k = if self.goalkeeper.contains(&class) {
-                        0
-                    } else if self.referee.contains(&class) {
-                        1
-                    } else {
-                        2
-                    };
-                    votes.entry(t.track_id).or_default()[k] += 1;
-                }
+        let mut votes = ClassRoleVotes::default();
+        data.frames.iter().for_each(|rec| votes.add(self, rec));
+        votes.apply(assignment)
+    }
+}
+
+/// The votes behind [`ClassRoles`], frame by frame: what the live provisional teams
+/// ([`LiveTeams`]) and a live detections session keep, so that a track gets the role of its
+/// detections' classes as soon as they say so, by the same rule as the match stages at the
+/// end (the live roles and the report's agree).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClassRoleVotes {
+    /// Per track: [goalkeeper, referee, other] votes.
+    votes: BTreeMap<u64, [usize; 3]>,
+}
+
+impl ClassRoleVotes {
+    /// Counts one frame's votes: each track votes with the class of the detection it was
+    /// updated with (best IoU ≥ 0.5).
+    pub fn add(&mut self, roles: &ClassRoles, rec: &FrameRecord) {
+        if roles.is_empty() {
+            return;
+        }
+        let dets = rec.players.as_deref().unwrap_or_default();
+        for t in rec.tracks.iter().flatten() {
+            let best = dets
+                .iter()
+                .map(|d| (d.bbox.iou(&t.bbox), d.class_id))
+                .filter(|(iou, _)| *iou >= 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((_, class)) = best {
+                let k = if roles.goalkeeper.contains(&class) {
+                    0
+                } else if roles.referee.contains(&class) {
+                    1
+                } else {
+                    2
+                };
+                self.votes.entry(t.track_id).or_default()[k] += 1;
             }
         }
-        for t in &mut assignment.tracks {
-            let Some(v) = votes.get(&t.track_id) else { continue };
-            let total: usize = v.iter().sum();
-            if 2 * v[0] > total {
-                t.role = Role::Goalkeeper;
-            } else if 2 * v[1] > total {
-                t.role = Role::Referee;
-                t.team = None;
+    }
+
+    /// The role the votes give a track: [`Role::Goalkeeper`] or [`Role::Referee`] for a
+    /// majority of its votes on those classes, `None` otherwise (no votes, or mostly players).
+    pub fn role(&self, track_id: u64) -> Option<Role> {
+        let v = self.votes.get(&track_id)?;
+        let total: usize = v.iter().sum();
+        if 2 * v[0] > total {
+            Some(Role::Goalkeeper)
+        } else if 2 * v[1] > total {
+            Some(Role::Referee)
+        } else {
+            None
+        }
+    }
+
+    /// `assignment` with the roles of the votes: a goalkeeper keeps the team it was given, a
+    /// referee has none (and leaves its team's list). A track that the votes give a role but
+    /// `assignment` does not list (not decided yet) is added, without a team, so that it shows
+    /// with its role from its first votes.
+    pub fn apply(&self, mut assignment: TeamAssignment) -> TeamAssignment {
+        let mut added = Vec::new();
+        for &id in self.votes.keys() {
+            let Some(role) = self.role(id) else { continue };
+            match assignment.tracks.binary_search_by_key(&id, |t| t.track_id) {
+                Ok(i) => {
+                    let t = &mut assignment.tracks[i];
+                    t.role = role;
+                    if role == Role::Referee {
+                        t.team = None;
+                    }
+                }
+                Err(_) => added.push(TrackTeam { role, ..unknown(id) }),
             }
+        }
+        if !added.is_empty() {
+            assignment.tracks.extend(added);
+            assignment.tracks.sort_by_key(|t| t.track_id);
         }
         // Referees leave their team's list.
         let tracks = &assignment.tracks;
@@ -412,6 +472,11 @@ impl ClassRoles {
             team.track_ids.retain(|&id| tracks.iter().any(|t| t.track_id == id && t.team == Some(team.id)));
         }
         assignment
+    }
+
+    /// Forgets the votes of the tracks `keep` says no to (tracks gone from a live feed).
+    pub fn retain(&mut self, mut keep: impl FnMut(u64) -> bool) {
+        self.votes.retain(|&id, _| keep(id));
     }
 }
 
@@ -786,20 +851,32 @@ impl MatchStage for TeamClassification {
 /// track takes the majority, once for the whole track, with the share of agreeing votes as
 /// its confidence. Tracks whose detections carry no team stay `unknown`: nothing is guessed
 /// from the other tracks.
+///
+/// Detections whose class the model calls goalkeeper or referee ([`ClassRoles`],
+/// `player_detection.goalkeeper_class_ids` / `referee_class_ids`) give their tracks that role
+/// as in [`TeamClassification`]: a referee has no team, whatever team the user gave.
 #[derive(Debug, Clone, Default)]
-pub struct UserTeams;
+pub struct UserTeams {
+    class_roles: ClassRoles,
+}
 
 impl UserTeams {
     /// The stage.
     pub fn new() -> Self {
-        UserTeams
+        UserTeams::default()
+    }
+
+    /// The stage with roles from the detections' classes ([`ClassRoles`]).
+    pub fn with_class_roles(mut self, roles: ClassRoles) -> Self {
+        self.class_roles = roles;
+        self
     }
 
     /// The tracks' teams from the user's per-detection teams in `data`.
     pub fn assign(&self, data: &MatchData) -> TeamAssignment {
         let mut votes = UserTeamVotes::default();
         data.frames.iter().for_each(|rec| votes.add(rec));
-        votes.assignment()
+        self.class_roles.apply(votes.assignment(), data)
     }
 }
 
@@ -911,6 +988,12 @@ pub struct LiveTeams {
     frames: std::collections::VecDeque<Vec<(u64, Place)>>,
     /// The team kits, once fitted (team `i` wears `kits[i]`).
     kits: Option<[[f32; 3]; 2]>,
+    /// The decisions by kit colour (and place, for goalkeepers).
+    kit: TeamAssignment,
+    /// The detection model's goalkeeper and referee classes, and the tracks' votes so far.
+    class_roles: ClassRoles,
+    class_votes: ClassRoleVotes,
+    /// What the session shows: `kit` with the roles of the class votes.
     assignment: TeamAssignment,
     /// Frames pushed.
     pushed: u64,
@@ -932,6 +1015,9 @@ impl LiveTeams {
             seen: BTreeMap::new(),
             frames: Default::default(),
             kits: None,
+            kit: TeamAssignment::default(),
+            class_roles: ClassRoles::default(),
+            class_votes: ClassRoleVotes::default(),
             assignment: TeamAssignment::default(),
             pushed: 0,
             next_fit: 0,
@@ -939,9 +1025,37 @@ impl LiveTeams {
         })
     }
 
-    /// Takes the next frame's record (tracks and kit samples) and returns whether the
-    /// assignment changed.
+    /// Provisional classification whose tracks take the roles of their detections' classes
+    /// ([`ClassRoles`], by the rule of [`TeamClassification::with_class_roles`]): a track
+    /// whose detections are mostly of a referee class is a referee (no team) from its first
+    /// such frames, whatever its kit says, a goalkeeper class a goalkeeper.
+    pub fn with_class_roles(mut self, roles: ClassRoles) -> Self {
+        self.class_roles = roles;
+        self
+    }
+
+    /// Takes the next frame's record (tracks, kit samples, and the player detections for the
+    /// class roles) and returns whether the assignment changed.
     pub fn push(&mut self, rec: &FrameRecord) -> bool {
+        let kit_changed = self.push_kits(rec);
+        self.class_votes.add(&self.class_roles, rec);
+        let seen = &self.seen;
+        self.class_votes.retain(|id| seen.contains_key(&id));
+        if self.class_roles.is_empty() {
+            // Nothing to apply: the kit decisions are what is shown.
+            if kit_changed {
+                self.assignment = self.kit.clone();
+            }
+            return kit_changed;
+        }
+        let shown = self.class_votes.apply(self.kit.clone());
+        let changed = shown != self.assignment;
+        self.assignment = shown;
+        changed
+    }
+
+    /// The kit-colour part of [`Self::push`]: returns whether the kit decisions changed.
+    fn push_kits(&mut self, rec: &FrameRecord) -> bool {
         let frame = self.pushed;
         self.pushed += 1;
         let window = self.cfg.forget_after_frames as u64;
@@ -999,7 +1113,7 @@ impl LiveTeams {
     /// and for decided ones where `revise` says so; the other decided tracks keep theirs.
     fn merge(&mut self, fresh: TeamAssignment, kits: [[f32; 3]; 2], revise: impl Fn(&TrackTeam) -> bool) -> bool {
         let entries = fresh.tracks.into_iter().map(|t| {
-            match self.assignment.track(t.track_id).filter(|old| old.role != Role::Unknown) {
+            match self.kit.track(t.track_id).filter(|old| old.role != Role::Unknown) {
                 Some(old) if !revise(&t) => old.clone(),
                 // A goalkeeper's confidence is the share of frames placing him, not of kit votes.
                 None if t.role != Role::Goalkeeper && t.confidence < DECIDE_SHARE => unknown(t.track_id),
@@ -1007,8 +1121,8 @@ impl LiveTeams {
             }
         });
         let merged = with_kit_colours(TeamAssignment::from_tracks(entries), kits);
-        let changed = merged != self.assignment;
-        self.assignment = merged;
+        let changed = merged != self.kit;
+        self.kit = merged;
         changed
     }
 
@@ -1067,7 +1181,8 @@ impl LiveTeams {
 
     /// The provisional assignment of the tracks seen in the last `forget_after_frames` frames
     /// when it was last decided (empty during the warm-up; a track with fewer than
-    /// `min_samples` samples is `unknown` or absent).
+    /// `min_samples` samples is `unknown` or absent), with the roles of the detections'
+    /// classes ([`Self::with_class_roles`]; such tracks are listed from their first votes).
     pub fn assignment(&self) -> &TeamAssignment {
         &self.assignment
     }
@@ -1524,6 +1639,78 @@ mod tests {
         let (red, blue) = ([30.0, 60.0, 40.0], [25.0, 0.0, -50.0]);
         assert_eq!(match_kits([red, blue], [blue, red]), [red, blue]);
         assert_eq!(match_kits([red, blue], [red, blue]), [red, blue]);
+    }
+
+    /// The model's classes set roles live as at the end: a referee in a kit like team 0's,
+    /// detected as the referee class, is a referee without a team from his first frame (the
+    /// kits alone make him team 0), a goalkeeper-class track is a goalkeeper keeping the team
+    /// of his kit, the others are as without classes; and the match stage on the same frames
+    /// ends with the same teams and roles.
+    #[test]
+    fn live_teams_take_roles_from_the_models_classes() {
+        use crate::types::Detection;
+        let (red, blue) = ([40.0, 55.0, 40.0], [50.0, -5.0, -45.0]);
+        // Tracks 1–4 red, 5–8 blue, 9 the referee (red-ish kit, class 3), 10 the goalkeeper
+        // (blue kit, class 1); the others class 2 (player).
+        let people: Vec<(u64, [f32; 3], f32)> = (1..=10u64)
+            .map(|id| {
+                let lab = match id {
+                    1..=4 | 9 => red,
+                    _ => blue,
+                };
+                (id, lab, 40.0 * id as f32)
+            })
+            .collect();
+        let frames: Vec<FrameRecord> = (0..12u64)
+            .map(|f| {
+                let mut rec = kit_frame(f, &people);
+                let class = |id: u64| match id {
+                    9 => 3,
+                    10 => 1,
+                    _ => 2,
+                };
+                rec.players = Some(
+                    rec.tracks
+                        .iter()
+                        .flatten()
+                        .map(|t| Detection { bbox: t.bbox, score: 0.9, class_id: class(t.track_id) })
+                        .collect(),
+                );
+                rec
+            })
+            .collect();
+        let roles = ClassRoles { goalkeeper: vec![1], referee: vec![3] };
+        let mut plain = LiveTeams::new(&Default::default(), &live_config(8, 5, 20, 50)).unwrap();
+        let mut live =
+            LiveTeams::new(&Default::default(), &live_config(8, 5, 20, 50)).unwrap().with_class_roles(roles.clone());
+        for rec in &frames {
+            plain.push(rec);
+            let changed = live.push(rec);
+            let f = rec.index;
+            let (a, p) = (live.assignment(), plain.assignment());
+            // Listed with their roles from the first frame, before the kits are fitted.
+            assert_eq!(changed, f == 0 || f == 4, "frame {f}");
+            let got = |a: &TeamAssignment, id| a.track(id).map(|t| (t.team, t.role));
+            assert_eq!(got(a, 9), Some((None, Role::Referee)), "frame {f}");
+            let keeper_team = if f < 4 { None } else { Some(1) };
+            assert_eq!(got(a, 10), Some((keeper_team, Role::Goalkeeper)), "frame {f}");
+            for id in 1..=8 {
+                assert_eq!(got(a, id), got(p, id), "frame {f}, track {id}");
+            }
+            if f >= 4 {
+                // The kits alone: the referee is in team 0, the keeper a player of team 1.
+                assert_eq!((got(p, 9), got(p, 10)), (Some((Some(0), Role::Player)), Some((Some(1), Role::Player))));
+                assert_eq!(
+                    a.teams.iter().map(|t| t.track_ids.clone()).collect::<Vec<_>>(),
+                    [vec![1, 2, 3, 4], vec![5, 6, 7, 8, 10]]
+                );
+            }
+        }
+        // The match stage on the same frames gives what the live session showed last.
+        let data = MatchData { frames, ..Default::default() };
+        let end = TeamClassification::new(&Default::default()).unwrap().with_class_roles(roles).classify(&data);
+        let pairs = |a: &TeamAssignment| a.tracks.iter().map(|t| (t.track_id, t.team, t.role)).collect::<Vec<_>>();
+        assert_eq!(pairs(&end), pairs(live.assignment()));
     }
 
     /// A track decidable between refits is voted against the current kits at once while the
