@@ -1057,6 +1057,10 @@ impl PlayerDetector {
     /// Work overlaps with inference: a worker thread letterboxes the next model call's
     /// images and decodes the previous call's output while ONNX Runtime runs this one.
     pub fn detect_all(&mut self, frames: &[&RgbFrame]) -> Result<Vec<FrameDetections>, DetectionError> {
+        if frames.is_empty() {
+            // A batch whose frames `detection_stride` all skips: not even a worker thread.
+            return Ok(Vec::new());
+        }
         let jobs: Vec<Job> = frames
             .iter()
             .enumerate()
@@ -2003,6 +2007,37 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)], ir_version=8),
             "no letterbox of call k + 1 ended during the inference of call k: {log:?}"
         );
         assert!(!decode_behind.is_empty(), "no decode of call k ran during the inference of call k + 1: {log:?}");
+    }
+
+    /// `detection_stride` with tiles: a skipped frame is neither letterboxed nor inferred,
+    /// whatever the batch layout (one image per call, or one call for the batch).
+    #[test]
+    fn frames_skipped_by_detection_stride_cost_no_model_work() {
+        use crate::types::VideoInfo;
+        let ctx = StageContext::standalone(STAGE_NAME, VideoInfo::default());
+        let red = || solid(128, 64, [255, 0, 0], 0);
+        for (graph, calls) in [("fixed.onnx", vec![1; 15]), ("dynamic.onnx", vec![15])] {
+            let mut c = cfg(own_copy(graph, "stride-tiles"));
+            c.tiles = [2, 2];
+            c.detection_stride = 3;
+            c.batch_size = Some(8);
+            let mut det = PlayerDetector::new(&c).unwrap();
+            // Frames 0..8: 0, 3 and 6 are detected, 5 regions each (4 tiles + the whole frame).
+            let mut batch = FrameBatch { items: (0..8).map(|i| frame_item(i, red())).collect(), ..Default::default() };
+            det.process(&mut batch, &ctx).unwrap();
+            assert_eq!(call_sizes(&det), calls, "{graph}: images per model call");
+            let letterboxed =
+                det.phases.take().iter().filter(|e| (e.phase, e.edge) == (Phase::Letterbox, Edge::End)).count();
+            assert_eq!(letterboxed, calls.len(), "{graph}: one letterbox pass per call");
+            let seen: Vec<bool> = batch.items.iter().map(|i| i.record.players.is_some()).collect();
+            assert_eq!(seen, [true, false, false, true, false, false, true, false], "{graph}");
+            // A batch with no frame to detect (indices 7 and 8 after a resume) costs nothing.
+            let mut batch = FrameBatch { items: (7..9).map(|i| frame_item(i, red())).collect(), ..Default::default() };
+            det.process(&mut batch, &ctx).unwrap();
+            assert_eq!(call_sizes(&det), calls, "{graph}: no call for frames 7 and 8");
+            assert!(det.phases.take().is_empty(), "{graph}");
+            assert!(batch.items.iter().all(|i| i.record.players.is_none()), "{graph}");
+        }
     }
 
     #[test]
