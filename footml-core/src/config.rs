@@ -145,7 +145,9 @@ pub struct PipelineConfig {
     #[serde(default)]
     pub redis_url: Option<String>,
     /// Id of the run; derived from the inputs and config when absent, so that the same
-    /// analysis resumes from its own checkpoints.
+    /// analysis resumes from its own checkpoints. Keys that do not change the result (output
+    /// and checkpoint places, batching, retries) stay out of a derived id, and so do the
+    /// `live` keys in file mode, which never reads them.
     #[serde(default)]
     pub pipeline_id: Option<String>,
     /// Batches buffered between two streaming stages (back-pressure bound).

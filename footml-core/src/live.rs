@@ -501,7 +501,7 @@ impl LiveSession {
             }
         };
         let identity = if config.pipeline_id.is_some() { String::new() } else { unique_identity() };
-        let builder = Pipeline::standard_stages(Pipeline::builder(), config, source_input, identity)?;
+        let builder = Pipeline::standard_stages(Pipeline::builder(), config, source_input, identity, true)?;
         Ok((builder, LiveSpec { fps, frame_size, input }))
     }
 

@@ -667,3 +667,69 @@ fn run_versioned(
         .unwrap();
     rx.try_iter().filter(|e| matches!(e.kind, EventKind::CheckpointSaved { .. })).count()
 }
+
+/// A file run's derived id leaves out the `live` keys (a file run never reads them) but not
+/// the file run's own: a run interrupted under one config resumes from its checkpoints
+/// under the same config with other live settings, to the report of an uninterrupted run,
+/// while a changed tracking setting starts afresh.
+#[test]
+fn live_keys_stay_out_of_a_file_runs_pipeline_id() {
+    let det = crate::common::fixture("det.txt");
+    let config = |extra: &str| {
+        let json = format!(r#"{{"detections_path": {det:?}, "fps": 25, "frame_size": [1920, 1080]{extra}}}"#);
+        footml::PipelineConfig::from_json(&json).unwrap()
+    };
+    let live = r#", "live": {"input": "detections", "ball_candidates": true, "user_teams": true,
+                              "teams": {"enabled": false, "min_tracks": 9, "refit_interval_frames": 3}}"#;
+    let tracking = r#", "stage_configs": {"player_tracking": {"high_threshold": 0.45}}"#;
+    let id = |extra: &str| Pipeline::from_config(&config(extra)).unwrap().id().to_string();
+    assert_eq!(id(live), id(""));
+    assert_ne!(id(tracking), id(""));
+    assert_ne!(id(&format!("{tracking}{live}")), id(""));
+    assert_eq!(id(&format!("{tracking}{live}")), id(tracking));
+
+    // The same user stage in every run (stages added to a config's pipeline are in its id);
+    // it fails once at frame 450 in the interrupted run.
+    let run = |extra: &str, store: &Arc<dyn footml::CheckpointStore>, fail: u32| {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let faulty = Faulty { at: 450, mode: "permanent", failures_left: Arc::new(AtomicU32::new(fail)) };
+        let r = Pipeline::builder_from_config(&config(extra))
+            .unwrap()
+            .shared_checkpoint_store(store.clone())
+            .stream_stage(faulty)
+            .stage_retry_policy("faulty", RetryPolicy::none())
+            .keep_checkpoints(true)
+            .checkpoint_interval(100)
+            .event_sink(ChannelSink(tx))
+            .build()
+            .unwrap()
+            .run();
+        let from: Vec<u64> = rx
+            .try_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::StageStarted { from_frame } if e.stage.as_deref() == Some("player_tracking") => {
+                    Some(from_frame)
+                }
+                _ => None,
+            })
+            .collect();
+        (r, from)
+    };
+    let clean_store: Arc<dyn footml::CheckpointStore> = Arc::new(MemoryCheckpointStore::new());
+    let (clean, from) = run("", &clean_store, 0);
+    let clean = clean.unwrap();
+    assert_eq!(from, [0]);
+    let store: Arc<dyn footml::CheckpointStore> = Arc::new(MemoryCheckpointStore::new());
+    let (r, _) = run("", &store, 1);
+    assert!(r.is_err());
+    // Other live settings: resumed after the last complete chunk (frames 0..400), the same
+    // tracks as the uninterrupted run.
+    let (resumed, from) = run(live, &store, 0);
+    assert_eq!(from, [400]);
+    let resumed = resumed.unwrap();
+    assert_eq!(resumed.pipeline_id, clean.pipeline_id);
+    assert_eq!(serde_json::to_value(&resumed.tracks).unwrap(), serde_json::to_value(&clean.tracks).unwrap());
+    // Another tracking threshold is another analysis: nothing of the interrupted run is used.
+    let (_, from) = run(tracking, &store, 0);
+    assert_eq!(from, [0]);
+}

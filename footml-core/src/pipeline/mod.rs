@@ -545,7 +545,7 @@ impl Pipeline {
         } else {
             return Err(BuildError::NoSource.into());
         };
-        Self::standard_stages(b, config, input, input_identity)
+        Self::standard_stages(b, config, input, input_identity, false)
     }
 
     /// The standard pipeline for detections held in memory ([`DetectionsArraySource`], e.g.
@@ -565,18 +565,21 @@ impl Pipeline {
         }
         let input = SourceInput::Detections { ball_candidates: source.has_ball(), user_teams: false };
         let identity = source.fingerprint();
-        Self::standard_stages(Pipeline::builder().source(source), config, input, identity)
+        Self::standard_stages(Pipeline::builder().source(source), config, input, identity, false)
     }
 
     /// Adds to `b` (which has its source) the run settings, the standard stages for what the
     /// source's frames carry, the checkpoint store and the pipeline id of `config`. File mode
     /// and live sessions ([`crate::live::LiveSession`]) share it, so both run the same
-    /// stages with the same settings. `input_identity` names the input for the derived id.
+    /// stages with the same settings. `input_identity` names the input for the derived id;
+    /// `live` says whether the source is a live session's (only then do the `live` keys of
+    /// `config` count in that id).
     pub(crate) fn standard_stages(
         mut b: PipelineBuilder,
         config: &PipelineConfig,
         input: SourceInput,
         mut input_identity: String,
+        live: bool,
     ) -> Result<PipelineBuilder> {
         // Relative model paths are looked up in model_cache_dir first.
         let config = &*config.with_model_files();
@@ -727,6 +730,11 @@ impl Pipeline {
                 settings.channel_capacity = 0;
                 settings.retry = Default::default();
                 settings.redis_url = None;
+                if !live {
+                    // A file run never reads the `live` keys: changing one must not stop it
+                    // from resuming its checkpoints. A live session's work depends on them.
+                    settings.live = Default::default();
+                }
                 let json = serde_json::to_string(&settings).expect("config serialises");
                 format!("fm-{:016x}", fnv1a(format!("{json}|{input_identity}").as_bytes()))
             }
@@ -756,4 +764,29 @@ fn file_identity(path: &std::path::Path) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{}:{len}:{mtime};", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `live` keys count in the derived id of a live session (its stages read them: with
+    /// another `live.user_teams` it runs other stages), never in a file run's.
+    #[test]
+    fn live_keys_count_in_the_id_of_live_sessions_only() {
+        let id = |json: &str, live: bool| {
+            let config = PipelineConfig::from_json(json).unwrap();
+            let input = SourceInput::Detections { ball_candidates: false, user_teams: false };
+            Pipeline::standard_stages(Pipeline::builder(), &config, input, "same input".into(), live)
+                .unwrap()
+                .pipeline_id
+                .unwrap()
+        };
+        let plain = r#"{"fps": 25, "frame_size": [64, 48]}"#;
+        let other = r#"{"fps": 25, "frame_size": [64, 48], "live": {"teams": {"min_tracks": 9}}}"#;
+        assert_ne!(id(plain, true), id(other, true));
+        assert_eq!(id(plain, false), id(other, false));
+        // With no `live` keys both kinds hash the same settings.
+        assert_eq!(id(plain, true), id(plain, false));
+    }
 }
