@@ -1139,16 +1139,8 @@ impl PipelineConfig {
             ));
         }
         crate::stages::player_tracking::validate_config(&self.stage_configs.player_tracking)?;
-        let bt = &self.stage_configs.ball_tracking;
-        if !(bt.min_ball_radius > 0.0 && bt.min_ball_radius <= bt.max_ball_radius) {
-            return Err(ConfigError::invalid(
-                "stage_configs.ball_tracking",
-                "min_ball_radius",
-                "0 < min_ball_radius ≤ max_ball_radius",
-                (bt.min_ball_radius, bt.max_ball_radius),
-            ));
-        }
-        crate::stages::ball_tracking::validate_config(bt)?;
+        // The radius range and the tuning keys, as the tracker checks them.
+        crate::stages::ball_tracking::validate_config(&self.stage_configs.ball_tracking)?;
         validate_ball_detection(&self.stage_configs.ball_detection)?;
         crate::stages::metrics::validate_config(&self.stage_configs.metrics)?;
         crate::stages::events::validate_config(&self.stage_configs.event_detection)?;

@@ -48,7 +48,7 @@
 //!
 //! The stage is stateless: each frame is judged alone, so resuming needs no state.
 
-use crate::config::{BallDetectionConfig, BallTrackingConfig, ConfigError};
+use crate::config::{BallDetectionConfig, BallTrackingConfig};
 use crate::pipeline::stage::{Artifact, Stage, StageContext, StreamStage, require_in_batch, require_pixels};
 use crate::types::{BBox, Detection, FrameBatch, FrameRecord, RgbFrame};
 use crate::{Error, Result};
@@ -303,16 +303,8 @@ impl BallDetector {
     /// A detector for balls of `ball.min_ball_radius..=ball.max_ball_radius` pixels; fails
     /// with a config error when the range or the settings are invalid.
     pub fn new(ball: &BallTrackingConfig, cfg: &BallDetectionConfig) -> Result<Self> {
+        crate::stages::ball_tracking::validate_radius_range(ball)?;
         let (min_r, max_r) = (ball.min_ball_radius, ball.max_ball_radius);
-        if !(min_r > 0.0 && min_r <= max_r && max_r.is_finite()) {
-            return Err(ConfigError::invalid(
-                "stage_configs.ball_tracking",
-                "min_ball_radius",
-                "0 < min_ball_radius ≤ max_ball_radius < ∞",
-                (min_r, max_r),
-            )
-            .into());
-        }
         crate::config::validate_ball_detection(cfg)?;
         Ok(BallDetector {
             min_r,

@@ -252,20 +252,9 @@ pub struct BallTracker {
 }
 
 impl BallTracker {
-    /// A tracker with the given settings; fails when the radius range is invalid.
+    /// A tracker with the given settings; fails with the config check's error
+    /// ([`validate_config`]) when one is invalid.
     pub fn new(cfg: &BallTrackingConfig) -> Result<Self> {
-        if !(cfg.min_ball_radius >= 0.0
-            && cfg.min_ball_radius <= cfg.max_ball_radius
-            && cfg.max_ball_radius.is_finite())
-        {
-            return Err(ConfigError::invalid(
-                "stage_configs.ball_tracking",
-                "min_ball_radius",
-                "0 ≤ min_ball_radius ≤ max_ball_radius < ∞",
-                (cfg.min_ball_radius, cfg.max_ball_radius),
-            )
-            .into());
-        }
         validate_config(cfg)?;
         Ok(BallTracker {
             cfg: cfg.clone(),
@@ -620,10 +609,27 @@ fn best_single(cands: &[Candidate], acquire_score: f32) -> Option<usize> {
     best.map(|b| b.0)
 }
 
-/// Checks the tuning keys of [`BallTrackingConfig`] (the radius range is checked with the rest
-/// of the configuration and by [`BallTracker::new`]).
+/// Checks the ball radius range: `0 < min_ball_radius ≤ max_ball_radius < ∞` (a radius of 0
+/// would let every stray pixel pass for a ball). The config check, the tracker and the
+/// classical ball detector all use this one rule.
+pub fn validate_radius_range(c: &BallTrackingConfig) -> std::result::Result<(), ConfigError> {
+    let (min_r, max_r) = (c.min_ball_radius, c.max_ball_radius);
+    if min_r > 0.0 && min_r <= max_r && max_r.is_finite() {
+        return Ok(());
+    }
+    Err(ConfigError::invalid(
+        "stage_configs.ball_tracking",
+        "min_ball_radius",
+        "0 < min_ball_radius ≤ max_ball_radius < ∞",
+        (min_r, max_r),
+    ))
+}
+
+/// Checks a [`BallTrackingConfig`]: the radius range ([`validate_radius_range`]) and the
+/// tuning keys.
 pub fn validate_config(c: &BallTrackingConfig) -> std::result::Result<(), ConfigError> {
     const SECTION: &str = "stage_configs.ball_tracking";
+    validate_radius_range(c)?;
     let unit = |key: &str, v: f64| {
         if (0.0..=1.0).contains(&v) { Ok(()) } else { Err(ConfigError::invalid(SECTION, key, "a number in [0, 1]", v)) }
     };
@@ -1334,10 +1340,32 @@ mod tests {
         assert!(validate_config(&BallTrackingConfig::default()).is_ok());
     }
 
+    /// The tracker refuses every radius range the config check refuses, with the same typed
+    /// error: inverted, zero, negative, NaN and infinite radii.
     #[test]
-    fn rejects_an_inverted_radius_range() {
-        let bad = BallTrackingConfig { min_ball_radius: 9.0, max_ball_radius: 2.0, ..Default::default() };
-        let err = BallTracker::new(&bad).unwrap_err().to_string();
-        assert!(err.contains("stage_configs.ball_tracking.min_ball_radius"), "{err}");
+    fn rejects_the_radius_ranges_the_config_refuses() {
+        let cases = [(9.0, 2.0), (0.0, 10.0), (0.0, 0.0), (-1.0, 10.0), (f32::NAN, 10.0), (1.0, f32::INFINITY)];
+        for (min_ball_radius, max_ball_radius) in cases {
+            let bad = BallTrackingConfig { min_ball_radius, max_ball_radius, ..Default::default() };
+            let e = BallTracker::new(&bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::Config, "{e}");
+            let Error::Config(e) = e else { panic!("{e}") };
+            assert_eq!(e.to_string(), validate_config(&bad).unwrap_err().to_string());
+            assert!(
+                matches!(&e, ConfigError::Invalid { key, .. } if key == "stage_configs.ball_tracking.min_ball_radius"),
+                "{e}"
+            );
+        }
+        // Through the config: the same error as the tracker's.
+        let e = crate::PipelineConfig::from_json_with_env(
+            r#"{"stage_configs": {"ball_tracking": {"min_ball_radius": 0}}}"#,
+            |_| None,
+        )
+        .unwrap_err();
+        let bad = BallTrackingConfig { min_ball_radius: 0.0, ..Default::default() };
+        assert_eq!(e.to_string(), BallTracker::new(&bad).unwrap_err().to_string());
+        // The smallest positive radius is fine.
+        let tiny = BallTrackingConfig { min_ball_radius: f32::MIN_POSITIVE, ..Default::default() };
+        assert!(BallTracker::new(&tiny).is_ok());
     }
 }
