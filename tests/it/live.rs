@@ -203,9 +203,11 @@ fn ckpt_files(dir: &std::path::Path) -> usize {
 
 /// Pixel pushes through the real person detector: a short clip of a person walking on grass,
 /// decoded and pushed as RGB frames and, separately, as the decoder's YUV 4:2:0 planes, gives
-/// the tracks of the file run on the clip, frame by frame.
+/// the tracks of the file run on the clip, frame by frame; with the model's person class named
+/// a referee class the track is a referee live and in the report.
 #[test]
 fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
+    use footml::analysis::Role;
     use footml::live::{YuvColor, YuvMatrix};
     let root = crate::common::root();
     let model = root.join(".venv/lib/python3.11/site-packages/fall_detection/models/best_fp16.onnx");
@@ -270,11 +272,10 @@ fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
     let yuv = ffmpeg(&["-i", clip.to_str().unwrap(), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"]);
     let frame_len = w * h * 3 / 2;
     assert_eq!(yuv.len(), n * frame_len);
-    let mut session = LiveSession::from_config(&live_config).unwrap();
-    for (i, f) in yuv.chunks_exact(frame_len).enumerate() {
+    let push_yuv = |session: &mut LiveSession, i: usize, f: &[u8]| {
         let (y, uv) = f.split_at(w * h);
         let (u, v) = uv.split_at(w * h / 4);
-        let r = session
+        session
             .push(LiveFrame::Yuv420p {
                 width: w as u32,
                 height: h as u32,
@@ -283,10 +284,25 @@ fn rgb_and_yuv_pushes_through_the_model_give_the_file_run() {
                 color: YuvColor { matrix: YuvMatrix::Bt601, full_range: false },
                 timestamp_s: i as f64 / 25.0,
             })
-            .unwrap();
-        assert_eq!(rows(&r), file_rows(i as u64), "yuv frame {i}");
+            .unwrap()
+    };
+    // One person: the kit teams are still warming up, so nobody has a team or role yet. With
+    // the model's class of the person (0) named a referee class, the pixel session's live
+    // teams show the track as a referee, without a team, from its first frame, as the report
+    // does.
+    let mut referee_config = live_config.clone();
+    referee_config.stage_configs.player_detection.referee_class_ids = vec![0];
+    for (config, role) in [(&live_config, Role::Unknown), (&referee_config, Role::Referee)] {
+        let mut session = LiveSession::from_config(config).unwrap();
+        for (i, f) in yuv.chunks_exact(frame_len).enumerate() {
+            let r = push_yuv(&mut session, i, f);
+            assert_eq!(rows(&r), file_rows(i as u64), "yuv frame {i}");
+            let roles: Vec<_> = r.track_teams().iter().map(|t| (t.team, t.role)).collect();
+            assert_eq!(roles, [(None, role)], "yuv frame {i}");
+        }
+        let report = session.finish().unwrap();
+        assert_eq!(report.tracks.iter().map(|t| t.role).collect::<Vec<_>>(), [Some(role)]);
     }
-    session.finish().unwrap();
 }
 
 /// Ground-truth boxes of frames 776–835 of the fixture (the away goalkeeper, gt id 12, and
