@@ -99,8 +99,9 @@ impl PyFrameResult {
 
     /// The team (0 or 1) of each row of `tracks`, as far as the frames so far tell: the
     /// provisional live classification of kit colours (`live.teams`; `finish()` gives the
-    /// whole-match vote), `None` while it warms up, for referees and undecided tracks, and in
-    /// sessions without kit colours (detections input).
+    /// whole-match vote), or the teams pushed with the detections; `None` while it warms up,
+    /// for referees (by kit, or by the detection's class with `referee_class_ids`) and
+    /// undecided tracks, and in detections sessions without teams.
     #[getter]
     fn teams(&self) -> Vec<Option<u32>> {
         self.teams.iter().map(|t| t.1).collect()
