@@ -6,7 +6,9 @@
 //! 2. (a) the bare ONNX Runtime loop (one pre-made input tensor, `run` + output extraction)
 //!    against (b) footml end to end (`Pipeline::from_config`: decode, detect, classical ball
 //!    detection, tracking, report) on the first `FOOTML_BENCH_FRAMES` frames of
-//!    `data/sample.mp4`;
+//!    `data/sample.mp4`; (c) what a stage batch (`process()` call, `batch_size` 8, one image
+//!    per model call) does outside the overlap: the letterbox of its first call and the
+//!    decode of its last one, as a share of the batch's 8 inferences;
 //! 3. end-to-end speed for `detection_stride` k = 1, 2, 3, 5;
 //! 4. with `FOOTML_BENCH_RENDERED=DIR` (a clip made by `footml render`: `DIR/video.mp4` and
 //!    `DIR/gt.txt`), tracking accuracy for each k, scored by py-motmetrics through
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use footml::stages::player_detection::{Preprocessor, YoloModel, frame_regions, onnxruntime};
+use footml::stages::player_detection::{DecodeParams, Preprocessor, YoloModel, decode, frame_regions, onnxruntime};
 use footml::{PipelineConfig, RgbFrame};
 
 fn root() -> PathBuf {
@@ -122,6 +124,7 @@ fn main() {
         assert_eq!(raw.len(), (w * h * 3) as usize, "expected a 1280×720 sample");
         let frame = RgbFrame { width: w, height: h, stride: 3 * w as usize, data: raw };
         let mut input = vec![0.0f32; 3 * 640 * 640];
+        let mut whole_frame_ms = 0.0;
         for (label, tiles) in [("whole frame", [1, 1]), ("2×2 tiles + full frame", [2, 2])] {
             let regions = frame_regions(w, h, tiles, 0.1, true);
             let mut run = |pre: &mut Preprocessor| {
@@ -133,6 +136,10 @@ fn main() {
             };
             let portable = run(&mut Preprocessor::portable());
             let sws = run(&mut Preprocessor::new());
+            if tiles == [1, 1] {
+                // What the detector uses (`Preprocessor::new`), for 2c.
+                whole_frame_ms = sws;
+            }
             say(format!(
                 "letterbox 1280x720 -> 640x640, {label}: portable {portable:.2} ms, swscale {sws:.2} ms ({:.1}x)",
                 portable / sws
@@ -140,7 +147,7 @@ fn main() {
         }
 
         // 2a. The bare ONNX Runtime loop on one letterboxed frame.
-        Preprocessor::new().letterbox(&frame, [0, 0, w, h], 640, 640, &mut input);
+        let lb = Preprocessor::new().letterbox(&frame, [0, 0, w, h], 640, 640, &mut input);
         let mut session = ort::session::Session::builder(onnxruntime().expect("onnxruntime"))
             .and_then(|b| b.with_intra_threads(threads).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(default_model()))
@@ -154,7 +161,28 @@ fn main() {
             std::hint::black_box(data);
         });
         let bare_fps = 1000.0 / bare_ms;
+        let tensor = ort::value::TensorRef::from_array_view(view).expect("tensor");
+        let out = session.run(ort::inputs![name.as_str() => tensor]).expect("run");
+        let (shape, data) = out[0].try_extract_tensor::<f32>().expect("output");
+        let (channels, anchors, output) = (shape[1] as usize, shape[2] as usize, data.to_vec());
+        drop(out);
         drop(session);
+
+        // 2c. The serial edges of one stage batch of 8 frames: nothing overlaps the first
+        // call's letterbox (no inference is running yet) or the last call's decode (none is
+        // left to run).
+        const BATCH: usize = 8;
+        let params = DecodeParams { confidence: 0.5, classes: None };
+        let decode_ms = time_ms(30, || {
+            std::hint::black_box(decode(&output, channels, anchors, &lb, w, h, &params));
+        });
+        let serial_ms = whole_frame_ms + decode_ms;
+        say(format!(
+            "serial edges of a batch of {BATCH}: first letterbox {whole_frame_ms:.2} ms + last decode {decode_ms:.2} ms = \
+             {serial_ms:.2} ms, {:.2} ms/frame = {:.2}% of the batch's {BATCH} bare inferences",
+            serial_ms / BATCH as f64,
+            100.0 * serial_ms / (BATCH as f64 * bare_ms)
+        ));
 
         // 2b. footml end to end, stride 1, with the session already cached (as in a service).
         YoloModel::load(&default_model(), threads).expect("model");
