@@ -132,6 +132,13 @@ pub struct PipelineConfig {
     /// Without it the report is only returned.
     #[serde(default)]
     pub output_dir: Option<PathBuf>,
+    /// How `report.json` in `output_dir` carries the per-frame tables (track boxes, ball,
+    /// possession, calibration, user per-frame artifacts): `"inline"` (the default: all in
+    /// `report.json`) or `"parquet"` (in Parquet files beside it that `report.json` names, so
+    /// that a whole match's report stays small; needs the `parquet` feature). Either form
+    /// reads back as the same report ([`crate::MatchReport::read_json`]).
+    #[serde(default)]
+    pub report_tables: ReportTables,
     /// Frames per checkpoint chunk.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_frames: u64,
@@ -183,6 +190,19 @@ pub struct PipelineConfig {
     /// Live sessions ([`crate::live::LiveSession`]): what pushed frames carry.
     #[serde(default)]
     pub live: LiveConfig,
+}
+
+/// Where a written report's per-frame tables go ([`PipelineConfig::report_tables`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportTables {
+    /// Inside `report.json`.
+    #[default]
+    Inline,
+    /// In Parquet files beside `report.json` (`tracks.parquet`, `ball.parquet`,
+    /// `possession.parquet`, `calibration.parquet`, `frame_extra.parquet`; layout in
+    /// `footml::report::tables`), named by its `tables`.
+    Parquet,
 }
 
 /// What the frames pushed into a live session carry.
@@ -1037,6 +1057,14 @@ impl PipelineConfig {
 
     /// Checks ranges and consistency.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.report_tables == ReportTables::Parquet && !cfg!(feature = "parquet") {
+            return Err(ConfigError::invalid(
+                "",
+                "report_tables",
+                "`inline` (this build of footml has no `parquet` feature)",
+                "parquet",
+            ));
+        }
         if self.batch_size == 0 {
             return Err(ConfigError::invalid("", "batch_size", "at least 1", self.batch_size));
         }
@@ -1350,6 +1378,28 @@ mod tests {
         assert_eq!(PipelineConfig::from_json_with_env("{}", no_env).unwrap().onnxruntime_path, None);
         let e = PipelineConfig::from_json_with_env(r#"{"onnxruntime_pth": "x"}"#, no_env).unwrap_err();
         assert!(matches!(&e, ConfigError::UnknownKey { key } if key == "onnxruntime_pth"), "{e}");
+    }
+
+    /// `report_tables` is `inline` by default, `parquet` on request (with the feature), and
+    /// any other value an error naming the key and the accepted values.
+    #[test]
+    fn report_tables_is_inline_or_parquet() {
+        let parse = |json: &str| PipelineConfig::from_json_with_env(json, no_env);
+        assert_eq!(parse("{}").unwrap().report_tables, ReportTables::Inline);
+        assert_eq!(parse(r#"{"report_tables": "inline"}"#).unwrap().report_tables, ReportTables::Inline);
+        let parquet = parse(r#"{"report_tables": "parquet"}"#);
+        if cfg!(feature = "parquet") {
+            assert_eq!(parquet.unwrap().report_tables, ReportTables::Parquet);
+        } else {
+            let e = parquet.unwrap_err();
+            assert!(matches!(&e, ConfigError::Invalid { key, .. } if key == "report_tables"), "{e}");
+        }
+        for bad in [r#""csv""#, r#""Parquet""#, "true", "null"] {
+            let e = parse(&format!(r#"{{"report_tables": {bad}}}"#)).unwrap_err();
+            assert!(matches!(&e, ConfigError::Parse { path, .. } if path == "report_tables"), "{bad}: {e}");
+        }
+        let e = parse(r#"{"report_tables": "csv"}"#).unwrap_err().to_string();
+        assert!(e.contains("`csv`") && e.contains("`inline`") && e.contains("`parquet`"), "{e}");
     }
 
     #[test]

@@ -99,6 +99,9 @@ pub enum Error {
     #[cfg(feature = "viz")]
     #[error(transparent)]
     Viz(#[from] VizError),
+    /// A report's tables could not be written or read.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -194,6 +197,10 @@ impl Error {
             Error::Calibration(CalibrationError::Model(_)) => ErrorKind::Stage,
             Error::Calibration(_) => ErrorKind::Config,
             Error::Checkpoint(_) => ErrorKind::Checkpoint,
+            Error::Report(crate::report::ReportError::TableNotFound { .. }) => ErrorKind::NotFound,
+            Error::Report(crate::report::ReportError::ParquetUnavailable) => ErrorKind::Config,
+            // A table file that is not what report.json says, like a file that cannot be read.
+            Error::Report(_) => ErrorKind::Io,
             #[cfg(feature = "sim")]
             Error::Sim(e) => match e {
                 SimError::TrackingNotFound(_) => ErrorKind::NotFound,

@@ -48,6 +48,9 @@
 //! * `sim` (default, needs `video`): the sample-match renderer ([`sim`], `footml render`):
 //!   real tracking data drawn through a known broadcast camera into an H.264 clip with its
 //!   ground truth.
+//! * `parquet` (default): the report's per-frame tables in Parquet files beside `report.json`
+//!   (`report_tables: "parquet"`, [`report::tables`]); the `parquet` crate's column API
+//!   only, no arrow, Snappy compression.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

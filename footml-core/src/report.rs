@@ -1,17 +1,68 @@
-//! The match report (`report.json`) and the MOTChallenge tracks file.
+//! The match report (`report.json`), its per-frame tables, and the MOTChallenge tracks file.
+//!
+//! A report is written either whole into `report.json` ([`ReportTables::Inline`]) or with its
+//! per-frame rows (track boxes, ball, possession, calibration, user per-frame artifacts) in
+//! Parquet files beside it ([`ReportTables::Parquet`], the `parquet` feature), which
+//! `report.json` names in `tables`; the file layout is in the `tables` module's docs and in
+//! the README. [`MatchReport::read_json`] reads both into the same report.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{FormationWindow, MatchEvent, PossessionPhase, Role, Team};
+pub use crate::config::ReportTables;
 use crate::types::{BallState, Calibration, MatchData, VideoInfo};
 use crate::{Error, Result};
 
-/// Version of the report layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+#[cfg(feature = "parquet")]
+mod columnar;
+#[cfg(feature = "parquet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "parquet")))]
+pub mod tables;
+
+/// Version of the report layout; bumped on changes. 2 added `tables` (per-frame rows in
+/// files beside `report.json`); a version-1 report reads as a version-2 one without tables.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Why a report's tables could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A table file `report.json` names does not exist.
+    #[error("report table {} does not exist", path.display())]
+    TableNotFound {
+        /// The missing file.
+        path: PathBuf,
+    },
+    /// A table file is no Parquet file, has other columns than its table, or has rows that
+    /// contradict `report.json` (a track it does not list).
+    #[error("report table {}: {message}", path.display())]
+    BadTable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `report.json`'s `tables` section is invalid: an unknown table, or a table whose rows
+    /// are also inline.
+    #[error("{}: {message}", path.display())]
+    BadReport {
+        /// The `report.json`.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The report cannot be written as tables (e.g. `possession` and `ball_owner` of
+    /// different lengths).
+    #[error("cannot write the report tables: {0}")]
+    Unwritable(String),
+    /// Tables in Parquet files need the `parquet` cargo feature, which this build lacks.
+    #[error("report tables in Parquet files need footml built with the `parquet` feature")]
+    ParquetUnavailable,
+}
 
 /// Everything footml found out about a match. See DESIGN.md for the contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,6 +123,13 @@ pub struct MatchReport {
     pub frame_extra: BTreeMap<String, Vec<FrameExtra>>,
     /// Pipeline events that could not be delivered to a sink.
     pub events_dropped: u64,
+    /// The files beside `report.json` that hold its per-frame tables, by table (`tracks`,
+    /// `ball`, `possession`, `calibration`, `frame_extra`), relative to `report.json`'s
+    /// directory. Written by [`MatchReport::write`] with [`ReportTables::Parquet`]; empty in
+    /// memory, because [`MatchReport::read_json`] loads the tables into the sections above
+    /// (it is non-empty only in a `report.json` parsed with serde directly).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tables: BTreeMap<String, String>,
 }
 
 /// Metrics section of the report (written by [`crate::stages::metrics::PhysicalMetrics`]).
@@ -355,21 +413,95 @@ impl MatchReport {
                 .collect(),
             frame_extra,
             events_dropped: 0,
+            tables: BTreeMap::new(),
         }
     }
 
-    /// Reads a report written by [`MatchReport::write_json`].
+    /// This report without its per-frame rows, naming `tables` instead: what `report.json`
+    /// holds when the rows are in files beside it.
+    #[cfg(feature = "parquet")]
+    fn head(&self, tables: BTreeMap<String, String>) -> MatchReport {
+        MatchReport {
+            schema_version: self.schema_version,
+            footml_version: self.footml_version.clone(),
+            pipeline_id: self.pipeline_id.clone(),
+            model_version: self.model_version.clone(),
+            video: self.video.clone(),
+            frames_lost: self.frames_lost,
+            stages: self.stages.clone(),
+            tracks: self
+                .tracks
+                .iter()
+                .map(|t| TrackReport { track_id: t.track_id, team: t.team, role: t.role, frames: vec![] })
+                .collect(),
+            ball: vec![],
+            teams: self.teams.clone(),
+            possession: vec![],
+            ball_owner: vec![],
+            possession_phases: self.possession_phases.clone(),
+            calibration: vec![],
+            events: self.events.clone(),
+            formations: self.formations.clone(),
+            metrics: self.metrics.clone(),
+            outputs: self.outputs.clone(),
+            extra: self.extra.clone(),
+            frame_extra: BTreeMap::new(),
+            events_dropped: self.events_dropped,
+            tables,
+        }
+    }
+
+    /// Writes the report to `path` (`report.json`): whole with [`ReportTables::Inline`]
+    /// (like [`MatchReport::write_json`]); with [`ReportTables::Parquet`], its per-frame rows
+    /// go into Parquet files beside it (written first, each atomically, so a `report.json`
+    /// never names a missing table) and `report.json` names them in `tables`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when a file cannot be written; [`ReportError::ParquetUnavailable`]
+    /// without the `parquet` feature; [`ReportError::Unwritable`] when the rows do not fit
+    /// the tables.
+    pub fn write(&self, path: &Path, tables: ReportTables) -> Result<()> {
+        match tables {
+            ReportTables::Inline => self.write_json(path),
+            #[cfg(feature = "parquet")]
+            ReportTables::Parquet => {
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let named = tables::write(self, dir)?;
+                self.head(named).write_json(path)
+            }
+            #[cfg(not(feature = "parquet"))]
+            ReportTables::Parquet => Err(ReportError::ParquetUnavailable.into()),
+        }
+    }
+
+    /// Reads a report written by [`MatchReport::write_json`] or [`MatchReport::write`]: when
+    /// `report.json` names tables, their rows are loaded from the files beside it, giving the
+    /// report that was written.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] when the file cannot be read; a permanent error naming the file and
-    /// the first bad field when it is not a footml report of this schema.
+    /// the first bad field when it is not a footml report of this schema;
+    /// [`ReportError::TableNotFound`] / [`ReportError::BadTable`] naming a table file that is
+    /// missing or is not that table; [`ReportError::BadReport`] for an invalid `tables`.
     pub fn read_json(path: &Path) -> Result<Self> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let de = &mut serde_json::Deserializer::from_slice(&text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        #[allow(unused_mut)] // Only the `parquet` feature loads tables into it.
+        let mut report: MatchReport = serde_path_to_error::deserialize(de).map_err(|e| {
             Error::permanent(format!("{} is not a footml report: at `{}`: {}", path.display(), e.path(), e.inner()))
-        })
+        })?;
+        if !report.tables.is_empty() {
+            #[cfg(feature = "parquet")]
+            {
+                let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                tables::load(&mut report, path, dir)?;
+            }
+            #[cfg(not(feature = "parquet"))]
+            return Err(ReportError::ParquetUnavailable.into());
+        }
+        Ok(report)
     }
 
     /// Writes the report as pretty JSON, atomically (temp file + rename).
@@ -491,5 +623,180 @@ mod tests {
         std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
         let e = MatchReport::read_json(&path).unwrap_err().to_string();
         assert!(e.contains("calibration") && e.contains("guessed"), "{e}");
+    }
+
+    /// A report with every per-frame table filled, with values that are no short decimals
+    /// (thirds, a NaN-free mix of calibrated and uncalibrated frames), nulls in every nullable
+    /// column, every calibration source and two user per-frame artifacts.
+    #[cfg(feature = "parquet")]
+    fn rich_report() -> MatchReport {
+        use crate::analysis::Possession;
+        use crate::types::{BBox, BallObservation, TrackedBox};
+        let h = [[0.1, 1.0 / 3.0, -50.0], [0.0, 0.1, -30.0], [1e-5, 2e-5, 1.0]];
+        let sources = [
+            Some(Calibration::Given),
+            Some(Calibration::Keypoints { keypoints: 12, inliers: 11, rms_error_m: 1.0 / 3.0 }),
+            Some(Calibration::Reused { from_frame: 1 }),
+            None,
+        ];
+        let frames = (0..12u64)
+            .map(|i| {
+                let f = i as f32;
+                let tracks = (1..=3u64)
+                    .filter(|id| i % (*id + 1) != 0 || *id == 1)
+                    .map(|id| TrackedBox {
+                        track_id: id,
+                        bbox: BBox::new(100.0 * id as f32 + f / 3.0, 200.0 + f * 1.7, 30.5, 80.25),
+                        score: 0.5 + f / 100.0,
+                    })
+                    .collect();
+                let mut ball = BallObservation::tracked(500.0 + f / 7.0, 300.0 - f, 0.9);
+                if i % 3 == 1 {
+                    ball.state = BallState::Occluded;
+                    ball.interpolated = true;
+                }
+                let mut extra = BTreeMap::new();
+                extra.insert("jersey".to_string(), serde_json::json!({"n": i, "conf": 1.0 / (i + 1) as f64}));
+                if i % 2 == 0 {
+                    extra.insert("audio".to_string(), serde_json::json!([i, "whistle", null]));
+                }
+                crate::FrameRecord {
+                    index: i,
+                    time_s: i as f64 / 25.0,
+                    tracks: Some(tracks),
+                    // Frames 5 and 9: no ball position (lost); frames 0 and 4: not calibrated.
+                    ball: Some(if i == 5 || i == 9 { BallObservation::lost() } else { ball }),
+                    homography: (i % 4 != 0).then_some(h),
+                    calibration: sources[(i % 4) as usize],
+                    extra,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let possession = (0..12u64)
+            .map(|i| Possession {
+                team: (i % 5 != 0).then_some((i % 2) as u32),
+                track_id: (i % 3 == 0).then_some(i % 3 + 1),
+            })
+            .collect();
+        let data = MatchData { frames, possession, ..Default::default() };
+        let mut report = MatchReport::from_match(&data, "p", Some("v1".into()), vec![], 0, BTreeMap::new());
+        // A team and a role, which stay in report.json.
+        report.tracks[0].team = Some(1);
+        report.tracks[0].role = Some(Role::Goalkeeper);
+        report
+    }
+
+    /// The same report written inline and with Parquet tables reads back equal to itself
+    /// both ways, and serialises to identical JSON; the tables' report.json holds no rows.
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn parquet_tables_round_trip_to_the_inline_report() {
+        let report = rich_report();
+        assert_eq!(report.tracks.iter().map(|t| t.frames.len()).sum::<usize>(), 12 + 8 + 9);
+        assert!(report.ball.iter().any(|b| b.pitch.is_none()) && report.ball.iter().any(|b| b.pitch.is_some()));
+        assert_eq!(report.calibration.len(), 9);
+        let dir = tempfile::tempdir().unwrap();
+        let (inline, parquet) = (dir.path().join("inline/report.json"), dir.path().join("parquet/report.json"));
+        report.write(&inline, ReportTables::Inline).unwrap();
+        report.write(&parquet, ReportTables::Parquet).unwrap();
+        let from_inline = MatchReport::read_json(&inline).unwrap();
+        let from_parquet = MatchReport::read_json(&parquet).unwrap();
+        assert_eq!(from_inline, report);
+        assert_eq!(from_parquet, report);
+        assert_eq!(serde_json::to_string(&from_parquet).unwrap(), serde_json::to_string(&from_inline).unwrap());
+
+        let head: serde_json::Value = serde_json::from_slice(&std::fs::read(&parquet).unwrap()).unwrap();
+        assert_eq!(head["schema_version"], 2);
+        assert_eq!(
+            head["tables"],
+            serde_json::json!({"tracks": "tracks.parquet", "ball": "ball.parquet", "possession": "possession.parquet",
+                               "calibration": "calibration.parquet", "frame_extra": "frame_extra.parquet"})
+        );
+        assert_eq!(
+            head["tracks"][0],
+            serde_json::json!({"track_id": 1, "team": 1, "role": "goalkeeper", "frames": []})
+        );
+        for key in ["ball", "possession", "ball_owner", "calibration"] {
+            assert_eq!(head[key], serde_json::json!([]), "{key}");
+        }
+        assert!(head.get("frame_extra").is_none());
+        // The inline form names no tables.
+        let inline_json: serde_json::Value = serde_json::from_slice(&std::fs::read(&inline).unwrap()).unwrap();
+        assert!(inline_json.get("tables").is_none());
+    }
+
+    /// A missing or corrupt table, a table of another layout, an unknown table name and rows
+    /// both inline and in a table are typed errors naming the file.
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn bad_tables_are_errors_naming_the_file() {
+        let report = rich_report();
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("report.json");
+        report.write(&json, ReportTables::Parquet).unwrap();
+        let good = std::fs::read(&json).unwrap();
+        let read = || MatchReport::read_json(&json).unwrap_err();
+
+        let ball = dir.path().join("ball.parquet");
+        let ball_bytes = std::fs::read(&ball).unwrap();
+        std::fs::remove_file(&ball).unwrap();
+        let e = read();
+        assert_eq!(e.kind(), crate::ErrorKind::NotFound);
+        assert!(matches!(&e, Error::Report(ReportError::TableNotFound { path }) if *path == ball), "{e}");
+
+        // Not Parquet at all, and a truncated file.
+        std::fs::write(&ball, b"not parquet").unwrap();
+        let e = read();
+        assert!(matches!(&e, Error::Report(ReportError::BadTable { path, .. }) if *path == ball), "{e}");
+        assert!(e.to_string().contains("ball.parquet"), "{e}");
+        std::fs::write(&ball, &ball_bytes[..ball_bytes.len() / 2]).unwrap();
+        assert!(matches!(read(), Error::Report(ReportError::BadTable { .. })));
+        // Every single-byte corruption of the data pages is an error or the same rows, never
+        // a panic (the reader contains the parquet crate's panics).
+        for at in (4..ball_bytes.len() - 8).step_by(7) {
+            let mut bytes = ball_bytes.clone();
+            bytes[at] ^= 0x5a;
+            std::fs::write(&ball, &bytes).unwrap();
+            let _ = MatchReport::read_json(&json);
+        }
+        // Another table's columns in the file.
+        std::fs::copy(dir.path().join("possession.parquet"), &ball).unwrap();
+        let e = read().to_string();
+        assert!(e.contains("ball.parquet") && e.contains("expected the columns"), "{e}");
+        std::fs::write(&ball, &ball_bytes).unwrap();
+        assert_eq!(MatchReport::read_json(&json).unwrap(), report);
+
+        // A track row whose track report.json does not list.
+        let mut head: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        head["tracks"].as_array_mut().unwrap().remove(2);
+        std::fs::write(&json, serde_json::to_vec(&head).unwrap()).unwrap();
+        let e = read().to_string();
+        assert!(e.contains("tracks.parquet") && e.contains("track 3"), "{e}");
+
+        // An unknown table; rows inline and in a table.
+        let mut head: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        head["tables"]["shots"] = "shots.parquet".into();
+        std::fs::write(&json, serde_json::to_vec(&head).unwrap()).unwrap();
+        let e = read();
+        assert!(matches!(&e, Error::Report(ReportError::BadReport { .. })) && e.to_string().contains("`shots`"), "{e}");
+        let mut head: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        head["possession"] = serde_json::json!([0, 1]);
+        std::fs::write(&json, serde_json::to_vec(&head).unwrap()).unwrap();
+        let e = read().to_string();
+        assert!(e.contains("report.json") && e.contains("`possession` has rows both inline"), "{e}");
+    }
+
+    /// possession and ball_owner of different lengths do not fit one table: a typed error,
+    /// not a table that reads back as another report.
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn possession_and_owner_of_different_lengths_are_not_written_as_a_table() {
+        let mut report = rich_report();
+        report.ball_owner.pop();
+        let dir = tempfile::tempdir().unwrap();
+        let e = report.write(&dir.path().join("report.json"), ReportTables::Parquet).unwrap_err();
+        assert!(matches!(e, Error::Report(ReportError::Unwritable(_))), "{e}");
+        assert!(!dir.path().join("report.json").exists());
     }
 }

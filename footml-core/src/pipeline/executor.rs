@@ -221,6 +221,7 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
         model_version,
         sink_grace,
         output_dir,
+        report_tables,
         record_tap,
         ..
     } = p;
@@ -238,7 +239,7 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
     let result = run_all(&run, source, stream, matches, &settings).and_then(|(data, stages, frames_lost, outputs)| {
         let report = MatchReport::from_match(&data, &pipeline_id, model_version, stages, frames_lost, outputs);
         if let Some(dir) = &output_dir {
-            report.write_json(&dir.join("report.json"))?;
+            report.write(&dir.join("report.json"), report_tables)?;
             report.write_mot_tracks(&dir.join("tracks.txt"))?;
         }
         Ok(report)

@@ -124,6 +124,7 @@ pub struct PipelineBuilder {
     model_version: Option<String>,
     sink_grace: Duration,
     output_dir: Option<std::path::PathBuf>,
+    report_tables: crate::config::ReportTables,
     record_tap: Option<crossbeam_channel::Sender<crate::types::FrameRecord>>,
 }
 
@@ -149,6 +150,7 @@ impl Default for PipelineBuilder {
             model_version: None,
             sink_grace: Duration::from_secs(2),
             output_dir: None,
+            report_tables: crate::config::ReportTables::Inline,
             record_tap: None,
         }
     }
@@ -280,6 +282,12 @@ impl PipelineBuilder {
         self.output_dir = Some(dir.into());
         self
     }
+    /// Where the `report.json` written into the output dir keeps its per-frame tables:
+    /// inside it (the default) or in Parquet files beside it ([`MatchReport::write`]).
+    pub fn report_tables(mut self, tables: crate::config::ReportTables) -> Self {
+        self.report_tables = tables;
+        self
+    }
     /// Model version label for the report.
     pub fn model_version(mut self, v: impl Into<String>) -> Self {
         self.model_version = Some(v.into());
@@ -376,6 +384,7 @@ impl PipelineBuilder {
             model_version: self.model_version,
             sink_grace: self.sink_grace,
             output_dir: self.output_dir,
+            report_tables: self.report_tables,
             record_tap: self.record_tap,
         })
     }
@@ -484,6 +493,7 @@ pub struct Pipeline {
     model_version: Option<String>,
     sink_grace: Duration,
     output_dir: Option<std::path::PathBuf>,
+    report_tables: crate::config::ReportTables,
     record_tap: Option<crossbeam_channel::Sender<crate::types::FrameRecord>>,
 }
 
@@ -595,7 +605,7 @@ impl Pipeline {
             .checkpoint_interval(config.checkpoint_interval_frames)
             .retry_policy(RetryPolicy::from(&config.retry));
         if let Some(dir) = &config.output_dir {
-            b = b.output_dir(dir.clone());
+            b = b.output_dir(dir.clone()).report_tables(config.report_tables);
         }
         if let Some(v) = &config.model_version {
             b = b.model_version(v.clone());
@@ -722,6 +732,7 @@ impl Pipeline {
                 let mut settings = config.clone();
                 settings.checkpoint_dir = None;
                 settings.output_dir = None;
+                settings.report_tables = crate::config::ReportTables::Inline;
                 settings.log_level = None;
                 settings.checkpoint_enabled = true;
                 settings.checkpoint_interval_frames = 0;
