@@ -11,7 +11,8 @@
 //! ├── StageError(FootmlError)                       Error::Stage, StageFailed, Panicked
 //! ├── CancelledError(FootmlError)                   Error::Cancelled
 //! ├── ArrayError(FootmlError, ValueError)           a NumPy argument of the wrong type, dtype or shape
-//! ├── ReportError(FootmlError, ValueError)          `Report.from_json` text that is not a report
+//! ├── ReportError(FootmlError, ValueError)          `Report.from_json` text / a `Report.read` file that is not a
+//! │                                                  report, or a table it names that is not that table
 //! ├── InvalidInputError(FootmlError, ValueError)    a pushed live frame of the wrong size, stride or timestamp
 //! └── UsageError(FootmlError, RuntimeError)         a call in the wrong state (run twice, events() after run(),
 //!                                                    a closed live session)
@@ -90,7 +91,10 @@ impl Kind {
             Kind::Stage => "A pipeline stage failed (or panicked).",
             Kind::Cancelled => "The run was cancelled.",
             Kind::Array => "A NumPy argument has the wrong type, dtype, number of dimensions or shape.",
-            Kind::Report => "Text given to Report.from_json is not a footml report.",
+            Kind::Report => {
+                "Text given to Report.from_json, or a file given to Report.read, is not a footml report (or a \
+                 table file it names is not that table)."
+            }
             Kind::Usage => {
                 "A call made in the wrong state (a pipeline run twice, events() after run(), a closed session)."
             }

@@ -1,15 +1,18 @@
 //! `footml.Report`: the core `MatchReport`, Rust-owned, with typed attributes and the
 //! per-frame tables as NumPy arrays.
 
+use std::path::PathBuf;
+
+use footml::config::ReportTables;
 use footml::types::BallState;
-use footml::{Calibration, MatchReport};
+use footml::{Calibration, ErrorKind, MatchReport};
 use ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 
-use crate::errors::{Kind, new_err};
+use crate::errors::{Kind, new_err, to_py_err};
 use crate::json;
 
 /// Columns of `Report.tracks`.
@@ -286,13 +289,57 @@ impl PyReport {
         text.map_err(|e| new_err(py, Kind::Report, format!("report to JSON: {e}")))
     }
 
-    /// A report from `report.json` text (a `ReportError` when it is not one).
+    /// A report from `report.json` text (a `ReportError` when it is not one, or when it names
+    /// per-frame tables in files beside it: read those with `Report.read(path)`).
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<Self> {
         // Parsed with the GIL released, like `to_json`.
-        py.detach(|| serde_json::from_str::<MatchReport>(text))
-            .map(PyReport::new)
-            .map_err(|e| new_err(py, Kind::Report, format!("not a footml report: {e}")))
+        let report = py
+            .detach(|| serde_json::from_str::<MatchReport>(text))
+            .map_err(|e| new_err(py, Kind::Report, format!("not a footml report: {e}")))?;
+        if !report.tables.is_empty() {
+            let names: Vec<&str> = report.tables.values().map(String::as_str).collect();
+            return Err(new_err(
+                py,
+                Kind::Report,
+                format!(
+                    "the report keeps its per-frame rows in files beside it ({}): read it with Report.read(path)",
+                    names.join(", ")
+                ),
+            ));
+        }
+        Ok(PyReport::new(report))
+    }
+
+    /// The report in the `report.json` at `path`, with the per-frame tables it names (Parquet
+    /// files beside it, `report_tables: "parquet"`) loaded: the same report either way.
+    /// Raises `InputNotFoundError` for a missing report or table, `ReportError` for one that
+    /// is not a footml report or table, `FileError` when a file cannot be read.
+    #[staticmethod]
+    fn read(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        py.detach(|| MatchReport::read_json(&path)).map(PyReport::new).map_err(|e| {
+            let kind = match &e {
+                footml::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Kind::InputNotFound
+                }
+                e if matches!(e.kind(), ErrorKind::NotFound) => Kind::InputNotFound,
+                footml::Error::Io { .. } => Kind::File,
+                _ => Kind::Report,
+            };
+            new_err(py, kind, e.to_string())
+        })
+    }
+
+    /// Writes the report to `path` (`report.json`): whole with `tables="inline"`; with
+    /// `tables="parquet"` its per-frame rows go into Parquet files beside it, which it names
+    /// (see the README's "Per-frame tables in Parquet"). `ConfigError` for another `tables`,
+    /// `FileError` when a file cannot be written.
+    #[pyo3(signature = (path, tables = "inline"))]
+    fn write(&self, py: Python<'_>, path: PathBuf, tables: &str) -> PyResult<()> {
+        let tables: ReportTables = serde_json::from_value(serde_json::Value::String(tables.to_string()))
+            .map_err(|e| new_err(py, Kind::Config, format!("tables: {e}")))?;
+        let report = &self.report;
+        py.detach(|| report.write(&path, tables)).map_err(|e| to_py_err(py, &e))
     }
 
     /// One table as a pandas DataFrame: `tracks`, `ball`, `calibration` (sources by name),

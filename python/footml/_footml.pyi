@@ -68,7 +68,7 @@ class ArrayError(FootmlError, ValueError):
     """A NumPy argument has the wrong type, dtype, number of dimensions or shape."""
 
 class ReportError(FootmlError, ValueError):
-    """Text given to Report.from_json is not a footml report."""
+    """Text given to Report.from_json, or a file given to Report.read, is not a footml report (or a table file it names is not that table)."""
 
 class UsageError(FootmlError, RuntimeError):
     """A call made in the wrong state (a pipeline run twice, events() after run(), a closed session)."""
@@ -129,6 +129,9 @@ class Report:
     def to_json(self, indent: int | None = None) -> str: ...
     @staticmethod
     def from_json(text: str) -> Report: ...
+    @staticmethod
+    def read(path: _StrPath) -> Report: ...
+    def write(self, path: _StrPath, tables: str = "inline") -> None: ...
     def to_pandas(self, table: str = "tracks") -> Any: ...
 
 @final
