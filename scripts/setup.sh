@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything footml's build, sample and tests need on a fresh Debian 12 machine:
 # system packages (FFmpeg dev libraries, clang for bindgen, ffmpeg CLI, valgrind, g++ for the
-# C++ example) and the project virtualenv (.venv) with the pinned Python tools. Idempotent: a second run only checks.
+# C++ example, redis-server for the Redis checkpoint store's tests) and the project virtualenv
+# (.venv) with the pinned Python tools. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ APT_PACKAGES=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev
   ffmpeg valgrind g++
+  redis-server
 )
 
 missing=()

@@ -12,6 +12,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -q -- -D warnings
 echo "== cargo clippy, core without default features (pure-Rust build: no FFmpeg, ONNX Runtime, CLI)"
 cargo clippy -p footml-core --no-default-features -q -- -D warnings
+echo "== core without the redis feature: a Redis URL is a config error saying how to build it"
+cargo test -p footml-core --no-default-features -q --lib redis_url_without_the_feature
 echo "== cargo doc (every crate): rustdoc warnings (broken links, bad markup, missing docs) are errors"
 # One crate per call: footml-capi's lib is also named `footml`, and both in one call collide
 # in target/doc/footml. The core goes last so that target/doc/footml is its documentation.

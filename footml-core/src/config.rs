@@ -145,10 +145,15 @@ pub struct PipelineConfig {
     /// Where the filesystem checkpoint store writes (the CLI defaults to `OUT/checkpoints`).
     #[serde(default)]
     pub checkpoint_dir: Option<PathBuf>,
-    /// How long checkpoints live in stores that expire entries (Redis).
+    /// How long checkpoints live after their last write in stores that expire entries (the
+    /// Redis store; one day when unset). At least 1.
     #[serde(default)]
     pub checkpoint_ttl_seconds: Option<u64>,
-    /// Redis URL for the Redis checkpoint store.
+    /// Redis URL (`redis://[user:password@]host[:port][/db]`): when set (and
+    /// `checkpoint_enabled`), checkpoints go to the Redis checkpoint store instead of
+    /// `checkpoint_dir`, so that any worker sharing the server resumes a run, and a lock on
+    /// the server keeps two workers from running the same pipeline at once. Needs footml
+    /// built with the `redis` feature (the CLI and the Python package are).
     #[serde(default)]
     pub redis_url: Option<String>,
     /// Id of the run; derived from the inputs and config when absent, so that the same
@@ -1073,6 +1078,10 @@ impl PipelineConfig {
         }
         if self.checkpoint_interval_frames == 0 {
             return Err(ConfigError::invalid("", "checkpoint_interval_frames", "at least 1", 0));
+        }
+        if self.checkpoint_ttl_seconds == Some(0) {
+            // Redis refuses `SET … EX 0`; an entry that expires at once would be no checkpoint.
+            return Err(ConfigError::invalid("", "checkpoint_ttl_seconds", "at least 1 second", 0));
         }
         if let Some(fps) = self.fps
             && !(fps.is_finite() && fps > 0.0)

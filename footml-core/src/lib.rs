@@ -51,6 +51,9 @@
 //! * `parquet` (default): the report's per-frame tables in Parquet files beside `report.json`
 //!   (`report_tables: "parquet"`, [`report::tables`]); the `parquet` crate's column API
 //!   only, no arrow, Snappy compression.
+//! * `redis` (in `cli`): the Redis checkpoint store
+//!   (`pipeline::redis_store::RedisCheckpointStore`, `redis_url` / `REDIS_URL`) with entry TTLs,
+//!   so that workers sharing a Redis server resume each other's runs.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -76,6 +79,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use pipeline::cancel::CancellationToken;
 pub use pipeline::checkpoint::{CheckpointKey, CheckpointStore, FsCheckpointStore, MemoryCheckpointStore};
 pub use pipeline::events::{EventSink, PipelineEvent};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use pipeline::redis_store::RedisCheckpointStore;
 pub use pipeline::retry::RetryPolicy;
 pub use pipeline::stage::{Artifact, FrameSource, MatchStage, StageContext, StreamStage};
 pub use pipeline::{Pipeline, PipelineBuilder};

@@ -12,6 +12,8 @@ mod metrics;
 mod model_scripts;
 mod pipeline;
 mod readme;
+#[cfg(feature = "redis")]
+mod redis;
 mod sim;
 mod teams;
 mod tracking;

@@ -38,6 +38,10 @@ pub enum CheckpointError {
     /// A backend (e.g. a network store) failed in a way that may pass.
     #[error("checkpoint backend: {0}")]
     Backend(String),
+    /// A backend refused a request in a way that retrying cannot fix (a wrong password, a key
+    /// of another type in its place).
+    #[error("checkpoint backend refused the request: {0}")]
+    Rejected(String),
 }
 
 impl CheckpointError {
@@ -164,7 +168,51 @@ impl FsCheckpointStore {
     }
 }
 
-fn check_part(part: &str) -> Result<(), CheckpointError> {
+/// The header of a stored entry: magic, format version, payload length, CRC-32 of the payload.
+fn header(data: &[u8]) -> Vec<u8> {
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&(data.len() as u64).to_le_bytes());
+    header.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    header
+}
+
+/// `data` behind its [`header`]: what every persistent store keeps, so that a damaged or
+/// foreign value is recognised on load whatever the backend.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn seal(data: &[u8]) -> Vec<u8> {
+    let mut bytes = header(data);
+    bytes.extend_from_slice(data);
+    bytes
+}
+
+/// The payload of a sealed entry, checked against its header ([`CheckpointError::Corrupt`]
+/// when truncated, foreign, of another format version or failing its checksum).
+pub(crate) fn unseal<'a>(key: &CheckpointKey, bytes: &'a [u8]) -> Result<&'a [u8], CheckpointError> {
+    let corrupt = |reason: String| CheckpointError::Corrupt { key: key.clone(), reason };
+    if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
+        return Err(corrupt("not a footml checkpoint (bad header)".into()));
+    }
+    let version = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if version != FORMAT_VERSION {
+        return Err(corrupt(format!("format version {version}, expected {FORMAT_VERSION}")));
+    }
+    let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    let crc = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
+    let payload = &bytes[HEADER_LEN..];
+    if payload.len() as u64 != len {
+        return Err(corrupt(format!("payload is {} bytes, header says {len}", payload.len())));
+    }
+    if crc32fast::hash(payload) != crc {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    Ok(payload)
+}
+
+/// Checks that a pipeline id or stage name is safe in a file path or a Redis key: ASCII
+/// letters, digits, `-`, `_`, `.`, `:`, not empty and not starting with a dot.
+pub(crate) fn check_part(part: &str) -> Result<(), CheckpointError> {
     let bad = |reason| Err(CheckpointError::InvalidKey { part: part.to_string(), reason });
     if part.is_empty() {
         return bad("empty");
@@ -188,11 +236,7 @@ impl CheckpointStore for FsCheckpointStore {
         let dir = path.parent().expect("checkpoint paths have a parent");
         fs::create_dir_all(dir).map_err(io(dir))?;
         let tmp = dir.join(format!(".{:010}.{}.tmp", key.chunk, std::process::id()));
-        let mut header = Vec::with_capacity(HEADER_LEN);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        header.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        header.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        let header = header(data);
         {
             let mut f = File::create(&tmp).map_err(io(&tmp))?;
             f.write_all(&header).map_err(io(&tmp))?;
@@ -212,24 +256,7 @@ impl CheckpointStore for FsCheckpointStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&path)(e)),
         };
-        let corrupt = |reason: String| CheckpointError::Corrupt { key: key.clone(), reason };
-        if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
-            return Err(corrupt("not a footml checkpoint (bad header)".into()));
-        }
-        let version = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
-            return Err(corrupt(format!("format version {version}, expected {FORMAT_VERSION}")));
-        }
-        let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
-        let crc = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes"));
-        let payload = &bytes[HEADER_LEN..];
-        if payload.len() as u64 != len {
-            return Err(corrupt(format!("payload is {} bytes, header says {len}", payload.len())));
-        }
-        if crc32fast::hash(payload) != crc {
-            return Err(corrupt("checksum mismatch".into()));
-        }
-        Ok(Some(payload.to_vec()))
+        Ok(Some(unseal(key, &bytes)?.to_vec()))
     }
 
     fn list(&self, pipeline_id: &str) -> Result<Vec<CheckpointKey>, CheckpointError> {

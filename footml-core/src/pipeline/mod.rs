@@ -5,6 +5,9 @@ pub mod cancel;
 pub mod checkpoint;
 pub mod events;
 mod executor;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis_store;
 pub mod retry;
 pub mod stage;
 
@@ -718,10 +721,12 @@ impl Pipeline {
                     .match_stage(crate::stages::metrics::PhysicalMetrics::new(&sc.metrics)?);
             }
         }
-        if config.checkpoint_enabled
-            && let Some(dir) = &config.checkpoint_dir
-        {
-            b = b.checkpoint_store(FsCheckpointStore::new(dir));
+        if config.checkpoint_enabled {
+            if let Some(url) = &config.redis_url {
+                b = b.shared_checkpoint_store(redis_store(url, config.checkpoint_ttl_seconds)?);
+            } else if let Some(dir) = &config.checkpoint_dir {
+                b = b.checkpoint_store(FsCheckpointStore::new(dir));
+            }
         }
         let id = match &config.pipeline_id {
             Some(id) => id.clone(),
@@ -765,6 +770,28 @@ impl Pipeline {
     }
 }
 
+/// The Redis checkpoint store `redis_url` names (it replaces the filesystem store: workers on
+/// other machines must see the checkpoints).
+#[cfg(feature = "redis")]
+fn redis_store(url: &str, ttl_seconds: Option<u64>) -> Result<Arc<dyn CheckpointStore>> {
+    let ttl = ttl_seconds.map(Duration::from_secs);
+    Ok(Arc::new(redis_store::RedisCheckpointStore::open(url, ttl)?))
+}
+
+/// Without the `redis` feature a Redis URL is an error, never ignored: the run would keep its
+/// checkpoints where no other worker finds them.
+#[cfg(not(feature = "redis"))]
+fn redis_store(url: &str, _ttl_seconds: Option<u64>) -> Result<Arc<dyn CheckpointStore>> {
+    let _ = url;
+    Err(BuildError::Unsupported(
+        "redis_url (REDIS_URL) is set, but this footml was built without the Redis checkpoint store: \
+         build it with `--features redis` (the `cli` feature and the Python package include it), \
+         or unset redis_url"
+            .into(),
+    )
+    .into())
+}
+
 /// Path, size and modification time of a file: enough to notice that an input changed.
 fn file_identity(path: &std::path::Path) -> String {
     let meta = std::fs::metadata(path).ok();
@@ -799,5 +826,29 @@ mod tests {
         assert_eq!(id(plain, false), id(other, false));
         // With no `live` keys both kinds hash the same settings.
         assert_eq!(id(plain, true), id(plain, false));
+    }
+
+    /// Built without the Redis store, a Redis URL is a config error that says how to get it,
+    /// never a run whose checkpoints silently stay on this machine (scripts/test.sh runs this
+    /// in a `--no-default-features` build).
+    #[cfg(not(feature = "redis"))]
+    #[test]
+    fn redis_url_without_the_feature_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let dets = dir.path().join("d.txt");
+        std::fs::write(&dets, "1,-1,10,10,20,40,0.9,-1,-1,-1\n").unwrap();
+        let config = PipelineConfig {
+            detections_path: Some(dets),
+            fps: Some(25.0),
+            frame_size: Some([1920, 1080]),
+            redis_url: Some("redis://127.0.0.1:6379/0".into()),
+            ..Default::default()
+        };
+        let e = Pipeline::builder_from_config(&config).err().unwrap();
+        assert_eq!(e.kind(), crate::ErrorKind::Config);
+        assert!(e.to_string().contains("--features redis"), "{e}");
+        // Without checkpoints the URL has nothing to do.
+        let config = PipelineConfig { checkpoint_enabled: false, ..config };
+        assert!(Pipeline::builder_from_config(&config).is_ok());
     }
 }
