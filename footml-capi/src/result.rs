@@ -53,7 +53,8 @@ impl footml_result {
             ErrorKind::Config => FOOTML_ERR_CONFIG,
             ErrorKind::NotFound => FOOTML_ERR_NOT_FOUND,
             ErrorKind::InvalidVideo | ErrorKind::InvalidDetections => FOOTML_ERR_INPUT,
-            ErrorKind::Checkpoint => FOOTML_ERR_CHECKPOINT,
+            // Another worker runs the pipeline (the shared store's lock).
+            ErrorKind::Checkpoint | ErrorKind::Busy => FOOTML_ERR_CHECKPOINT,
             ErrorKind::Io => FOOTML_ERR_IO,
             ErrorKind::Stage => FOOTML_ERR_STAGE,
             ErrorKind::Panicked => FOOTML_ERR_PANIC,

@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// The object has ended (a finished, failed or cancelled live session) and takes no
     /// more calls.
     Closed,
+    /// Another worker is running the same pipeline now (its lock is held in the shared
+    /// checkpoint store). Transient: retry once that run ends.
+    Busy,
 }
 
 /// Result alias used throughout footml.
@@ -196,6 +199,7 @@ impl Error {
             #[cfg(feature = "onnx")]
             Error::Calibration(CalibrationError::Model(_)) => ErrorKind::Stage,
             Error::Calibration(_) => ErrorKind::Config,
+            Error::Checkpoint(CheckpointError::Locked { .. }) => ErrorKind::Busy,
             Error::Checkpoint(_) => ErrorKind::Checkpoint,
             Error::Report(crate::report::ReportError::TableNotFound { .. }) => ErrorKind::NotFound,
             Error::Report(crate::report::ReportError::ParquetUnavailable) => ErrorKind::Config,

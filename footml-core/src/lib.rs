@@ -52,8 +52,9 @@
 //!   (`report_tables: "parquet"`, [`report::tables`]); the `parquet` crate's column API
 //!   only, no arrow, Snappy compression.
 //! * `redis` (in `cli`): the Redis checkpoint store
-//!   (`pipeline::redis_store::RedisCheckpointStore`, `redis_url` / `REDIS_URL`) with entry TTLs,
-//!   so that workers sharing a Redis server resume each other's runs.
+//!   (`pipeline::redis_store::RedisCheckpointStore`, `redis_url` / `REDIS_URL`) with entry TTLs
+//!   and a per-run lock, so that workers sharing a Redis server resume each other's runs and
+//!   never run the same pipeline at once.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -77,7 +78,7 @@ pub mod viz;
 pub use config::PipelineConfig;
 pub use error::{Error, ErrorKind, Result};
 pub use pipeline::cancel::CancellationToken;
-pub use pipeline::checkpoint::{CheckpointKey, CheckpointStore, FsCheckpointStore, MemoryCheckpointStore};
+pub use pipeline::checkpoint::{CheckpointKey, CheckpointStore, FsCheckpointStore, MemoryCheckpointStore, RunLock};
 pub use pipeline::events::{EventSink, PipelineEvent};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

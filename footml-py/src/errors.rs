@@ -110,7 +110,9 @@ impl Kind {
             ErrorKind::NotFound => Kind::InputNotFound,
             ErrorKind::InvalidDetections => Kind::Detections,
             ErrorKind::InvalidVideo => Kind::Video,
-            ErrorKind::Checkpoint => Kind::Checkpoint,
+            // Another worker runs the pipeline: a checkpoint-store condition (the shared
+            // store's lock) that a task queue retries.
+            ErrorKind::Checkpoint | ErrorKind::Busy => Kind::Checkpoint,
             ErrorKind::Stage | ErrorKind::Panicked => Kind::Stage,
             ErrorKind::Cancelled => Kind::Cancelled,
             ErrorKind::InvalidInput => Kind::InvalidInput,

@@ -308,6 +308,8 @@ fn a_second_worker_resumes_a_cancelled_run_to_the_same_report() {
         .unwrap()
         .run();
     assert_eq!(first.unwrap_err().kind(), ErrorKind::Cancelled);
+    // The cancelled worker let go of the run.
+    assert_eq!(query::<u64>(&mut server.conn(), &["EXISTS", "footml:{redis-resume}:lock"]), 0);
     let worker2 = RedisCheckpointStore::open(&server.url(), None).unwrap();
     let chunks = worker2.list("redis-resume").unwrap().into_iter().filter(|k| k.stage == "stream").count() as u64;
     assert!(chunks >= 3, "{chunks} stream chunks in Redis");
@@ -329,4 +331,98 @@ fn a_second_worker_resumes_a_cancelled_run_to_the_same_report() {
     let mut c = server.conn();
     let left: Vec<String> = query(&mut c, &["KEYS", "footml:*"]);
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A pipeline on the fixture with the Redis store of `server`, reading 1000 frames at
+/// `speed` × 25 fps (so that it is still running while the test looks).
+fn locked_run(server: &RedisServer, id: &str, speed: Option<f64>) -> footml::Result<footml::MatchReport> {
+    let mut config = detections_config(id, 250);
+    config.redis_url = Some(server.url());
+    let mut b = Pipeline::builder_from_config(&config).unwrap();
+    if let Some(speed) = speed {
+        b = b.pace(speed);
+    }
+    b.build().unwrap().run()
+}
+
+fn wait_for_key(server: &RedisServer, key: &str) {
+    let mut c = server.conn();
+    let start = Instant::now();
+    while query::<u64>(&mut c, &["EXISTS", key]) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{key} never appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Two workers start the same pipeline: the second is refused with a typed, transient
+/// `Busy` error naming the pipeline while the first runs on to its report; once the first
+/// has ended the pipeline can be run again.
+#[test]
+fn a_second_worker_cannot_run_a_pipeline_that_is_running() {
+    let server = RedisServer::start();
+    std::thread::scope(|s| {
+        // 1000 frames at 250 frames/s: 4 s.
+        let first = s.spawn(|| locked_run(&server, "busy-run", Some(10.0)));
+        wait_for_key(&server, "footml:{busy-run}:lock");
+        let e = locked_run(&server, "busy-run", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert!(e.is_transient(), "{e}");
+        assert!(e.to_string().contains("`busy-run`"), "{e}");
+        assert!(!first.is_finished(), "the first run ended before the second was refused");
+        // Another pipeline is not blocked by it.
+        locked_run(&server, "other-run", None).unwrap();
+        let report = first.join().unwrap().unwrap();
+        assert_eq!(report.video.frame_count, Some(1000));
+    });
+    assert_eq!(query::<u64>(&mut server.conn(), &["EXISTS", "footml:{busy-run}:lock"]), 0);
+    locked_run(&server, "busy-run", None).unwrap();
+}
+
+/// The holder's thread renews the lock for as long as it holds it (here 5 TTLs), release
+/// frees it at once, and releases only its own lock.
+#[test]
+fn a_held_lock_is_renewed_and_released_only_by_its_holder() {
+    let server = RedisServer::start();
+    let ttl = Duration::from_millis(300);
+    let store = server.store(None).with_lock_ttl(ttl);
+    let other = server.store(None).with_lock_ttl(ttl);
+    let lock = store.lock("renewed").unwrap().expect("the Redis store has locks");
+    std::thread::sleep(ttl * 5);
+    let e = other.lock("renewed").err().unwrap();
+    assert!(matches!(&e, CheckpointError::Locked { pipeline_id } if pipeline_id == "renewed"), "{e}");
+    let mut c = server.conn();
+    let pttl: i64 = query(&mut c, &["PTTL", "footml:{renewed}:lock"]);
+    assert!(pttl > 0 && pttl <= 300, "PTTL {pttl}");
+    lock.release().unwrap();
+    assert_eq!(query::<u64>(&mut c, &["EXISTS", "footml:{renewed}:lock"]), 0);
+    let second = other.lock("renewed").unwrap().unwrap();
+
+    // A holder whose lock was lost (it expired; now another worker's token is in it) leaves
+    // the new holder's lock alone when it releases.
+    let _: () = redis::cmd("SET").arg("footml:{renewed}:lock").arg("someone-else").query(&mut c).unwrap();
+    second.release().unwrap();
+    let token: String = query(&mut c, &["GET", "footml:{renewed}:lock"]);
+    assert_eq!(token, "someone-else");
+}
+
+/// A crashed worker leaves its lock behind, unrenewed: the run is refused until the lock's
+/// TTL has passed, then another worker runs it.
+#[test]
+fn a_crashed_holders_lock_expires_after_its_ttl() {
+    let server = RedisServer::start();
+    let mut c = server.conn();
+    // What a worker killed with SIGKILL leaves: its token with the rest of its TTL.
+    let _: () = redis::cmd("SET")
+        .arg("footml:{crashed}:lock")
+        .arg("dead-worker-token")
+        .arg("PX")
+        .arg(700)
+        .query(&mut c)
+        .unwrap();
+    let e = locked_run(&server, "crashed", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    std::thread::sleep(Duration::from_millis(800));
+    let report = locked_run(&server, "crashed", None).unwrap();
+    assert_eq!(report.video.frame_count, Some(1000));
+    assert_eq!(query::<u64>(&mut c, &["EXISTS", "footml:{crashed}:lock"]), 0);
 }

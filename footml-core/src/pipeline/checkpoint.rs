@@ -42,6 +42,17 @@ pub enum CheckpointError {
     /// of another type in its place).
     #[error("checkpoint backend refused the request: {0}")]
     Rejected(String),
+    /// Another worker holds the lock of this run ([`CheckpointStore::lock`]): it is running
+    /// the same pipeline now. Transient: once that worker ends (or its lock expires after a
+    /// crash), the run can go on, so a task queue may retry it later.
+    #[error(
+        "pipeline `{pipeline_id}` is being run by another worker (its lock is held in the checkpoint store); \
+         retry once that run ends or its lock expires"
+    )]
+    Locked {
+        /// The run.
+        pipeline_id: String,
+    },
 }
 
 impl CheckpointError {
@@ -52,7 +63,7 @@ impl CheckpointError {
                 source.kind(),
                 std::io::ErrorKind::Interrupted | std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
             ),
-            CheckpointError::Backend(_) => true,
+            CheckpointError::Backend(_) | CheckpointError::Locked { .. } => true,
             _ => false,
         }
     }
@@ -93,6 +104,25 @@ pub trait CheckpointStore: Send + Sync {
     fn list(&self, pipeline_id: &str) -> Result<Vec<CheckpointKey>, CheckpointError>;
     /// Removes an entry (absent is not an error).
     fn delete(&self, key: &CheckpointKey) -> Result<(), CheckpointError>;
+
+    /// Takes the lock of run `pipeline_id` for as long as the returned guard lives, so that
+    /// no other worker sharing this store runs the same pipeline at the same time (the engine
+    /// takes it before a run reads any checkpoint and releases it after the last write, also
+    /// when the run fails or is cancelled). [`CheckpointError::Locked`] when another holder
+    /// has it. `Ok(None)`: this store has no locks, which is right for stores that only one
+    /// process sees (memory; files on a local disk), and is the default.
+    fn lock(&self, pipeline_id: &str) -> Result<Option<Box<dyn RunLock>>, CheckpointError> {
+        let _ = pipeline_id;
+        Ok(None)
+    }
+}
+
+/// A held run lock ([`CheckpointStore::lock`]). Dropping it releases it too, without a
+/// word on failure; [`RunLock::release`] says whether the release worked.
+pub trait RunLock: Send {
+    /// Releases the lock now. An error means the store could not be told; the lock then
+    /// ends by itself when its time runs out.
+    fn release(self: Box<Self>) -> Result<(), CheckpointError>;
 }
 
 /// Checkpoints kept in memory (tests, short-lived services).

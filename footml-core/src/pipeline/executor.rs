@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Pipeline;
 use super::cancel::CancellationToken;
-use super::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore};
+use super::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore, RunLock};
 use super::events::{EventHub, EventKind, PipelineEvent};
 use super::retry::{RetryPolicy, sleep_unless_cancelled};
 use super::stage::{Artifact, FrameSource, MatchStage, StageContext, StreamStage};
@@ -236,6 +236,16 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
         stage_retry: &stage_retry,
     };
     let settings = Settings { batch_size, channel_capacity, checkpoint_interval, resume, pace, record_tap };
+    // The run's lock in a shared store, held from before the first read of a checkpoint to
+    // after the last write or delete, so that two workers never run this pipeline at once.
+    let lock = match acquire_lock(&run) {
+        Ok(lock) => lock,
+        Err(e) => {
+            run.emit(None, EventKind::PipelineFailed { error: e.to_string() });
+            hub.close(sink_grace);
+            return Err(e);
+        }
+    };
     let result = run_all(&run, source, stream, matches, &settings).and_then(|(data, stages, frames_lost, outputs)| {
         let report = MatchReport::from_match(&data, &pipeline_id, model_version, stages, frames_lost, outputs);
         if let Some(dir) = &output_dir {
@@ -260,11 +270,43 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
         }
         Err(e) => run.emit(None, EventKind::PipelineFailed { error: e.to_string() }),
     }
+    if let Some(lock) = lock
+        && let Err(e) = lock.release()
+    {
+        // The lock expires by itself; the run's result stands.
+        run.emit(None, EventKind::Warning { message: format!("run lock not released: {e}") });
+    }
     hub.close(sink_grace);
     result.map(|mut r| {
         r.events_dropped = hub.dropped();
         r
     })
+}
+
+/// Takes the store's lock on the run ([`CheckpointStore::lock`]), retrying a store that
+/// cannot be reached under the run's retry policy. A lock held by another worker is returned
+/// at once ([`CheckpointError::Locked`]): that run may take hours, and whoever started this
+/// one (a task queue) decides when to try again.
+fn acquire_lock(run: &Run) -> Result<Option<Box<dyn RunLock>>> {
+    let Some(store) = run.store else {
+        return Ok(None);
+    };
+    let mut locked = None;
+    let (r, _) = run.retry.run(
+        run.cancel,
+        |_| match store.lock(run.id) {
+            Err(e @ CheckpointError::Locked { .. }) => {
+                locked = Some(e);
+                Ok(None)
+            }
+            r => r.map_err(Error::Checkpoint),
+        },
+        |_, _, _| {},
+    );
+    match locked {
+        Some(e) => Err(e.into()),
+        None => r,
+    }
 }
 
 fn report_frames(r: &MatchReport) -> u64 {

@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `footml:{ID}:ckpt:STAGE:CHUNK` | string | the entry: the same header (magic, version, length, CRC-32) as the filesystem store, then the payload |
 //! | `footml:{ID}:index` | set | `CHUNK:STAGE` of every entry, for [`CheckpointStore::list`] |
+//! | `footml:{ID}:lock` | string | the random token of the worker running the pipeline |
 //!
 //! Key parts are checked as the filesystem store checks them (no `{`, `}` or spaces), so the
 //! braces delimit the id unambiguously even though ids and stage names may contain `:`.
@@ -31,18 +32,38 @@
 //! [`CheckpointError::Backend`] error, which the engine's retry policy retries (the next
 //! request reconnects); a refused request (wrong password, a foreign key of another type) is
 //! [`CheckpointError::Rejected`].
+//!
+//! # The run lock
+//!
+//! [`CheckpointStore::lock`] sets the lock key with `SET … NX PX lock_ttl` to a random token,
+//! so exactly one worker gets it; another gets [`CheckpointError::Locked`]. A thread renews it
+//! every third of its TTL (`PEXPIRE`, only while the key still holds this worker's token), so
+//! a live worker keeps it however long the run takes, while a crashed worker's lock ends
+//! within one TTL ([`DEFAULT_LOCK_TTL`]) and another worker can take the run over. Release
+//! deletes the key only if it still holds this worker's token (compare-and-delete in one Lua
+//! script), so a worker whose lock expired never deletes its successor's.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::{Client, Connection, RedisError, RetryMethod};
 
-use super::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore, check_part, seal, unseal};
+use super::checkpoint::{CheckpointError, CheckpointKey, CheckpointStore, RunLock, check_part, seal, unseal};
 use crate::config::ConfigError;
 
 /// How long entries live when no TTL is configured: long enough for a crashed job to be
 /// retried by the task queue, short enough that abandoned runs do not fill the server.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a run lock lives without renewal: how long a crashed worker's run stays locked.
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(30);
+
+/// Sets the lock's TTL again, only while it holds our token (`ARGV[1]`).
+const RENEW_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+/// Deletes the lock, only while it holds our token.
+const RELEASE_SCRIPT: &str =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
 /// Connecting gives up after this long (then the engine retries).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,6 +80,7 @@ pub struct RedisCheckpointStore {
     /// `url` with any password hidden, for messages.
     shown_url: String,
     ttl: Duration,
+    lock_ttl: Duration,
     conn: Mutex<Option<Connection>>,
 }
 
@@ -85,7 +107,7 @@ impl RedisCheckpointStore {
         if ttl.as_secs() == 0 {
             return Err(ConfigError::invalid("", "checkpoint_ttl_seconds", "at least 1 second", ttl.as_secs_f64()));
         }
-        Ok(RedisCheckpointStore { client, shown_url, ttl, conn: Mutex::new(None) })
+        Ok(RedisCheckpointStore { client, shown_url, ttl, lock_ttl: DEFAULT_LOCK_TTL, conn: Mutex::new(None) })
     }
 
     /// The URL, with any password replaced by `***`.
@@ -96,6 +118,19 @@ impl RedisCheckpointStore {
     /// How long entries live after their last write.
     pub fn ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How long a run lock lives without renewal ([`DEFAULT_LOCK_TTL`] unless set): a crashed
+    /// worker's run can be taken over after this long. The holder renews it every third of
+    /// it, so it must be well above the worst network round trip; at least 3 ms.
+    pub fn with_lock_ttl(mut self, ttl: Duration) -> Self {
+        self.lock_ttl = ttl.max(Duration::from_millis(3));
+        self
+    }
+
+    /// The run lock's TTL.
+    pub fn lock_ttl(&self) -> Duration {
+        self.lock_ttl
     }
 
     /// Runs `f` on the connection, opening it first when there is none. A failure that
@@ -168,6 +203,12 @@ fn entry_key(key: &CheckpointKey) -> Result<String, CheckpointError> {
 fn index_key(pipeline_id: &str) -> Result<String, CheckpointError> {
     check_part(pipeline_id)?;
     Ok(format!("footml:{{{pipeline_id}}}:index"))
+}
+
+/// The lock of run `pipeline_id`, `footml:{ID}:lock`.
+fn lock_key(pipeline_id: &str) -> Result<String, CheckpointError> {
+    check_part(pipeline_id)?;
+    Ok(format!("footml:{{{pipeline_id}}}:lock"))
 }
 
 /// The index member of an entry: the chunk first, so that a stage name with `:` parses back.
@@ -261,6 +302,131 @@ impl CheckpointStore for RedisCheckpointStore {
                 .ignore()
                 .query::<()>(c)
         })
+    }
+
+    fn lock(&self, pipeline_id: &str) -> Result<Option<Box<dyn RunLock>>, CheckpointError> {
+        let key = lock_key(pipeline_id)?;
+        let token = format!("{:032x}", rand::random::<u128>());
+        let ttl_ms = self.lock_ttl.as_millis() as u64;
+        // The renewing thread gets a connection of its own: the store's may be busy with a
+        // large entry for longer than a renewal can wait.
+        let mut conn = connect(&self.client).map_err(|e| self.error("connecting", e))?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query(&mut conn)
+            .map_err(|e| self.error("lock", e))?;
+        if set.is_none() {
+            return Err(CheckpointError::Locked { pipeline_id: pipeline_id.to_string() });
+        }
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let renewer = Renewer {
+            client: self.client.clone(),
+            shown_url: self.shown_url.clone(),
+            key,
+            token,
+            ttl_ms,
+            conn: Some(conn),
+        };
+        let thread = std::thread::Builder::new()
+            .name("footml-redis-lock".into())
+            .spawn(move || renewer.run(&stopped))
+            .map_err(|e| CheckpointError::Backend(format!("cannot start the lock renewal thread: {e}")))?;
+        Ok(Some(Box::new(RedisRunLock { stop: Some(stop), thread: Some(thread) })))
+    }
+}
+
+/// The held lock: a thread renews it until told to stop, then releases it.
+struct RedisRunLock {
+    /// Dropping it stops the renewals.
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), CheckpointError>>>,
+}
+
+impl RedisRunLock {
+    fn finish(&mut self) -> Result<(), CheckpointError> {
+        drop(self.stop.take());
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(CheckpointError::Backend("the lock renewal thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RunLock for RedisRunLock {
+    fn release(mut self: Box<Self>) -> Result<(), CheckpointError> {
+        self.finish()
+    }
+}
+
+impl Drop for RedisRunLock {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// The renewing thread's state.
+struct Renewer {
+    client: Client,
+    shown_url: String,
+    key: String,
+    token: String,
+    ttl_ms: u64,
+    conn: Option<Connection>,
+}
+
+impl Renewer {
+    /// Renews every third of the TTL until `stopped` closes, then releases the lock.
+    fn run(mut self, stopped: &crossbeam_channel::Receiver<()>) -> Result<(), CheckpointError> {
+        let every = Duration::from_millis(self.ttl_ms / 3);
+        let mut held = true;
+        while let Err(crossbeam_channel::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+            if !held {
+                continue;
+            }
+            match self.script(RENEW_SCRIPT, true) {
+                Ok(1) => {}
+                Ok(_) => {
+                    // Expired (renewals failed for a whole TTL) and maybe taken by another
+                    // worker: nothing of ours to renew or release any more.
+                    tracing::warn!(lock = %self.key, "the run lock expired before it was renewed; another worker may take the run over");
+                    held = false;
+                }
+                // A failed renewal is tried again at the next tick, within the TTL.
+                Err(e) => tracing::warn!(lock = %self.key, error = %e, "cannot renew the run lock"),
+            }
+        }
+        if held { self.script(RELEASE_SCRIPT, false).map(|_| ()) } else { Ok(()) }
+    }
+
+    /// Runs a lock script with our token (and the TTL when `with_ttl`); reconnects after a
+    /// failure that broke the connection.
+    fn script(&mut self, script: &str, with_ttl: bool) -> Result<i64, CheckpointError> {
+        let url = &self.shown_url;
+        let error = |e: RedisError| {
+            let message = format!("redis at {url} (run lock): {e}");
+            if is_transient(&e) { CheckpointError::Backend(message) } else { CheckpointError::Rejected(message) }
+        };
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.client).map_err(error)?);
+        }
+        let conn = self.conn.as_mut().expect("connected above");
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(1).arg(&self.key).arg(&self.token);
+        if with_ttl {
+            cmd.arg(self.ttl_ms);
+        }
+        let r = cmd.query(conn);
+        if let Err(e) = &r
+            && (e.is_unrecoverable_error() || e.is_io_error() || e.is_timeout())
+        {
+            self.conn = None;
+        }
+        r.map_err(error)
     }
 }
 
