@@ -311,8 +311,11 @@ where
     T::T: Clone,
 {
     let name = spec.name;
-    let mut defs = Vec::with_capacity(n);
-    let mut values = Vec::with_capacity(n);
+    // The row count comes from the file: a corrupt footer must not make us reserve (and abort
+    // on) terabytes; the vectors grow as rows are really decoded.
+    let reserve = n.min(ROW_GROUP_ROWS);
+    let mut defs = Vec::with_capacity(reserve);
+    let mut values = Vec::with_capacity(reserve);
     let mut got = 0;
     while got < n {
         let (records, _, _) =
@@ -327,7 +330,7 @@ where
         let v = values.next().ok_or_else(|| bad(path, format!("column `{name}` has fewer values than rows")))?;
         convert(v).ok_or_else(|| bad(path, format!("column `{name}` has an invalid value")))
     };
-    out.reserve(n);
+    out.reserve(reserve);
     if spec.nullable {
         // One definition level per row: 1 for a value, 0 for a null.
         for d in defs {

@@ -222,7 +222,12 @@ pub(crate) fn load(report: &mut MatchReport, json: &Path, dir: &Path) -> crate::
             read.iter().map(|(_, path, specs)| s.spawn(move || columnar::read(path, specs))).collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(ReportError::Unwritable("table decoder panicked".into()).into())))
+            .zip(&read)
+            .map(|(h, (_, path, _))| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ReportError::BadTable { path: path.clone(), message: "its decoder panicked".into() }.into())
+                })
+            })
             .collect()
     });
     for ((name, path, _), cols) in read.iter().zip(decoded) {
