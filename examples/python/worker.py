@@ -5,9 +5,13 @@
         celery --workdir examples/python -A worker worker --concurrency 2
 
 Each task runs one pipeline; footml releases the GIL, so thread pools work as well as
-processes. With `checkpoint_dir` on shared storage (or the Redis checkpoint store) a task
-retried on another worker resumes where the failed one stopped; only errors that can go
-away are retried. footml's exceptions pickle, so callers get the real class back.
+processes. With the Redis checkpoint store (`REDIS_URL=redis://host:6379/2` in the workers'
+environment, or `redis_url` in the config) a task retried on another worker resumes where the
+failed one stopped, and the store's per-run lock makes a second worker given the same
+pipeline while it runs fail with `footml.CheckpointError`, which is retried with backoff
+here (as is an unreachable Redis); `checkpoint_dir` on shared storage resumes too, without
+the lock. Only errors that can go away are retried. footml's exceptions pickle, so callers
+get the real class back.
 """
 
 from __future__ import annotations
