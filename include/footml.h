@@ -62,6 +62,34 @@
 #define FOOTML_CALIBRATION_UNKNOWN 3
 
 /**
+ * `footml_report_track_role`: an outfield player.
+ */
+#define FOOTML_ROLE_PLAYER 0
+
+/**
+ * `footml_report_track_role`: a goalkeeper (kit unlike the team's, assigned to a team by
+ * position).
+ */
+#define FOOTML_ROLE_GOALKEEPER 1
+
+/**
+ * `footml_report_track_role`: a referee or assistant referee (in no team).
+ */
+#define FOOTML_ROLE_REFEREE 2
+
+/**
+ * `footml_report_track_role`: team classification ran but could not decide (too few
+ * samples, a kit that matches nobody).
+ */
+#define FOOTML_ROLE_UNDECIDED 3
+
+/**
+ * `footml_report_track_role`: the report has no role for the track (no team classification
+ * ran; a report written without roles).
+ */
+#define FOOTML_ROLE_NONE -1
+
+/**
  * What a footml function returns. `FOOTML_OK` is 0; every other value is an error.
  * Values are stable: codes are only ever added, never renumbered.
  */
@@ -130,6 +158,12 @@ enum footml_result
      * ran, a live session that finished, failed or was cancelled.
      */
     FOOTML_ERR_CLOSED = 13,
+    /**
+     * Another worker is running the same pipeline id now (it holds the shared checkpoint
+     * store's lock). Transient: retry later, once that run has ended. Not a broken store
+     * (that is `FOOTML_ERR_CHECKPOINT`).
+     */
+    FOOTML_ERR_BUSY = 14,
 };
 #ifndef __cplusplus
 typedef uint32_t footml_result;
@@ -660,6 +694,38 @@ const char *footml_pipeline_last_error(const footml_pipeline *pipeline);
  * `pipeline` must be NULL or a pipeline from `footml_pipeline_new`, not freed before.
  */
 void footml_pipeline_free(footml_pipeline *pipeline);
+
+/**
+ * Reads a report written by footml (`report.json` from the CLI, `footml_analyze_json`'s
+ * text saved to a file, a pipeline's `output_dir`), with its per-frame tables inline or in
+ * the Parquet files beside it that it names (`report_tables: "parquet"`). `*report_out` is set
+ * to NULL first and receives the report on success (free it with `footml_report_free`).
+ * Fails with `FOOTML_ERR_NOT_FOUND` when `path` or a table it names does not exist,
+ * `FOOTML_ERR_INPUT` when the file is not a footml report or a table is not that table,
+ * `FOOTML_ERR_IO` when a file cannot be read. On failure `*error_out`, when `error_out` is not
+ * NULL, receives the message naming the file; free it with `footml_string_free`.
+ *
+ * # Safety
+ *
+ * `path` must be NULL or NUL-terminated; `report_out` and `error_out` must be NULL or
+ * writable.
+ */
+footml_result footml_report_read(const char *path, footml_report **report_out, char **error_out);
+
+/**
+ * The role of track `track_id` (`FOOTML_ROLE_PLAYER`, `_GOALKEEPER`, `_REFEREE`, `_UNDECIDED`,
+ * or `FOOTML_ROLE_NONE` when the report has no role for it) into `*role_out`. A role is one
+ * per track, like its team, so it is not repeated in every `footml_track_row`. A track id
+ * the report does not have is `FOOTML_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `report` must be NULL or a report from this library not yet freed; `role_out` must be NULL
+ * or writable.
+ */
+footml_result footml_report_track_role(const footml_report *report,
+                                       uint64_t track_id,
+                                       int32_t *role_out);
 
 /**
  * The message of the last failed call on `report`, or NULL when none failed (or `report` is

@@ -66,6 +66,8 @@ fn header_pointer_args() -> (Args, Args) {
 struct Fixture {
     _dir: tempfile::TempDir,
     config: CString,
+    /// The report's JSON written to a file, for `footml_report_read`.
+    report_path: CString,
     pipeline: *mut footml_pipeline,
     report: *mut footml_report,
     pixels: *mut footml_live,
@@ -89,11 +91,15 @@ impl Fixture {
             assert_eq!(footml_pipeline_new(config.as_ptr(), &mut ran, null_mut()), FOOTML_OK);
             assert_eq!(footml_pipeline_run(ran, None, null_mut(), &mut report), FOOTML_OK);
             footml_pipeline_free(ran);
+            let mut json = null();
+            assert_eq!(footml_report_json(report, &mut json), FOOTML_OK);
+            std::fs::write(dir.path().join("report.json"), CStr::from_ptr(json).to_bytes()).unwrap();
             assert_eq!(footml_pipeline_new(config.as_ptr(), &mut pipeline, null_mut()), FOOTML_OK);
             assert_eq!(footml_live_new(PIXELS.as_ptr(), None, null_mut(), &mut pixels, null_mut()), FOOTML_OK);
             assert_eq!(footml_live_new(DETECTIONS.as_ptr(), None, null_mut(), &mut detections, null_mut()), FOOTML_OK);
         }
-        Fixture { _dir: dir, config, pipeline, report, pixels, detections }
+        let report_path = CString::new(dir.path().join("report.json").to_str().unwrap()).unwrap();
+        Fixture { _dir: dir, config, report_path, pipeline, report, pixels, detections }
     }
 }
 
@@ -116,7 +122,8 @@ fn null_call(fx: &Fixture, function: &str, arg: &str) -> Option<Got> {
     let (config, p, r, live, dets) = (fx.config.as_ptr(), fx.pipeline, fx.report, fx.pixels, fx.detections);
     let (mut text, mut error, mut pipeline, mut report, mut session) =
         (null_mut::<c_char>(), null_mut::<c_char>(), null_mut(), null_mut(), null_mut());
-    let (mut json, mut len, mut index) = (null::<c_char>(), 0usize, 0u64);
+    let (mut json, mut len, mut index, mut role) = (null::<c_char>(), 0usize, 0u64, 0i32);
+    let report_path = fx.report_path.as_ptr();
     let (mut tracks, mut ball, mut balls, mut calibration) = (null(), null(), null(), null());
     let mut possession = footml_possession { estimated: 0, team: 0, track_id: 0 };
     let pixel = [0u8; 4 * 2 * 3];
@@ -182,6 +189,11 @@ fn null_call(fx: &Fixture, function: &str, arg: &str) -> Option<Got> {
             ("footml_report_calibration", "len_out") => {
                 Code(footml_report_calibration(r, &mut calibration, null_mut()))
             }
+            ("footml_report_read", "path") => Code(footml_report_read(null(), &mut report, &mut error)),
+            ("footml_report_read", "report_out") => Code(footml_report_read(report_path, null_mut(), &mut error)),
+            ("footml_report_read", "error_out") => Code(footml_report_read(report_path, &mut report, null_mut())),
+            ("footml_report_track_role", "report") => Code(footml_report_track_role(null(), 1, &mut role)),
+            ("footml_report_track_role", "role_out") => Code(footml_report_track_role(r, 1, null_mut())),
             ("footml_report_last_error", "report") => {
                 assert!(footml_report_last_error(null()).is_null());
                 Nothing
@@ -340,12 +352,14 @@ fn null_planes_of_a_yuv_frame_are_null_pointer_errors() {
 fn invalid_utf8_call(function: &str, arg: &str) -> Option<footml_result> {
     let bad = c"{\"fps\": \xff}".as_ptr();
     let (mut text, mut error, mut pipeline, mut session) = (null_mut(), null_mut(), null_mut(), null_mut());
+    let mut report = null_mut();
     // SAFETY: valid out-pointers; the text is NUL-terminated. Whatever comes out is freed.
     unsafe {
         let rc = match (function, arg) {
             ("footml_analyze_json", "config_json") => footml_analyze_json(bad, &mut text, &mut error),
             ("footml_pipeline_new", "config_json") => footml_pipeline_new(bad, &mut pipeline, &mut error),
             ("footml_live_new", "config_json") => footml_live_new(bad, None, null_mut(), &mut session, &mut error),
+            ("footml_report_read", "path") => footml_report_read(bad, &mut report, &mut error),
             _ => return None,
         };
         assert!(!error.is_null() && CStr::from_ptr(error).to_str().unwrap().contains("UTF-8"));
@@ -353,6 +367,7 @@ fn invalid_utf8_call(function: &str, arg: &str) -> Option<footml_result> {
         footml_string_free(error);
         footml_pipeline_free(pipeline);
         footml_live_free(session);
+        footml_report_free(report);
         Some(rc)
     }
 }
@@ -360,7 +375,7 @@ fn invalid_utf8_call(function: &str, arg: &str) -> Option<footml_result> {
 #[test]
 fn every_text_argument_rejects_invalid_utf8() {
     let (_, strings) = header_pointer_args();
-    assert_eq!(strings.len(), 3, "{strings:?}");
+    assert_eq!(strings.len(), 4, "{strings:?}");
     for (function, arg) in &strings {
         let got = invalid_utf8_call(function, arg)
             .unwrap_or_else(|| panic!("{function}({arg}): no invalid UTF-8 case in footml-capi/src/abi_tests.rs"));

@@ -7,7 +7,8 @@
 //!
 //! * Opaque objects — `footml_pipeline` (config → run with an event callback and
 //!   `void *userdata`, cancellable from any thread), `footml_report` (JSON and per-frame
-//!   tables as arrays of `#[repr(C)]` rows), `footml_live` (push frames, read each frame's
+//!   tables as arrays of `#[repr(C)]` rows; from a run, or read from a `report.json` by
+//!   `footml_report_read`), `footml_live` (push frames, read each frame's
 //!   tracks, finish into a report) — come in `_new`/`_free` pairs.
 //! * Functions are named `footml_<object>_<verb>`; outputs come last, as out-parameters.
 //! * Every fallible function returns a [`footml_result`]; [`footml_result_message`] gives a
@@ -47,9 +48,10 @@ pub use pipeline::{
 };
 pub use report::{
     FOOTML_BALL_OCCLUDED, FOOTML_BALL_TRACKED, FOOTML_CALIBRATION_GIVEN, FOOTML_CALIBRATION_KEYPOINTS,
-    FOOTML_CALIBRATION_REUSED, FOOTML_CALIBRATION_UNKNOWN, footml_ball_row, footml_calibration_row, footml_report,
-    footml_report_ball, footml_report_calibration, footml_report_free, footml_report_json, footml_report_last_error,
-    footml_report_tracks, footml_track_row,
+    FOOTML_CALIBRATION_REUSED, FOOTML_CALIBRATION_UNKNOWN, FOOTML_ROLE_GOALKEEPER, FOOTML_ROLE_NONE,
+    FOOTML_ROLE_PLAYER, FOOTML_ROLE_REFEREE, FOOTML_ROLE_UNDECIDED, footml_ball_row, footml_calibration_row,
+    footml_report, footml_report_ball, footml_report_calibration, footml_report_free, footml_report_json,
+    footml_report_last_error, footml_report_read, footml_report_track_role, footml_report_tracks, footml_track_row,
 };
 pub use result::{footml_result, footml_result_message};
 pub use string::footml_string_free;

@@ -1,13 +1,16 @@
 //! The match report as C sees it: JSON, and the per-frame tables as arrays of rows.
 
 use std::ffi::{CString, c_char};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use footml::report::{CalibrationFrame, MatchReport};
-use footml::{BallObservation, BallState, Calibration};
+use footml::analysis::Role;
+use footml::report::{CalibrationFrame, MatchReport, ReportError};
+use footml::{BallObservation, BallState, Calibration, Error, ErrorKind};
 
-use crate::error::{Failure, LastError, non_null};
+use crate::error::{Failure, LastError, fail, invalid, non_null};
 use crate::result::footml_result;
+use crate::string::str_arg;
 
 /// `footml_ball_row::state`: a candidate was matched in this frame.
 pub const FOOTML_BALL_TRACKED: u32 = 0;
@@ -26,6 +29,31 @@ pub const FOOTML_CALIBRATION_KEYPOINTS: u32 = 1;
 pub const FOOTML_CALIBRATION_REUSED: u32 = 2;
 /// `footml_calibration_row::source`: a user stage set the homography without saying how.
 pub const FOOTML_CALIBRATION_UNKNOWN: u32 = 3;
+
+/// `footml_report_track_role`: an outfield player.
+pub const FOOTML_ROLE_PLAYER: i32 = 0;
+/// `footml_report_track_role`: a goalkeeper (kit unlike the team's, assigned to a team by
+/// position).
+pub const FOOTML_ROLE_GOALKEEPER: i32 = 1;
+/// `footml_report_track_role`: a referee or assistant referee (in no team).
+pub const FOOTML_ROLE_REFEREE: i32 = 2;
+/// `footml_report_track_role`: team classification ran but could not decide (too few
+/// samples, a kit that matches nobody).
+pub const FOOTML_ROLE_UNDECIDED: i32 = 3;
+/// `footml_report_track_role`: the report has no role for the track (no team classification
+/// ran; a report written without roles).
+pub const FOOTML_ROLE_NONE: i32 = -1;
+
+/// The C value of a track's role.
+fn role_code(role: Option<Role>) -> i32 {
+    match role {
+        None => FOOTML_ROLE_NONE,
+        Some(Role::Player) => FOOTML_ROLE_PLAYER,
+        Some(Role::Goalkeeper) => FOOTML_ROLE_GOALKEEPER,
+        Some(Role::Referee) => FOOTML_ROLE_REFEREE,
+        Some(Role::Unknown) => FOOTML_ROLE_UNDECIDED,
+    }
+}
 
 /// One player track in one frame.
 #[allow(non_camel_case_types)]
@@ -161,6 +189,9 @@ pub struct footml_report {
     tracks: Vec<footml_track_row>,
     ball: Vec<footml_ball_row>,
     calibration: Vec<footml_calibration_row>,
+    /// `(track_id, FOOTML_ROLE_*)`, sorted by track id for `footml_report_track_role`'s binary
+    /// search (a caller asks once per track row: millions of times for a full match).
+    roles: Vec<(u64, i32)>,
     last_error: LastError,
 }
 
@@ -191,9 +222,90 @@ impl footml_report {
             })
             .collect();
         let calibration = report.calibration.iter().map(calibration_row).collect();
+        let mut roles: Vec<(u64, i32)> = report.tracks.iter().map(|t| (t.track_id, role_code(t.role))).collect();
+        roles.sort_unstable();
         let last_error = LastError::default();
-        Box::into_raw(Box::new(footml_report { report, json: OnceLock::new(), tracks, ball, calibration, last_error }))
+        let json = OnceLock::new();
+        Box::into_raw(Box::new(footml_report { report, json, tracks, ball, calibration, roles, last_error }))
     }
+}
+
+/// The code for a failure of `MatchReport::read_json`, finer than [`footml_result::from_error`]
+/// for the files a report reader meets: a missing `report.json` is `NOT_FOUND` like a missing
+/// table (the core calls it an I/O error), and a file that is not a report, or a table that is
+/// not its table, is `INPUT` (the file exists but is not what it should be), not `STAGE`/`IO`.
+fn read_failure(e: Error) -> Failure {
+    let code = match &e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            footml_result::FOOTML_ERR_NOT_FOUND
+        }
+        Error::Report(ReportError::BadTable { .. } | ReportError::BadReport { .. }) => footml_result::FOOTML_ERR_INPUT,
+        // `read_json`'s only permanent error of its own: the JSON is not a footml report.
+        _ if e.kind() == ErrorKind::Stage => footml_result::FOOTML_ERR_INPUT,
+        _ => return fail(e),
+    };
+    (code, e.to_string())
+}
+
+/// Reads a report written by footml (`report.json` from the CLI, `footml_analyze_json`'s
+/// text saved to a file, a pipeline's `output_dir`), with its per-frame tables inline or in
+/// the Parquet files beside it that it names (`report_tables: "parquet"`). `*report_out` is set
+/// to NULL first and receives the report on success (free it with `footml_report_free`).
+/// Fails with `FOOTML_ERR_NOT_FOUND` when `path` or a table it names does not exist,
+/// `FOOTML_ERR_INPUT` when the file is not a footml report or a table is not that table,
+/// `FOOTML_ERR_IO` when a file cannot be read. On failure `*error_out`, when `error_out` is not
+/// NULL, receives the message naming the file; free it with `footml_string_free`.
+///
+/// # Safety
+///
+/// `path` must be NULL or NUL-terminated; `report_out` and `error_out` must be NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_report_read(
+    path: *const c_char,
+    report_out: *mut *mut footml_report,
+    error_out: *mut *mut c_char,
+) -> footml_result {
+    crate::panic::boundary(|| {
+        // SAFETY: out-pointers are NULL or writable by the caller's contract.
+        unsafe { crate::string::clear_out(report_out, error_out) };
+        let outcome = (|| -> Result<*mut footml_report, Failure> {
+            non_null(report_out, "report_out")?;
+            // SAFETY: NULL or NUL-terminated by the caller's contract, read during this call.
+            let path = unsafe { str_arg(path, "path") }?;
+            let report = MatchReport::read_json(Path::new(path)).map_err(read_failure)?;
+            Ok(footml_report::boxed(report))
+        })();
+        // SAFETY: out-pointers are NULL or writable by the caller's contract.
+        unsafe { crate::string::finish_new(outcome, report_out, error_out) }
+    })
+}
+
+/// The role of track `track_id` (`FOOTML_ROLE_PLAYER`, `_GOALKEEPER`, `_REFEREE`, `_UNDECIDED`,
+/// or `FOOTML_ROLE_NONE` when the report has no role for it) into `*role_out`. A role is one
+/// per track, like its team, so it is not repeated in every `footml_track_row`. A track id
+/// the report does not have is `FOOTML_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `report` must be NULL or a report from this library not yet freed; `role_out` must be NULL
+/// or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn footml_report_track_role(
+    report: *const footml_report,
+    track_id: u64,
+    role_out: *mut i32,
+) -> footml_result {
+    with_report(report, |r| {
+        non_null(role_out, "role_out")?;
+        let i = r
+            .roles
+            .binary_search_by_key(&track_id, |&(id, _)| id)
+            .map_err(|_| invalid(format!("the report has no track {track_id}")))?;
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { *role_out = r.roles[i].1 };
+        Ok(())
+    })
 }
 
 /// Runs `f` on a report argument inside the panic boundary, recording a failure as the

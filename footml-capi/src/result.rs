@@ -42,6 +42,10 @@ pub enum footml_result {
     /// The object has ended and takes no more calls of this kind: a pipeline that already
     /// ran, a live session that finished, failed or was cancelled.
     FOOTML_ERR_CLOSED = 13,
+    /// Another worker is running the same pipeline id now (it holds the shared checkpoint
+    /// store's lock). Transient: retry later, once that run has ended. Not a broken store
+    /// (that is `FOOTML_ERR_CHECKPOINT`).
+    FOOTML_ERR_BUSY = 14,
 }
 
 impl footml_result {
@@ -53,8 +57,8 @@ impl footml_result {
             ErrorKind::Config => FOOTML_ERR_CONFIG,
             ErrorKind::NotFound => FOOTML_ERR_NOT_FOUND,
             ErrorKind::InvalidVideo | ErrorKind::InvalidDetections => FOOTML_ERR_INPUT,
-            // Another worker runs the pipeline (the shared store's lock).
-            ErrorKind::Checkpoint | ErrorKind::Busy => FOOTML_ERR_CHECKPOINT,
+            ErrorKind::Checkpoint => FOOTML_ERR_CHECKPOINT,
+            ErrorKind::Busy => FOOTML_ERR_BUSY,
             ErrorKind::Io => FOOTML_ERR_IO,
             ErrorKind::Stage => FOOTML_ERR_STAGE,
             ErrorKind::Panicked => FOOTML_ERR_PANIC,
@@ -82,6 +86,7 @@ impl footml_result {
             11 => FOOTML_ERR_OTHER,
             12 => FOOTML_ERR_INVALID_ARGUMENT,
             13 => FOOTML_ERR_CLOSED,
+            14 => FOOTML_ERR_BUSY,
             _ => return None,
         })
     }
@@ -103,6 +108,7 @@ impl footml_result {
             FOOTML_ERR_OTHER => c"footml failed",
             FOOTML_ERR_INVALID_ARGUMENT => c"an argument is invalid",
             FOOTML_ERR_CLOSED => c"the object has ended and takes no more calls",
+            FOOTML_ERR_BUSY => c"another worker is running this pipeline; retry later",
         }
     }
 }
@@ -122,12 +128,12 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_and_has_a_message() {
-        for code in 0..=13 {
+        for code in 0..=14 {
             let r = footml_result::from_code(code).unwrap();
             assert_eq!(r as u32, code);
             assert!(!r.message().is_empty());
         }
-        assert_eq!(footml_result::from_code(14), None);
+        assert_eq!(footml_result::from_code(15), None);
     }
 
     #[test]
@@ -139,5 +145,22 @@ mod tests {
         let stage = Error::StageFailed { stage: "s".into(), attempts: 1, source: Box::new(Error::permanent("x")) };
         assert_eq!(footml_result::from_error(&stage), footml_result::FOOTML_ERR_STAGE);
         assert_eq!(footml_result::from_error(&Error::Cancelled), footml_result::FOOTML_ERR_CANCELLED);
+    }
+
+    /// A run refused because another worker holds the pipeline's lock is `FOOTML_ERR_BUSY`,
+    /// also when it surfaced as a stage failure; a broken store stays `FOOTML_ERR_CHECKPOINT`.
+    #[test]
+    fn a_held_lock_is_busy_not_a_checkpoint_failure() {
+        use footml::pipeline::checkpoint::CheckpointError;
+        let locked = || Error::Checkpoint(CheckpointError::Locked { pipeline_id: "match-7".into() });
+        assert_eq!(footml_result::from_error(&locked()), footml_result::FOOTML_ERR_BUSY);
+        let wrapped = Error::StageFailed { stage: "s".into(), attempts: 5, source: Box::new(locked()) };
+        assert_eq!(footml_result::from_error(&wrapped), footml_result::FOOTML_ERR_BUSY);
+        let down = Error::Checkpoint(CheckpointError::Backend("connection refused".into()));
+        assert_eq!(footml_result::from_error(&down), footml_result::FOOTML_ERR_CHECKPOINT);
+        assert_eq!(footml_result::FOOTML_ERR_BUSY as u32, 14);
+        // SAFETY: a static NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(footml_result_message(14)) };
+        assert_eq!(text, c"another worker is running this pipeline; retry later");
     }
 }

@@ -474,3 +474,141 @@ fn header_compiles_as_cpp() {
         .arg(root().join("include/footml.h")));
     assert!(out.status.success(), "include/footml.h does not compile as C++");
 }
+
+/// A report with roles: the fixture's ground-truth boxes of frames 776–835 (the away
+/// goalkeeper, gt id 12, and the referee, gt id 27, in view throughout) pushed into a live
+/// session with each player's real team and the classes a football model gives them (1
+/// goalkeeper, 3 referee, 0 the others) under `goalkeeper_class_ids` [1] / `referee_class_ids`
+/// [3], calibrated by the fixture's homography.
+fn report_with_roles() -> footml::MatchReport {
+    use footml::live::{LiveFrame, LiveSession};
+    use footml::{BBox, Detection};
+    let fixture = root().join("tests/fixtures/skillcorner");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("meta.json")).unwrap()).unwrap();
+    let team = |id: u64| u32::from(meta["ids"][id.to_string()]["team"].as_str().unwrap() == "away");
+    let class_of = |id: u64| match id {
+        12 => 1,
+        27 => 3,
+        _ => 0,
+    };
+    let mut frames: std::collections::BTreeMap<u64, Vec<(u64, BBox)>> = Default::default();
+    for l in std::fs::read_to_string(fixture.join("gt.txt")).unwrap().lines() {
+        let f: Vec<f32> = l.split(',').map(|x| x.parse().unwrap()).collect();
+        if (776..=835).contains(&(f[0] as u64)) {
+            frames.entry(f[0] as u64).or_default().push((f[1] as u64, BBox::new(f[2], f[3], f[4], f[5])));
+        }
+    }
+    let config = serde_json::json!({
+        "fps": 25, "frame_size": [1920, 1080], "homography_path": fixture.join("homography.json"),
+        "live": {"input": "detections", "user_teams": true},
+        "stage_configs": {"player_detection": {"goalkeeper_class_ids": [1], "referee_class_ids": [3]}},
+    });
+    let mut session =
+        LiveSession::from_config(&footml::PipelineConfig::from_json(&config.to_string()).unwrap()).unwrap();
+    for (i, boxes) in frames.values().enumerate() {
+        let players: Vec<Detection> =
+            boxes.iter().map(|&(id, bbox)| Detection { bbox, score: 0.9, class_id: class_of(id) }).collect();
+        let teams: Vec<Option<u32>> = boxes.iter().map(|&(id, _)| Some(team(id))).collect();
+        let frame = LiveFrame::Detections {
+            players: &players,
+            ball_candidates: None,
+            player_teams: Some(&teams),
+            timestamp_s: i as f64 / 25.0,
+        };
+        session.push(frame).unwrap();
+    }
+    session.finish().unwrap()
+}
+
+/// A track row as tests/c/report_read.c prints it: frame, track id, box and score, team, pitch
+/// position.
+type ReadRow = (u64, u64, [f32; 5], i32, [f64; 2]);
+
+/// tests/c/report_read.c reads a report with roles written inline and with Parquet tables
+/// (`MatchReport::write`, what `report_tables` does) under valgrind: both give the written
+/// report's track rows exactly and each track's role (a goalkeeper and a referee among them);
+/// a missing report or table is `FOOTML_ERR_NOT_FOUND`, a file that is not a report or a table
+/// that is not its table `FOOTML_ERR_INPUT`.
+#[test]
+fn report_read_gives_the_written_rows_and_roles_under_valgrind() {
+    use footml::analysis::Role;
+    use footml::report::ReportTables;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("report_read");
+    compile_shared(&root().join("footml-capi/tests/c/report_read.c"), &exe);
+    let report = report_with_roles();
+    let write = |name: &str, tables| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        report.write(&sub.join("report.json"), tables).unwrap();
+        sub
+    };
+    let inline = write("inline", ReportTables::Inline).join("report.json");
+    let parquet = write("parquet", ReportTables::Parquet).join("report.json");
+    let bad_table = write("bad_table", ReportTables::Parquet);
+    std::fs::write(bad_table.join("tracks.parquet"), b"PAR1 this is no Parquet file PAR1").unwrap();
+    let no_table = write("no_table", ReportTables::Parquet);
+    std::fs::remove_file(no_table.join("tracks.parquet")).unwrap();
+    let not_json = dir.path().join("not_json.json");
+    std::fs::write(&not_json, "{\"schema_version\": 2, \"tracks\": [").unwrap();
+    let missing = dir.path().join("missing/report.json");
+    let out = valgrind(
+        &exe,
+        &[&inline, &parquet, &missing, &not_json, &bad_table.join("report.json"), &no_table.join("report.json")],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "tests/c/report_read.c failed: {}", String::from_utf8_lossy(&out.stderr));
+
+    // The written report's rows, sorted as the C table is, each field as C printed it.
+    let mut want_rows: Vec<ReadRow> = report
+        .tracks
+        .iter()
+        .flat_map(|t| {
+            t.frames.iter().map(move |f| {
+                let [x, y, w, h] = f.bbox;
+                (f.frame, t.track_id, [x, y, w, h, f.score], t.team.map_or(-1, |t| t as i32), f.pitch.unwrap())
+            })
+        })
+        .collect();
+    want_rows.sort_by_key(|r| (r.0, r.1));
+    let code = |role: Option<Role>| match role {
+        None => -1,
+        Some(Role::Player) => 0,
+        Some(Role::Goalkeeper) => 1,
+        Some(Role::Referee) => 2,
+        Some(Role::Unknown) => 3,
+    };
+    let want_roles: Vec<(u64, i32)> = report.tracks.iter().map(|t| (t.track_id, code(t.role))).collect();
+    // The comparison covers every role a model class gives.
+    assert!(want_roles.iter().any(|r| r.1 == 1) && want_roles.iter().any(|r| r.1 == 2), "{want_roles:?}");
+    for format in ["inline", "parquet"] {
+        let fields = |kind: &str| -> Vec<Vec<String>> {
+            let prefix = format!("{kind},{format},");
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(|l| l.split(',').map(str::to_string).collect())
+                .collect()
+        };
+        let rows: Vec<ReadRow> = fields("row")
+            .iter()
+            .map(|f| {
+                let n = |i: usize| f[i].parse::<f32>().unwrap();
+                let m = |i: usize| f[i].parse::<f64>().unwrap();
+                (
+                    f[0].parse().unwrap(),
+                    f[1].parse().unwrap(),
+                    [n(2), n(3), n(4), n(5), n(6)],
+                    f[7].parse().unwrap(),
+                    [m(8), m(9)],
+                )
+            })
+            .collect();
+        assert!(rows.len() > 600, "{format}: {} rows", rows.len());
+        assert_eq!(rows, want_rows, "{format}");
+        let roles: Vec<(u64, i32)> =
+            fields("role").iter().map(|f| (f[0].parse().unwrap(), f[1].parse().unwrap())).collect();
+        assert_eq!(roles, want_roles, "{format}");
+    }
+}
