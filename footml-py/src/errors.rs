@@ -7,6 +7,8 @@
 //! ├── DetectionsError(FootmlError, ValueError)      Error::Detections
 //! ├── VideoError(FootmlError)                       Error::Video
 //! ├── CheckpointError(FootmlError)                  Error::Checkpoint
+//! │   └── PipelineBusyError(CheckpointError)        CheckpointError::Locked (ErrorKind::Busy): another worker
+//! │                                                  runs the same pipeline id now; transient, retry later
 //! ├── FileError(FootmlError, OSError)               Error::Io: a file could not be read or written
 //! ├── StageError(FootmlError)                       Error::Stage, StageFailed, Panicked
 //! ├── CancelledError(FootmlError)                   Error::Cancelled
@@ -43,10 +45,11 @@ pub(crate) enum Kind {
     Usage,
     InvalidInput,
     File,
+    Busy,
 }
 
 impl Kind {
-    const ALL: [Kind; 13] = [
+    const ALL: [Kind; 14] = [
         Kind::Footml,
         Kind::Config,
         Kind::InputNotFound,
@@ -60,6 +63,8 @@ impl Kind {
         Kind::Usage,
         Kind::InvalidInput,
         Kind::File,
+        // After its base, `Checkpoint`: classes are made in this order.
+        Kind::Busy,
     ];
 
     fn name(self) -> &'static str {
@@ -77,6 +82,7 @@ impl Kind {
             Kind::Usage => "UsageError",
             Kind::InvalidInput => "InvalidInputError",
             Kind::File => "FileError",
+            Kind::Busy => "PipelineBusyError",
         }
     }
 
@@ -100,6 +106,11 @@ impl Kind {
             }
             Kind::InvalidInput => "A pushed live frame has the wrong size, stride or timestamp.",
             Kind::File => "A file could not be read or written (an output directory, a report file).",
+            Kind::Busy => {
+                "Another worker is running the same pipeline id now (it holds the Redis checkpoint store's lock). \
+                 Transient: retry later, once that run ends or its lock expires. A CheckpointError, so handlers of \
+                 store failures still catch it, but not a broken store."
+            }
         }
     }
 
@@ -110,9 +121,8 @@ impl Kind {
             ErrorKind::NotFound => Kind::InputNotFound,
             ErrorKind::InvalidDetections => Kind::Detections,
             ErrorKind::InvalidVideo => Kind::Video,
-            // Another worker runs the pipeline: a checkpoint-store condition (the shared
-            // store's lock) that a task queue retries.
-            ErrorKind::Checkpoint | ErrorKind::Busy => Kind::Checkpoint,
+            ErrorKind::Checkpoint => Kind::Checkpoint,
+            ErrorKind::Busy => Kind::Busy,
             ErrorKind::Stage | ErrorKind::Panicked => Kind::Stage,
             ErrorKind::Cancelled => Kind::Cancelled,
             ErrorKind::InvalidInput => Kind::InvalidInput,
@@ -139,6 +149,9 @@ fn classes(py: Python<'_>) -> PyResult<&Vec<Py<PyType>>> {
                 Kind::Usage => vec![footml(), py.get_type::<PyRuntimeError>()],
                 Kind::InputNotFound => vec![footml(), py.get_type::<PyFileNotFoundError>()],
                 Kind::File => vec![footml(), py.get_type::<PyOSError>()],
+                // A held lock is a condition of the shared checkpoint store: `except
+                // CheckpointError` written before this class existed still catches it.
+                Kind::Busy => vec![made[Kind::Checkpoint as usize].bind(py).clone()],
                 _ => vec![footml()],
             };
             // `type(name, bases, namespace)`, as a `class` statement would: several bases,

@@ -21,6 +21,7 @@ __all__ = [
     "DetectionsError",
     "VideoError",
     "CheckpointError",
+    "PipelineBusyError",
     "FileError",
     "StageError",
     "CancelledError",
@@ -54,6 +55,9 @@ class VideoError(FootmlError):
 
 class CheckpointError(FootmlError):
     """The checkpoint store failed."""
+
+class PipelineBusyError(CheckpointError):
+    """Another worker is running the same pipeline id now (it holds the Redis checkpoint store's lock). Transient: retry later, once that run ends or its lock expires. A CheckpointError, so handlers of store failures still catch it, but not a broken store."""
 
 class FileError(FootmlError, OSError):
     """A file could not be read or written (an output directory, a report file)."""

@@ -131,6 +131,53 @@ def test_a_cancelled_analysis_resumes_from_redis(redis_port: int) -> None:
     assert _command(redis_port, "DBSIZE") == b":0\r\n"
 
 
+def test_a_second_worker_on_a_running_pipeline_gets_pipeline_busy_error(redis_port: int) -> None:
+    """While one worker runs a pipeline with the Redis store, a second worker given the same
+    pipeline id is refused with PipelineBusyError (a transient CheckpointError naming the
+    id), not a generic checkpoint failure; another id runs; once the first run ends, the
+    id runs again."""
+    config = _config(redis_url=f"redis://127.0.0.1:{redis_port}/0", pipeline_id="py-redis-busy")
+    # 250 frames/s: the first worker holds the lock for ~4 s unless cancelled.
+    first = footml.PipelineBuilder(config).pace(10.0).build()
+    saved = threading.Event()
+    events_in = first.events()
+
+    def drain() -> None:
+        for event in events_in:
+            if event["type"] == "checkpoint_saved":
+                saved.set()
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    outcome: list[BaseException] = []
+
+    def run_first() -> None:
+        try:
+            first.run()
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            outcome.append(e)
+
+    runner = threading.Thread(target=run_first)
+    runner.start()
+    try:
+        # A saved chunk: the first worker has taken the lock and is working.
+        assert saved.wait(20), "the first worker saved no checkpoint"
+        assert _command(redis_port, "EXISTS", "footml:{py-redis-busy}:lock") == b":1\r\n"
+        with pytest.raises(footml.PipelineBusyError, match="py-redis-busy") as info:
+            footml.analyze(config)
+        assert isinstance(info.value, footml.CheckpointError) and isinstance(info.value, footml.FootmlError)
+        # Another pipeline id is not blocked by it.
+        other = footml.analyze(_config(redis_url=config["redis_url"], pipeline_id="py-redis-other"))
+        assert other.pipeline_id == "py-redis-other" and len(other.tracks) > 0
+    finally:
+        first.cancel()
+        runner.join(20)
+        drainer.join(20)
+    assert len(outcome) == 1 and isinstance(outcome[0], footml.CancelledError), outcome
+    # The cancelled run released the lock: the id runs now.
+    assert footml.analyze(config).pipeline_id == "py-redis-busy"
+
+
 def test_a_bad_redis_url_is_a_config_error() -> None:
     with pytest.raises(footml.ConfigError, match="redis_url"):
         footml.analyze(_config(redis_url="http://127.0.0.1/"))
