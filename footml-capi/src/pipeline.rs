@@ -199,3 +199,130 @@ pub unsafe extern "C" fn footml_pipeline_free(pipeline: *mut footml_pipeline) {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CStr, CString};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::process::{Child, Command, Stdio};
+    use std::ptr::null_mut;
+    use std::time::{Duration, Instant};
+
+    use footml::{CheckpointStore, RedisCheckpointStore};
+
+    use super::*;
+
+    /// A `redis-server` of this test's own (Debian's, installed by scripts/setup.sh), on a
+    /// loopback port below the ephemeral range, killed when dropped. (The core's helper lives
+    /// in its integration tests, which this crate cannot reach.)
+    struct RedisServer {
+        child: Child,
+        port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    impl RedisServer {
+        fn start() -> RedisServer {
+            // Another test's server may hold a port: try a few, keyed on this process's id.
+            for i in 0..8u16 {
+                let dir = tempfile::tempdir().unwrap();
+                let port = 20_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(i * 997)) % 12_000;
+                let child = Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                    .arg("--dir")
+                    .arg(dir.path())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("redis-server (Debian package redis-server, installed by scripts/setup.sh)");
+                let mut server = RedisServer { child, port, _dir: dir };
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_secs(10) {
+                    if server.child.try_wait().unwrap().is_some() {
+                        break; // the port was taken
+                    }
+                    if server.answers() {
+                        return server;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            panic!("redis-server did not start");
+        }
+
+        /// Whether this child answers on the port: `INFO server` names its process id (another
+        /// test's server on the same port must not pass for it).
+        fn answers(&self) -> bool {
+            let addr = ([127, 0, 0, 1], self.port).into();
+            let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+                return false;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            if s.write_all(b"INFO server\r\n").is_err() {
+                return false;
+            }
+            let want = format!("process_id:{}\r\n", self.child.id());
+            let (mut reply, mut buf) = (Vec::new(), [0u8; 4096]);
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                reply.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&reply).contains(&want) {
+                    return true;
+                }
+            }
+            false
+        }
+
+        fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}/0", self.port)
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Runs a pipeline of `config` through the C functions: its code, and the message of a
+    /// failure.
+    fn run_c(config: &str) -> (footml_result, Option<String>) {
+        let config = CString::new(config).unwrap();
+        let (mut pipeline, mut report) = (null_mut(), null_mut());
+        // SAFETY: valid strings and out-pointers; each object is freed once.
+        unsafe {
+            assert_eq!(footml_pipeline_new(config.as_ptr(), &mut pipeline, null_mut()), footml_result::FOOTML_OK);
+            let rc = footml_pipeline_run(pipeline, None, null_mut(), &mut report);
+            let error = footml_pipeline_last_error(pipeline);
+            let message = (!error.is_null()).then(|| CStr::from_ptr(error).to_string_lossy().into_owned());
+            crate::report::footml_report_free(report);
+            footml_pipeline_free(pipeline);
+            (rc, message)
+        }
+    }
+
+    /// With another worker holding the pipeline's lock in Redis, a C run of the same pipeline
+    /// id is `FOOTML_ERR_BUSY` (not `FOOTML_ERR_CHECKPOINT`), its message naming the id; once the
+    /// lock is released the same run succeeds.
+    #[test]
+    fn a_pipeline_locked_by_another_worker_is_busy() {
+        let server = RedisServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let det = dir.path().join("det.txt");
+        std::fs::write(&det, "1,-1,10,10,20,40,0.9,-1,-1,-1\n2,-1,11,10,20,40,0.9,-1,-1,-1\n").unwrap();
+        let config = serde_json::json!({"detections_path": det, "fps": 25, "frame_size": [64, 48],
+                                        "pipeline_id": "c-busy", "redis_url": server.url()})
+        .to_string();
+        // The other worker: the store's own lock, as a running pipeline holds it.
+        let store = RedisCheckpointStore::open(&server.url(), None).unwrap();
+        let lock = store.lock("c-busy").unwrap().expect("the Redis store has locks");
+        let (rc, message) = run_c(&config);
+        assert_eq!(rc, footml_result::FOOTML_ERR_BUSY, "{message:?}");
+        assert!(
+            message.as_deref().is_some_and(|m| m.contains("`c-busy`") && m.contains("another worker")),
+            "{message:?}"
+        );
+        lock.release().unwrap();
+        assert_eq!(run_c(&config), (footml_result::FOOTML_OK, None));
+    }
+}
