@@ -141,7 +141,10 @@ fn main() {
     let (w, h) = args.size;
     let raw = std::fs::read(&args.frames).expect("read frames");
     let frame_bytes = (w * h * 3) as usize;
-    assert!(raw.len() >= frame_bytes && raw.len() % frame_bytes == 0, "frames file is not whole {w}x{h} RGB24 frames");
+    assert!(
+        raw.len() >= frame_bytes && raw.len().is_multiple_of(frame_bytes),
+        "frames file is not whole {w}x{h} RGB24 frames"
+    );
     let frames: Vec<RgbFrame> = raw
         .chunks_exact(frame_bytes)
         .map(|c| RgbFrame { width: w, height: h, stride: 3 * w as usize, data: c.to_vec() })

@@ -141,7 +141,7 @@ fn killed_run_resumes_to_the_same_report() {
         .collect();
     assert_eq!(resumed_from.len(), 2, "{resumed_from:?}");
     assert_eq!(resumed_from[0], 0);
-    assert!(resumed_from[1] >= 150 && resumed_from[1] % 50 == 0, "{resumed_from:?}");
+    assert!(resumed_from[1] >= 150 && resumed_from[1].is_multiple_of(50), "{resumed_from:?}");
 }
 
 #[test]

@@ -659,7 +659,7 @@ fn crowd_colour(u: u32, v: u32) -> Rgb {
     let cell = hash((u / 3).wrapping_mul(73_856_093) ^ (v / 3).wrapping_mul(19_349_663));
     let k = f64::from(cell % 100) / 100.0;
     let base = [38.0 + 30.0 * k, 36.0 + 22.0 * k, 44.0 + 26.0 * k];
-    if cell % 7 == 0 {
+    if cell.is_multiple_of(7) {
         let c = [[170.0, 40.0, 40.0], [200, 200, 200].map(f64::from), [220.0, 190.0, 40.0]][(cell / 7 % 3) as usize];
         return c.map(|x| (x * (0.6 + 0.4 * k)) as u8);
     }

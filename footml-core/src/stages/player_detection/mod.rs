@@ -1274,7 +1274,7 @@ impl StreamStage for PlayerDetector {
         // `detection_stride`: frames are chosen by index (not position in the batch) so that
         // a resumed run skips the same frames as an uninterrupted one.
         let chosen: Vec<usize> =
-            (0..batch.items.len()).filter(|&i| batch.items[i].record.index % self.stride == 0).collect();
+            (0..batch.items.len()).filter(|&i| batch.items[i].record.index.is_multiple_of(self.stride)).collect();
         let refs: Vec<&RgbFrame> = chosen.iter().map(|&i| images[i].as_ref()).collect();
         let mut found = self.detect_all(&refs)?.into_iter();
         let ball = self.detects_ball();
