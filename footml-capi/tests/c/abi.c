@@ -25,7 +25,9 @@ static void expect_error(const char *config, footml_result want, const char *nee
 int main(void) {
     CHECK(strlen(footml_version()) > 0);
     CHECK(strcmp(footml_result_message(FOOTML_OK), "success") == 0);
-    for (uint32_t code = 0; code <= FOOTML_ERR_CLOSED; code++) CHECK(strlen(footml_result_message(code)) > 0);
+    /* FOOTML_ERR_BUSY is the last code: a code added later extends this loop. */
+    for (uint32_t code = 0; code <= FOOTML_ERR_BUSY; code++) CHECK(strlen(footml_result_message(code)) > 0);
+    CHECK(strcmp(footml_result_message(FOOTML_ERR_BUSY + 1), "unknown footml_result code") == 0);
     CHECK(strcmp(footml_result_message(9999), "unknown footml_result code") == 0);
 
     char *report = NULL, *error = NULL;
