@@ -506,35 +506,63 @@ impl MatchReport {
 
     /// Writes the report as pretty JSON, atomically (temp file + rename).
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::permanent(format!("report to JSON: {e}")))?;
-        write_atomic(path, &text)
+        // Streamed into the file: an inline report of a whole match is hundreds of MB of JSON,
+        // which as one buffer would double the peak memory of a run (benches/README.md, "Memory").
+        let mut failed = None;
+        let written = write_atomic_with(path, |w| {
+            serde_json::to_writer_pretty(w, self).map_err(|e| {
+                if e.is_io() {
+                    std::io::Error::from(e)
+                } else {
+                    failed = Some(e.to_string());
+                    std::io::Error::other("not serialisable")
+                }
+            })
+        });
+        match failed {
+            Some(e) => Err(Error::permanent(format!("report to JSON: {e}"))),
+            None => written,
+        }
     }
 
     /// Writes the tracks in MOTChallenge format: `frame,id,x,y,w,h,score,-1,-1,-1`, frames
     /// numbered from 1, sorted by frame then id.
     pub fn write_mot_tracks(&self, path: &Path) -> Result<()> {
+        // Sized up front: collected, it could grow to twice the rows.
         let mut rows: Vec<(u64, u64, &TrackFrame)> =
-            self.tracks.iter().flat_map(|t| t.frames.iter().map(move |f| (f.frame, t.track_id, f))).collect();
+            Vec::with_capacity(self.tracks.iter().map(|t| t.frames.len()).sum());
+        rows.extend(self.tracks.iter().flat_map(|t| t.frames.iter().map(move |f| (f.frame, t.track_id, f))));
         rows.sort_by_key(|r| (r.0, r.1));
-        let mut out = Vec::with_capacity(rows.len() * 48);
-        for (frame, id, f) in rows {
-            let [x, y, w, h] = f.bbox;
-            writeln!(out, "{},{},{:.2},{:.2},{:.2},{:.2},{:.3},-1,-1,-1", frame + 1, id, x, y, w, h, f.score)
-                .expect("writing to a Vec cannot fail");
-        }
-        write_atomic(path, &out)
+        // Streamed, not built as one text (~50 bytes a row, millions of rows in a match).
+        write_atomic_with(path, |out| {
+            for &(frame, id, f) in &rows {
+                let [x, y, w, h] = f.bbox;
+                writeln!(out, "{},{},{:.2},{:.2},{:.2},{:.2},{:.3},-1,-1,-1", frame + 1, id, x, y, w, h, f.score)?;
+            }
+            Ok(())
+        })
     }
 }
 
 /// Writes a file so that readers see the old or the new content, never a partial one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Like [`write_atomic`], with the content written by `write` through a buffered writer, so
+/// that a large file never has to be one buffer in memory.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        write(&mut f)?;
+        let f = f.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -623,6 +651,42 @@ mod tests {
         std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
         let e = MatchReport::read_json(&path).unwrap_err().to_string();
         assert!(e.contains("calibration") && e.contains("guessed"), "{e}");
+    }
+
+    /// Writing a match's report streams it: neither report.json nor tracks.txt is ever one
+    /// buffer in memory (as one, a 90-minute match's 640 MB of JSON doubled the run's peak;
+    /// benches/README.md, "Memory"). The largest allocation while writing is checked against
+    /// the file sizes, and the files against the one-buffer serialisations.
+    #[test]
+    fn report_files_are_streamed_not_buffered() {
+        use crate::test_support::{H, largest_allocation_during, person_at};
+        let frames = (0..3000u64)
+            .map(|i| crate::FrameRecord {
+                index: i,
+                time_s: i as f64 / 25.0,
+                tracks: Some((1..=10u64).map(|id| person_at(id, [id as f64 - 5.0 + i as f64 / 1000.0, 3.0])).collect()),
+                homography: Some(H),
+                ..Default::default()
+            })
+            .collect();
+        let data = MatchData { frames, ..Default::default() };
+        let report = MatchReport::from_match(&data, "p", None, vec![], 0, BTreeMap::new());
+        let dir = tempfile::tempdir().unwrap();
+        let (json, tracks) = (dir.path().join("report.json"), dir.path().join("tracks.txt"));
+        let (written, largest) = largest_allocation_during(|| report.write_json(&json));
+        written.unwrap();
+        let text = std::fs::read(&json).unwrap();
+        assert_eq!(text, serde_json::to_vec_pretty(&report).unwrap());
+        assert!(text.len() > 4_000_000, "a report worth streaming: {} bytes", text.len());
+        assert!(largest <= 1 << 16, "largest allocation writing report.json: {largest} bytes");
+        let (written, largest) = largest_allocation_during(|| report.write_mot_tracks(&tracks));
+        written.unwrap();
+        let rows = std::fs::read_to_string(&tracks).unwrap();
+        assert_eq!(rows.lines().count(), 30_000);
+        assert_eq!(rows.lines().next(), Some("1,1,555.00,410.00,10.00,20.00,0.900,-1,-1,-1"));
+        // The sorted row list (24 bytes a row) is the one buffer that grows with the match.
+        assert_eq!(largest, 30_000 * 24, "largest allocation writing tracks.txt");
+        assert!(largest * 3 < rows.len() * 2, "{largest} bytes for {} bytes of rows", rows.len());
     }
 
     /// A report with every per-frame table filled, with values that are no short decimals

@@ -57,3 +57,55 @@ pub(crate) fn user_match(
         .map(|t| TeamAssignment::from_tracks(t.into_iter().map(|(id, team, role)| TrackTeam::user(id, team, role))));
     MatchData { video: VideoInfo { fps: FPS, ..Default::default() }, frames, teams, ..Default::default() }
 }
+
+/// The unit tests' allocator: the system one, noting the largest single allocation each
+/// thread asks for, so that a test can check that some work never holds one big buffer
+/// ([`largest_allocation_during`]).
+struct LargestAllocation;
+
+thread_local! {
+    static LARGEST: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn note_allocation(size: usize) {
+    // `try_with`: allocations during thread teardown go unnoted rather than panic.
+    let _ = LARGEST.try_with(|c| c.set(c.get().max(size)));
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; noting the size touches a
+// const-initialised thread-local `Cell`, which never allocates.
+unsafe impl std::alloc::GlobalAlloc for LargestAllocation {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        // SAFETY: the caller's contract for `alloc`, passed on.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        note_allocation(layout.size());
+        // SAFETY: as above.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        note_allocation(new_size);
+        // SAFETY: as above.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as above.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestAllocation = LargestAllocation;
+
+/// Runs `f` and returns its result with the largest single allocation (bytes) this thread
+/// made meanwhile (other threads' allocations are not counted).
+pub(crate) fn largest_allocation_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|c| c.set(0));
+    let out = f();
+    (out, LARGEST.with(std::cell::Cell::get))
+}

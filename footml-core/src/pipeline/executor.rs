@@ -248,6 +248,9 @@ pub(super) fn run(p: Pipeline) -> Result<MatchReport> {
     };
     let result = run_all(&run, source, stream, matches, &settings).and_then(|(data, stages, frames_lost, outputs)| {
         let report = MatchReport::from_match(&data, &pipeline_id, model_version, stages, frames_lost, outputs);
+        // The report holds what is kept of the records: free them before writing it, so the
+        // match is not in memory twice while the files are written.
+        drop(data);
         if let Some(dir) = &output_dir {
             report.write(&dir.join("report.json"), report_tables)?;
             report.write_mot_tracks(&dir.join("tracks.txt"))?;
