@@ -466,10 +466,14 @@ impl ClassRoleVotes {
             assignment.tracks.extend(added);
             assignment.tracks.sort_by_key(|t| t.track_id);
         }
-        // Referees leave their team's list.
+        // Referees leave their team's list. `tracks` is sorted by id: a binary search per
+        // member keeps this O(T log T) — a live session calls it on every push with every
+        // track it has seen (thousands over a match), where a scan per member was O(T²).
         let tracks = &assignment.tracks;
         for team in &mut assignment.teams {
-            team.track_ids.retain(|&id| tracks.iter().any(|t| t.track_id == id && t.team == Some(team.id)));
+            team.track_ids.retain(|&id| {
+                tracks.binary_search_by_key(&id, |t| t.track_id).is_ok_and(|i| tracks[i].team == Some(team.id))
+            });
         }
         assignment
     }
