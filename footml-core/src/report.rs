@@ -545,6 +545,8 @@ impl MatchReport {
 }
 
 /// Writes a file so that readers see the old or the new content, never a partial one.
+// Only the Parquet tables and the pictures write whole buffers; the report itself streams.
+#[cfg(any(feature = "parquet", feature = "viz"))]
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }

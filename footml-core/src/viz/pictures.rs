@@ -175,17 +175,17 @@ pub fn render_report(report: &MatchReport, out_dir: &Path, options: &RenderOptio
     if options.heatmaps {
         heatmaps(report, &view, &palette, out_dir, &mut out)?;
     }
-    if options.radar {
-        if let Some((&frame, _)) = frames.players.iter().max_by_key(|(f, v)| (v.len(), std::cmp::Reverse(**f))) {
-            let pm = radar_frame(report, &view, &palette, &frames, frame, None)?;
-            let path = out_dir.join("radar.png");
-            canvas::save_png(&pm, &path)?;
-            out.files.push(path);
-        }
-        #[cfg(feature = "sim")]
-        if options.radar_video {
-            out.files.push(super::video::radar_video(report, &view, &palette, &frames, out_dir)?);
-        }
+    if options.radar
+        && let Some((&frame, _)) = frames.players.iter().max_by_key(|(f, v)| (v.len(), std::cmp::Reverse(**f)))
+    {
+        let pm = radar_frame(report, &view, &palette, &frames, frame, None)?;
+        let path = out_dir.join("radar.png");
+        canvas::save_png(&pm, &path)?;
+        out.files.push(path);
+    }
+    #[cfg(feature = "sim")]
+    if options.radar && options.radar_video {
+        out.files.push(super::video::radar_video(report, &view, &palette, &frames, out_dir)?);
     }
     if options.formations {
         formations(report, &view, &palette, out_dir, &mut out)?;
