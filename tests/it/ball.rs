@@ -32,7 +32,7 @@ use footml::config::{BallTrackingConfig, BallTrackingMethod};
 use footml::stages::ball_tracking::BallTracker;
 use footml::{BBox, BallState, Detection, Pipeline, PipelineConfig};
 
-use crate::common::{self, fixture, fixture_homography, read_ball_gt};
+use crate::common::{self, fixture, fixture_detections_config, fixture_homography, read_ball_gt};
 
 /// The fixture's homography, read and applied here rather than through footml.
 fn to_pitch(u: f64, v: f64) -> [f64; 2] {
@@ -113,14 +113,7 @@ fn ball_config(method: BallTrackingMethod) -> BallTrackingConfig {
 }
 
 fn run(method: BallTrackingMethod) -> Scores {
-    let mut config = PipelineConfig {
-        detections_path: Some(fixture("det.txt")),
-        ball_detections_path: Some(fixture("ball_det.txt")),
-        homography_path: Some(fixture("homography.json")),
-        fps: Some(25.0),
-        frame_size: Some([1920, 1080]),
-        ..Default::default()
-    };
+    let mut config = fixture_detections_config();
     config.stage_configs.ball_tracking = ball_config(method);
     let report = Pipeline::from_config(&config).unwrap().run().unwrap();
     let ball: BTreeMap<u64, [f64; 2]> = report.ball.iter().map(|b| (b.frame, [b.x as f64, b.y as f64])).collect();

@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use footml::config::{BallTrackingConfig, Correspondence};
+use footml::config::Correspondence;
 use footml::{Calibration, ErrorKind, Pipeline, PipelineConfig};
 
-use crate::common::{fixture, fixture_homography, read_ball_gt, to_pitch};
+use crate::common::{fixture, fixture_detections_config, fixture_homography, read_ball_gt, to_pitch};
 
 /// `(frame from 0, pixel, metres)` of ground-truth balls lower than 0.5 m.
 fn ground_balls() -> Vec<(u64, [f64; 2], [f64; 2])> {
@@ -18,16 +18,8 @@ fn ground_balls() -> Vec<(u64, [f64; 2], [f64; 2])> {
 }
 
 fn config(correspondences: Vec<Correspondence>) -> PipelineConfig {
-    let mut config = PipelineConfig {
-        detections_path: Some(fixture("det.txt")),
-        ball_detections_path: Some(fixture("ball_det.txt")),
-        fps: Some(25.0),
-        frame_size: Some([1920, 1080]),
-        ..Default::default()
-    };
-    // The fixture's ball is 1–2 px in radius.
-    config.stage_configs.ball_tracking =
-        BallTrackingConfig { min_ball_radius: 0.5, max_ball_radius: 10.0, ..Default::default() };
+    // Calibrated by the correspondences, not the fixture's homography.
+    let mut config = PipelineConfig { homography_path: None, ..fixture_detections_config() };
     config.stage_configs.pitch_calibration.correspondences = Some(correspondences);
     config
 }

@@ -18,6 +18,37 @@ pub fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/skillcorner").join(name)
 }
 
+/// The standard detections run on the fixture: `det.txt` and `ball_det.txt` through its
+/// homography, at 25 fps and 1920×1080, with the ball tracker's radii set for its ball (1–2 px
+/// in radius: a wide camera 30 m behind the touchline).
+pub fn fixture_detections_config() -> footml::PipelineConfig {
+    let mut config = footml::PipelineConfig {
+        detections_path: Some(fixture("det.txt")),
+        ball_detections_path: Some(fixture("ball_det.txt")),
+        homography_path: Some(fixture("homography.json")),
+        fps: Some(25.0),
+        frame_size: Some([1920, 1080]),
+        ..Default::default()
+    };
+    config.stage_configs.ball_tracking.min_ball_radius = 0.5;
+    config.stage_configs.ball_tracking.max_ball_radius = 10.0;
+    config
+}
+
+/// The frames `stage` started from, in event order (`stage_started`'s `from_frame`): 0 for a
+/// fresh start, the first frame after the saved chunks for a resume.
+pub fn started_from<'a>(events: impl IntoIterator<Item = &'a footml::PipelineEvent>, stage: &str) -> Vec<u64> {
+    events
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            footml::pipeline::events::EventKind::StageStarted { from_frame } if e.stage.as_deref() == Some(stage) => {
+                Some(from_frame)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The fixture's image → pitch homography (`homography.json`), read here rather than by footml.
 pub fn fixture_homography() -> [[f64; 3]; 3] {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture("homography.json")).unwrap()).unwrap();

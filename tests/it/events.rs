@@ -68,16 +68,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use footml::analysis::{Possession, PossessionPhase, Role, TeamAssignment, TrackTeam};
-use footml::config::{BallTrackingConfig, EventDetectionConfig, FormationAnalysisConfig};
+use footml::config::{EventDetectionConfig, FormationAnalysisConfig};
 use footml::pipeline::stage::Stage;
 use footml::stages::events::EventDetection;
 use footml::stages::formations::FormationAnalysis;
 use footml::{
-    Artifact, BBox, BallObservation, FrameRecord, MatchData, MatchStage, Pipeline, PipelineConfig, Result,
-    StageContext, TrackedBox, VideoInfo,
+    Artifact, BBox, BallObservation, FrameRecord, MatchData, MatchStage, Pipeline, Result, StageContext, TrackedBox,
+    VideoInfo,
 };
 
-use crate::common::{fixture, fixture_homography, read_ball_gt, read_gt_boxes};
+use crate::common::{fixture, fixture_detections_config, fixture_homography, read_ball_gt, read_gt_boxes};
 
 const FRAMES: usize = 1000;
 
@@ -463,17 +463,7 @@ impl MatchStage for Capture {
 /// and `extra` formation settings; returns the report, the match data after event detection
 /// and the track → gt id map.
 fn tracked_run(formation: FormationAnalysisConfig) -> (footml::MatchReport, MatchData, BTreeMap<u64, u64>) {
-    let mut config = PipelineConfig {
-        detections_path: Some(fixture("det.txt")),
-        ball_detections_path: Some(fixture("ball_det.txt")),
-        homography_path: Some(fixture("homography.json")),
-        fps: Some(25.0),
-        frame_size: Some([1920, 1080]),
-        ..Default::default()
-    };
-    // The fixture's ball is 1–2 px in radius (a wide camera 30 m behind the touchline).
-    config.stage_configs.ball_tracking =
-        BallTrackingConfig { min_ball_radius: 0.5, max_ball_radius: 10.0, ..Default::default() };
+    let mut config = fixture_detections_config();
     config.stage_configs.formation_analysis = formation;
     let map = Arc::new(Mutex::new(BTreeMap::new()));
     let captured = Arc::new(Mutex::new(MatchData::default()));

@@ -13,7 +13,7 @@ use footml::{
     Pipeline, PipelineEvent, Result, RetryPolicy, StageContext, StreamStage,
 };
 
-use crate::common::{CountingSource, Summer, triangular};
+use crate::common::{CountingSource, Summer, started_from, triangular};
 
 /// A stage that needs and makes whatever it is told; does nothing.
 struct Named(&'static str, Vec<&'static str>, Vec<&'static str>);
@@ -438,13 +438,7 @@ fn resume_after_a_failure_continues_from_the_last_chunk_and_matches_an_uninterru
     let (resumed, events) = summing_run(store.clone(), n, None, runs.clone());
     let resumed = resumed.unwrap();
     // Chunks of 64 frames: frames 0..640 were checkpointed before the failure at 700.
-    let from: Vec<u64> = events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::StageStarted { from_frame } if e.stage.as_deref() == Some("summer") => Some(from_frame),
-            _ => None,
-        })
-        .collect();
+    let from = started_from(&events, "summer");
     assert_eq!(from, vec![640]);
     assert_eq!(sums(&resumed), sums(&clean));
     assert_eq!(resumed.stages.iter().map(|s| s.frames).collect::<Vec<_>>(), vec![n, n, n]);
@@ -704,15 +698,7 @@ fn live_keys_stay_out_of_a_file_runs_pipeline_id() {
             .build()
             .unwrap()
             .run();
-        let from: Vec<u64> = rx
-            .try_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::StageStarted { from_frame } if e.stage.as_deref() == Some("player_tracking") => {
-                    Some(from_frame)
-                }
-                _ => None,
-            })
-            .collect();
+        let from = started_from(&rx.try_iter().collect::<Vec<_>>(), "player_tracking");
         (r, from)
     };
     let clean_store: Arc<dyn footml::CheckpointStore> = Arc::new(MemoryCheckpointStore::new());

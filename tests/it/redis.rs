@@ -13,7 +13,7 @@ use footml::{
     RedisCheckpointStore,
 };
 
-use crate::common::fixture;
+use crate::common::{fixture_detections_config, started_from};
 
 /// A `redis-server` of this test's own: no persistence, its files in a temporary directory,
 /// killed when dropped.
@@ -255,20 +255,7 @@ fn bad_redis_urls_are_config_errors() {
 }
 
 fn detections_config(id: &str, interval: u64) -> PipelineConfig {
-    let mut config = PipelineConfig {
-        detections_path: Some(fixture("det.txt")),
-        ball_detections_path: Some(fixture("ball_det.txt")),
-        homography_path: Some(fixture("homography.json")),
-        fps: Some(25.0),
-        frame_size: Some([1920, 1080]),
-        pipeline_id: Some(id.into()),
-        checkpoint_interval_frames: interval,
-        ..Default::default()
-    };
-    // The fixture's ball is 1–2 px in radius.
-    config.stage_configs.ball_tracking.min_ball_radius = 0.5;
-    config.stage_configs.ball_tracking.max_ball_radius = 10.0;
-    config
+    PipelineConfig { pipeline_id: Some(id.into()), checkpoint_interval_frames: interval, ..fixture_detections_config() }
 }
 
 /// The report as JSON without its timings, which differ between runs.
@@ -319,13 +306,7 @@ fn a_second_worker_resumes_a_cancelled_run_to_the_same_report() {
     let resumed = resumed.unwrap();
     assert_eq!(comparable(&resumed), comparable(&clean));
     let events: Vec<PipelineEvent> = rx.try_iter().collect();
-    let from: Vec<u64> = events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::StageStarted { from_frame } if e.stage.as_deref() == Some("player_tracking") => Some(from_frame),
-            _ => None,
-        })
-        .collect();
+    let from = started_from(&events, "player_tracking");
     assert_eq!(from, vec![chunks * 50], "resumed after the saved chunks");
     // Success removes the run's checkpoints (and its index) from the server.
     let mut c = server.conn();
